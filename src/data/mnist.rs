@@ -1,0 +1,151 @@
+//! MNIST (and Fashion-MNIST, same files and format) as tensors.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use tch::{Kind, Tensor};
+
+use super::idx::{read_idx_file, IdxArray};
+
+/// Mean and standard deviation of the MNIST training pixels (after scaling to
+/// [0, 1]), the values torchvision's examples use.
+pub const MNIST_MEAN_STD: (f64, f64) = (0.1307, 0.3081);
+
+/// One split of an image classification set.
+#[derive(Debug)]
+pub struct ImageSet {
+    /// `[n, 1, rows, cols]` float pixels in [0, 1] (or normalised).
+    pub images: Tensor,
+    /// `[n]` int64 class labels.
+    pub labels: Tensor,
+}
+
+impl ImageSet {
+    /// Number of samples.
+    pub fn len(&self) -> i64 {
+        self.labels.size()[0]
+    }
+
+    /// Whether the set holds no sample.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The first `n` samples (or all of them when `n` is `None`); an error
+    /// when more are asked for than the set holds.
+    pub fn take(self, n: Option<usize>, flag: &str) -> Result<Self> {
+        match n {
+            None => Ok(self),
+            Some(0) => bail!("{flag} must be at least 1"),
+            Some(n) if n as i64 > self.len() => {
+                bail!(
+                    "{flag} {n} is larger than the {} samples available",
+                    self.len()
+                )
+            }
+            Some(n) => Ok(Self {
+                images: self.images.narrow(0, 0, n as i64),
+                labels: self.labels.narrow(0, 0, n as i64),
+            }),
+        }
+    }
+
+    /// `(x - mean) / std` on the images.
+    pub fn normalize(self, mean: f64, std: f64) -> Self {
+        Self {
+            images: (self.images - mean) / std,
+            labels: self.labels,
+        }
+    }
+}
+
+/// The train and test splits of MNIST-format data.
+#[derive(Debug)]
+pub struct Mnist {
+    /// 60 000 training samples for MNIST.
+    pub train: ImageSet,
+    /// 10 000 test samples for MNIST.
+    pub test: ImageSet,
+}
+
+/// Loads `train-images-idx3-ubyte`, `train-labels-idx1-ubyte`,
+/// `t10k-images-idx3-ubyte` and `t10k-labels-idx1-ubyte` (each raw or `.gz`)
+/// from `dir`.
+pub fn load_dir(dir: &Path) -> Result<Mnist> {
+    if !dir.is_dir() {
+        bail!(
+            "MNIST directory {} not found: the repository ships MNIST in data/mnist/ \
+             (run from the repository root or pass --data-dir DIR holding \
+             train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz \
+             and t10k-labels-idx1-ubyte.gz)",
+            dir.display()
+        );
+    }
+    Ok(Mnist {
+        train: load_split(dir, "train")?,
+        test: load_split(dir, "t10k")?,
+    })
+}
+
+fn load_split(dir: &Path, prefix: &str) -> Result<ImageSet> {
+    let images_path = find(dir, &format!("{prefix}-images-idx3-ubyte"))?;
+    let labels_path = find(dir, &format!("{prefix}-labels-idx1-ubyte"))?;
+    let images = read_idx_file(&images_path)?;
+    let labels = read_idx_file(&labels_path)?;
+    images_to_tensor(&images, &labels, &images_path, &labels_path)
+}
+
+/// Converts parsed IDX images and labels to an [`ImageSet`], checking ranks,
+/// counts and label values; the paths only serve the error messages.
+pub fn images_to_tensor(
+    images: &IdxArray,
+    labels: &IdxArray,
+    images_path: &Path,
+    labels_path: &Path,
+) -> Result<ImageSet> {
+    let &[n, rows, cols] = images.dims.as_slice() else {
+        bail!(
+            "{}: expected rank-3 images [count, rows, cols], found dimensions {:?}",
+            images_path.display(),
+            images.dims
+        );
+    };
+    let &[n_labels] = labels.dims.as_slice() else {
+        bail!(
+            "{}: expected rank-1 labels [count], found dimensions {:?}",
+            labels_path.display(),
+            labels.dims
+        );
+    };
+    if n != n_labels {
+        bail!(
+            "{} holds {n} images but {} holds {n_labels} labels",
+            images_path.display(),
+            labels_path.display()
+        );
+    }
+    if let Some(bad) = labels.data.iter().find(|&&l| l > 9) {
+        bail!("{}: label {bad} is outside 0..=9", labels_path.display());
+    }
+    let images = Tensor::from_slice(&images.data)
+        .view([n as i64, 1, rows as i64, cols as i64])
+        .to_kind(Kind::Float)
+        / 255.0;
+    let labels = Tensor::from_slice(&labels.data).to_kind(Kind::Int64);
+    Ok(ImageSet { images, labels })
+}
+
+fn find(dir: &Path, stem: &str) -> Result<PathBuf> {
+    let candidates = [dir.join(format!("{stem}.gz")), dir.join(stem)];
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .with_context(|| {
+            format!(
+                "neither {} nor {} exists (MNIST ships in data/mnist/ of the repository)",
+                candidates[0].display(),
+                candidates[1].display()
+            )
+        })
+}

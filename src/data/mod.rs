@@ -1,0 +1,9 @@
+//! Data: file readers (IDX, CSV series), batching and the seeded batch order.
+
+pub mod batch;
+pub mod idx;
+pub mod mnist;
+pub mod shuffle;
+
+pub use batch::Batches;
+pub use shuffle::permutation;

@@ -1,0 +1,21 @@
+//! # tchport
+//!
+//! Rust ports, on [`tch`] (libtorch), of three classic PyTorch training scripts —
+//! a CNN on MNIST, an RNN on a time series and a sequence Transformer — with the
+//! pieces they share: dataset loaders and batching ([`data`]), models whose
+//! parameter names equal PyTorch's `state_dict` keys ([`models`]), PyTorch's
+//! optimizers ([`optim`]), one training/evaluation loop ([`train`]), metrics
+//! ([`metrics`]) and safetensors checkpoints that PyTorch reads too
+//! ([`checkpoint`]). [`parity`] holds the tools that compare Rust with PyTorch.
+
+pub mod checkpoint;
+pub mod data;
+pub mod device;
+pub mod metrics;
+pub mod models;
+pub mod optim;
+pub mod parity;
+pub mod tasks;
+pub mod train;
+
+pub use tch;

@@ -1,0 +1,42 @@
+//! PyTorch's default initialisation for the layers tch builds.
+//!
+//! tch's `nn::linear` and `nn::conv2d` draw weights from Kaiming-uniform with
+//! gain √2 (bound √(6/fan_in)); PyTorch's `nn.Linear` and `nn.Conv2d` use
+//! `kaiming_uniform_(a=√5)`, whose bound is 1/√fan_in, for weights and biases
+//! alike. Both draw with `uniform_` on libtorch's global generator, weight first,
+//! so with the same `manual_seed` and the same construction order the Rust
+//! layers start from the very same numbers as PyTorch's.
+
+use tch::nn::{self, Init};
+
+/// `U(-1/√fan_in, 1/√fan_in)`: PyTorch's default for Linear/Conv weights and biases.
+pub fn fan_in_uniform(fan_in: i64) -> Init {
+    let bound = 1.0 / (fan_in as f64).sqrt();
+    Init::Uniform {
+        lo: -bound,
+        up: bound,
+    }
+}
+
+/// `nn.Linear(in_dim, out_dim, bias)` with PyTorch's initialisation.
+pub fn linear(p: nn::Path, in_dim: i64, out_dim: i64, bias: bool) -> nn::Linear {
+    let init = fan_in_uniform(in_dim);
+    let cfg = nn::LinearConfig {
+        ws_init: init,
+        bs_init: bias.then_some(init),
+        bias,
+    };
+    nn::linear(p, in_dim, out_dim, cfg)
+}
+
+/// `nn.Conv2d(in_ch, out_ch, kernel, padding=padding)` with PyTorch's initialisation.
+pub fn conv2d(p: nn::Path, in_ch: i64, out_ch: i64, kernel: i64, padding: i64) -> nn::Conv2D {
+    let init = fan_in_uniform(in_ch * kernel * kernel);
+    let cfg = nn::ConvConfig {
+        padding,
+        ws_init: init,
+        bs_init: init,
+        ..Default::default()
+    };
+    nn::conv2d(p, in_ch, out_ch, kernel, cfg)
+}

@@ -1,0 +1,7 @@
+//! Models, built as structs of layers whose `nn::Path` names equal the PyTorch
+//! modules' attribute names, so VarStore keys equal `state_dict` keys.
+
+pub mod cnn;
+pub mod init;
+
+pub use cnn::{Cnn, CnnConfig};
