@@ -18,25 +18,26 @@ pub fn fan_in_uniform(fan_in: i64) -> Init {
     }
 }
 
-/// `nn.Linear(in_dim, out_dim, bias)` with PyTorch's initialisation.
+/// `nn.Linear(in_dim, out_dim, bias)` with PyTorch's initialisation, weight
+/// drawn before bias as PyTorch does (tch's `nn::linear` draws the bias first).
 pub fn linear(p: nn::Path, in_dim: i64, out_dim: i64, bias: bool) -> nn::Linear {
     let init = fan_in_uniform(in_dim);
-    let cfg = nn::LinearConfig {
-        ws_init: init,
-        bs_init: bias.then_some(init),
-        bias,
-    };
-    nn::linear(p, in_dim, out_dim, cfg)
+    let ws = p.var("weight", &[out_dim, in_dim], init);
+    let bs = bias.then(|| p.var("bias", &[out_dim], init));
+    nn::Linear { ws, bs }
 }
 
-/// `nn.Conv2d(in_ch, out_ch, kernel, padding=padding)` with PyTorch's initialisation.
+/// `nn.Conv2d(in_ch, out_ch, kernel, padding=padding)` with PyTorch's
+/// initialisation, weight drawn before bias.
 pub fn conv2d(p: nn::Path, in_ch: i64, out_ch: i64, kernel: i64, padding: i64) -> nn::Conv2D {
     let init = fan_in_uniform(in_ch * kernel * kernel);
     let cfg = nn::ConvConfig {
         padding,
         ws_init: init,
-        bs_init: init,
+        bias: false,
         ..Default::default()
     };
-    nn::conv2d(p, in_ch, out_ch, kernel, cfg)
+    let mut conv = nn::conv2d(&p, in_ch, out_ch, kernel, cfg);
+    conv.bs = Some(p.var("bias", &[out_ch], init));
+    conv
 }

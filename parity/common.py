@@ -1,0 +1,116 @@
+"""Shared by the PyTorch twins: data readers and the batch order of the Rust runs.
+
+Everything here mirrors a piece of the Rust library exactly:
+  permutation()  <->  src/data/shuffle.rs   (SplitMix64 + Fisher-Yates)
+  read_idx()     <->  src/data/idx.rs
+  load_mnist()   <->  src/data/mnist.rs + src/tasks/mnist.rs (limits, normalisation)
+"""
+import gzip
+import json
+import os
+import resource
+import time
+
+import numpy as np
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+M64 = (1 << 64) - 1
+MNIST_MEAN_STD = (0.1307, 0.3081)
+
+
+class SplitMix64:
+    def __init__(self, seed):
+        self.state = seed & M64
+
+    def next_u64(self):
+        self.state = (self.state + 0x9E3779B97F4A7C15) & M64
+        z = self.state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+        return z ^ (z >> 31)
+
+    def below(self, n):
+        return (self.next_u64() * n) >> 64
+
+
+def permutation(n, seed, epoch):
+    """The order of epoch `epoch` (0-based) of a Rust run seeded with `seed`."""
+    rng = SplitMix64(seed ^ ((epoch * 0xD1B54A32D192ED03) & M64))
+    order = list(range(n))
+    for i in range(n - 1, 0, -1):
+        j = rng.below(i + 1)
+        order[i], order[j] = order[j], order[i]
+    return torch.tensor(order, dtype=torch.int64)
+
+
+def epoch_order(n, seed, epoch, shuffle=True):
+    return permutation(n, seed, epoch) if shuffle else torch.arange(n)
+
+
+def read_idx(path):
+    opener = gzip.open if open(path, "rb").read(2) == b"\x1f\x8b" else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    assert data[0] == 0 and data[1] == 0 and data[2] == 8, f"{path}: not an unsigned-byte IDX file"
+    rank = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(rank)]
+    payload = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * rank)
+    assert payload.size == int(np.prod(dims)), f"{path}: payload does not match {dims}"
+    return payload.reshape(dims)
+
+
+def _find(data_dir, stem):
+    for name in (stem + ".gz", stem):
+        p = os.path.join(data_dir, name)
+        if os.path.exists(p):
+            return p
+    raise FileNotFoundError(f"neither {stem}.gz nor {stem} in {data_dir}")
+
+
+def load_mnist(data_dir="data/mnist", train_limit=None, test_limit=None, normalize=False):
+    """(train_x, train_y, test_x, test_y): float [n,1,28,28] in [0,1], int64 [n]."""
+    def split(prefix, limit):
+        x = read_idx(_find(data_dir, f"{prefix}-images-idx3-ubyte"))
+        y = read_idx(_find(data_dir, f"{prefix}-labels-idx1-ubyte"))
+        x = torch.from_numpy(x.copy()).to(torch.float32).unsqueeze(1) / 255.0
+        y = torch.from_numpy(y.copy()).to(torch.int64)
+        if limit is not None:
+            x, y = x[:limit], y[:limit]
+        if normalize:
+            mean, std = MNIST_MEAN_STD
+            x = (x - mean) / std
+        return x, y
+
+    train_x, train_y = split("train", train_limit)
+    test_x, test_y = split("t10k", test_limit)
+    return train_x, train_y, test_x, test_y
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def save_state_dict(model, path):
+    from safetensors.torch import save_file
+    save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, path)
+
+
+def load_state_dict(model, path):
+    from safetensors.torch import load_file
+    model.load_state_dict(load_file(path))
+
+
+def write_json(path, value):
+    if path:
+        with open(path, "w") as f:
+            json.dump(value, f, indent=2)
+
+
+class Timer:
+    def __enter__(self):
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.start
