@@ -14,10 +14,11 @@ use anyhow::Result;
 use clap::Parser;
 use tchport::data::series::{MissingPolicy, SineConfig, SplitFractions};
 use tchport::device::DeviceChoice;
-use tchport::models::CellKind;
-use tchport::optim::OptimizerKind;
+use tchport::models::{CellKind, RnnConfig};
+use tchport::optim::{OptimConfig, OptimizerKind};
 use tchport::tasks::series::{self, SeriesConfig, Synthetic};
 use tchport::tasks::RunOptions;
+use tchport::train::LoopConfig;
 
 /// Train the tutorial's RNN (recurrent layer, then a linear layer on the last
 /// step) to predict a series from a window of its past values, and report test
@@ -122,33 +123,43 @@ struct Args {
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    let mut cfg = SeriesConfig::default();
-    cfg.csv = args.csv;
-    cfg.column = args.column;
-    cfg.missing = args.missing;
-    cfg.synthetic = args.synthetic;
-    cfg.sine = SineConfig {
-        len: args.sine_len,
-        period: args.sine_period,
-        noise: args.sine_noise,
+    let defaults = SeriesConfig::default();
+    let cfg = SeriesConfig {
+        model: RnnConfig {
+            cell: args.cell,
+            hidden: args.hidden,
+            layers: args.layers,
+            ..defaults.model
+        },
+        optim: OptimConfig {
+            optimizer: args.optimizer,
+            lr: args.lr,
+            momentum: args.momentum,
+            weight_decay: args.weight_decay,
+        },
+        train: LoopConfig {
+            epochs: args.epochs,
+            batch_size: args.batch_size,
+            seed: args.seed,
+            ..defaults.train
+        },
+        csv: args.csv,
+        column: args.column,
+        missing: args.missing,
+        synthetic: args.synthetic,
+        sine: SineConfig {
+            len: args.sine_len,
+            period: args.sine_period,
+            noise: args.sine_noise,
+        },
+        window: args.window,
+        horizon: args.horizon,
+        split: SplitFractions {
+            train: args.train_frac,
+            val: args.val_frac,
+        },
+        forecast: args.forecast,
     };
-    cfg.window = args.window;
-    cfg.horizon = args.horizon;
-    cfg.split = SplitFractions {
-        train: args.train_frac,
-        val: args.val_frac,
-    };
-    cfg.model.cell = args.cell;
-    cfg.model.hidden = args.hidden;
-    cfg.model.layers = args.layers;
-    cfg.optim.optimizer = args.optimizer;
-    cfg.optim.lr = args.lr;
-    cfg.optim.momentum = args.momentum;
-    cfg.optim.weight_decay = args.weight_decay;
-    cfg.train.epochs = args.epochs;
-    cfg.train.batch_size = args.batch_size;
-    cfg.train.seed = args.seed;
-    cfg.forecast = args.forecast;
     let opts = RunOptions {
         device: args.device,
         save: args.save,
