@@ -10,10 +10,9 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Parser;
-use tchport::device::DeviceChoice;
+use tchport::cli::RunArgs;
 use tchport::optim::OptimizerKind;
 use tchport::tasks::mnist::{self, MnistConfig};
-use tchport::tasks::RunOptions;
 
 /// Train the tutorial's CNN (conv 1→32, conv 32→64, fc 3136→10) on MNIST and
 /// report test accuracy, macro F1 and the confusion matrix.
@@ -44,9 +43,6 @@ struct Args {
     /// Seed of the initial weights and of the batch order.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Where to run; `cuda` fails clearly when no GPU is usable.
-    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
-    device: DeviceChoice,
     /// Folder with the four MNIST IDX files (raw or .gz); Fashion-MNIST works too.
     #[arg(long, default_value = "data/mnist")]
     data_dir: PathBuf,
@@ -62,31 +58,8 @@ struct Args {
     /// Drop the tutorial's ReLU on the logits (the usual CNN; learns faster).
     #[arg(long)]
     no_logit_relu: bool,
-    /// Save the final weights (safetensors; config.json and train_state.json are
-    /// written beside it). A --resume run without --save saves over its checkpoint.
-    #[arg(long, value_name = "PATH")]
-    save: Option<PathBuf>,
-    /// Start from these weights (safetensors, from Rust or PyTorch).
-    #[arg(long, value_name = "PATH")]
-    load: Option<PathBuf>,
-    /// Continue an interrupted or checkpointed run from this checkpoint, with
-    /// its saved configuration (config.json), epoch count and batch order.
-    #[arg(long, value_name = "PATH", conflicts_with_all = ["load", "eval_only"])]
-    resume: Option<PathBuf>,
-    /// Write a checkpoint (weights, config.json, train_state.json) every N
-    /// epochs, to --save or runs/cnn_mnist/checkpoint.safetensors. Ctrl-C
-    /// always writes one there before exiting.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-    checkpoint_every: Option<u64>,
-    /// Only evaluate the weights given by --load.
-    #[arg(long, requires = "load")]
-    eval_only: bool,
-    /// Write the per-epoch and final metrics as JSON.
-    #[arg(long, value_name = "PATH")]
-    metrics_json: Option<PathBuf>,
-    /// No progress bars or per-epoch lines (the final report is still printed).
-    #[arg(long)]
-    quiet: bool,
+    #[command(flatten)]
+    run: RunArgs,
 }
 
 fn main() {
@@ -107,16 +80,7 @@ fn train(args: Args) -> Result<()> {
     cfg.normalize = args.normalize;
     cfg.train_limit = args.train_limit;
     cfg.test_limit = args.test_limit;
-    let opts = RunOptions {
-        device: args.device,
-        save: args.save,
-        load: args.load,
-        resume: args.resume,
-        checkpoint_every: args.checkpoint_every.map(|n| n as usize),
-        eval_only: args.eval_only,
-        metrics_json: args.metrics_json,
-        quiet: args.quiet,
-    };
+    let opts = args.run.into_options();
     let report = mnist::run(&cfg, &opts)?;
     mnist::print_report(&report);
     Ok(())

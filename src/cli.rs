@@ -25,3 +25,59 @@ pub fn run<T>(body: impl FnOnce() -> anyhow::Result<T>) {
         std::process::exit(1);
     }
 }
+
+/// The flags every example shares — device, checkpoints, resume, reports —
+/// flattened into each example's own `Args` with `#[command(flatten)]`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// Where to run; `cuda` fails clearly when no GPU is usable.
+    #[arg(long, value_enum, default_value_t = crate::device::DeviceChoice::Auto)]
+    pub device: crate::device::DeviceChoice,
+    /// libtorch's intra-op CPU threads (default: libtorch's choice, one per core).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(1..))]
+    pub threads: Option<i32>,
+    /// Save the final weights (safetensors; config.json and train_state.json are
+    /// written beside it). A --resume run without --save saves over its checkpoint.
+    #[arg(long, value_name = "PATH")]
+    pub save: Option<std::path::PathBuf>,
+    /// Start from these weights (safetensors, from Rust or PyTorch).
+    #[arg(long, value_name = "PATH")]
+    pub load: Option<std::path::PathBuf>,
+    /// Only evaluate the weights given by --load.
+    #[arg(long, requires = "load")]
+    pub eval_only: bool,
+    /// Continue an interrupted or checkpointed run from this checkpoint, with its
+    /// saved configuration (config.json), epoch count and batch order.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["load", "eval_only"])]
+    pub resume: Option<std::path::PathBuf>,
+    /// Write a checkpoint (weights, config.json, train_state.json) every N epochs,
+    /// to --save or runs/<example>/checkpoint.safetensors. Ctrl-C always writes
+    /// one there before exiting.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub checkpoint_every: Option<u64>,
+    /// Write the per-epoch and final metrics as JSON.
+    #[arg(long, value_name = "PATH")]
+    pub metrics_json: Option<std::path::PathBuf>,
+    /// No progress bars or per-epoch lines (the final report is still printed).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl RunArgs {
+    /// Applies `--threads` and returns the options of the run.
+    pub fn into_options(self) -> crate::tasks::RunOptions {
+        if let Some(n) = self.threads {
+            tch::set_num_threads(n);
+        }
+        crate::tasks::RunOptions {
+            device: self.device,
+            save: self.save,
+            load: self.load,
+            resume: self.resume,
+            checkpoint_every: self.checkpoint_every.map(|n| n as usize),
+            eval_only: self.eval_only,
+            metrics_json: self.metrics_json,
+            quiet: self.quiet,
+        }
+    }
+}

@@ -1,4 +1,4 @@
-//! Property-based fuzzing of the file parsers: whatever the bytes, they return
+//! Property-based fuzzing of the file parsers (IDX reader, CSV series loader): whatever the bytes, they return
 //! a value or an error — never a panic, a hang or an unbounded allocation.
 //! `PROPTEST_CASES=N` sets the number of inputs (256 by default, as in CI).
 
@@ -6,6 +6,7 @@ use std::io::Write;
 
 use proptest::prelude::*;
 use tchport::data::idx::{parse_idx, read_idx_file, MAX_PAYLOAD_BYTES};
+use tchport::data::series::{parse_csv, MissingPolicy};
 
 fn header(rank: u8, dims: &[u32]) -> Vec<u8> {
     let mut v = vec![0, 0, 8, rank];
@@ -66,6 +67,53 @@ proptest! {
         if let Err(e) = read_idx_file(&path) {
             let msg = format!("{e:#}");
             prop_assert!(msg.contains("input"), "the error names the file: {}", msg);
+        }
+    }
+}
+
+fn policy() -> impl Strategy<Value = MissingPolicy> {
+    prop_oneof![
+        Just(MissingPolicy::Error),
+        Just(MissingPolicy::Drop),
+        Just(MissingPolicy::Interpolate)
+    ]
+}
+
+/// Cells that exercise the parser: numbers, blanks, junk, non-finite values, quotes.
+fn cell() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<f64>().prop_map(|v| v.to_string()),
+        (-1000i32..1000).prop_map(|v| v.to_string()),
+        Just(String::new()),
+        Just("NaN".to_string()),
+        Just("inf".to_string()),
+        Just("1e999".to_string()),
+        Just("\"1,5\"".to_string()),
+        Just("\"".to_string()),
+        "[a-z ,\"]{0,6}",
+    ]
+}
+
+proptest! {
+    #[test]
+    fn csv_loader_survives_arbitrary_text(text in "\\PC{0,300}", column in "[a-z]{0,4}", policy in policy()) {
+        let _ = parse_csv(&text, "fuzz.csv", &column, policy);
+    }
+
+    #[test]
+    fn csv_loader_survives_csv_like_text(
+        header in proptest::collection::vec("[a-z\"]{0,3}", 0..4),
+        rows in proptest::collection::vec(proptest::collection::vec(cell(), 0..4), 0..40),
+        policy in policy(),
+    ) {
+        let mut text = header.join(",");
+        for row in &rows {
+            text.push('\n');
+            text.push_str(&row.join(","));
+        }
+        let column = header.first().cloned().unwrap_or_default();
+        if let Ok(series) = parse_csv(&text, "fuzz.csv", &column, policy) {
+            prop_assert!(series.values.iter().all(|v| v.is_finite()), "never a silent NaN");
         }
     }
 }

@@ -3,19 +3,17 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device};
 
-use super::{parameter_count, RunOptions};
+use super::{checkpointing, parameter_count, restore, save_final, RunOptions};
 use crate::checkpoint;
 use crate::data::mnist::{self, ImageSet, MNIST_MEAN_STD};
 use crate::metrics::{ClassificationReport, ConfusionMatrix};
 use crate::models::{Cnn, CnnConfig};
-use crate::optim::{OptimConfig, OptimizerKind};
-use crate::train::{
-    self, Checkpointing, EpochRecord, LoopConfig, Loss, Progress, TrainState, Trainer,
-};
+use crate::optim::OptimConfig;
+use crate::train::{self, EpochRecord, LoopConfig, Loss, Progress, Trainer};
 
 /// Everything that determines a cnn_mnist run; written as `config.json`
 /// beside a saved checkpoint.
@@ -173,25 +171,10 @@ pub fn run(cfg: &MnistConfig, opts: &RunOptions) -> Result<MnistReport> {
 
     let mut vs = nn::VarStore::new(device);
     let model = Cnn::new(&vs.root(), &cfg.model);
-    let mut state = TrainState::default();
     if let Some(path) = opts.resume.as_ref().or(opts.load.as_ref()) {
         check_checkpoint_config(path, &cfg.model)?;
-        checkpoint::load(&mut vs, path)?;
-        progress.line(format!("loaded {}", path.display()));
     }
-    if let Some(path) = &opts.resume {
-        state = TrainState::read(path)?;
-        progress.line(format!(
-            "resuming at epoch {} step {} of {} (configuration from {})",
-            state.epochs_done + 1,
-            state.steps_done,
-            cfg.train.epochs,
-            checkpoint::config_path(path).display()
-        ));
-        if cfg.optim.momentum > 0.0 || cfg.optim.optimizer == OptimizerKind::Adam {
-            progress.line("note: momentum buffers / Adam moments are not checkpointed; they restart from zero");
-        }
-    }
+    let state = restore(&mut vs, opts, &cfg.optim, progress)?;
     progress.line(format!(
         "cnn_mnist: {} train / {} test images, {} parameters, {} on {}",
         train_set.len(),
@@ -209,12 +192,7 @@ pub fn run(cfg: &MnistConfig, opts: &RunOptions) -> Result<MnistReport> {
     if !opts.eval_only {
         let mut opt = cfg.optim.build(&vs)?;
         let (bs, classes) = (cfg.train.batch_size, cfg.model.num_classes);
-        let checkpointing = Checkpointing {
-            vs: &vs,
-            path: opts.checkpoint_path("cnn_mnist"),
-            every: opts.checkpoint_every.unwrap_or(0),
-            config: serde_json::to_value(cfg).context("cannot serialise the configuration")?,
-        };
+        let checkpointing = checkpointing(&vs, opts, "cnn_mnist", cfg)?;
         let trainer = Trainer::new(&cfg.train, Loss::CrossEntropy, device, progress)
             .with_checkpointing(Some(checkpointing));
         epochs = trainer.fit(&model, &mut opt, &train_x, &train_y, state, |_, _| {
@@ -230,21 +208,7 @@ pub fn run(cfg: &MnistConfig, opts: &RunOptions) -> Result<MnistReport> {
         cfg.model.num_classes,
     );
 
-    // A resumed run saves where it resumed from unless told otherwise.
-    if let Some(path) = opts.save.as_ref().or(opts.resume.as_ref()) {
-        checkpoint::save_with_config(&vs, path, cfg)?;
-        let done = TrainState {
-            epochs_done: epochs.len(),
-            history: epochs.clone(),
-            ..TrainState::default()
-        };
-        checkpoint::write_json(&TrainState::path(path), &done)?;
-        progress.line(format!(
-            "saved {} and {}",
-            path.display(),
-            checkpoint::config_path(path).display()
-        ));
-    }
+    save_final(&vs, opts, cfg, &epochs, progress)?;
     let n = epochs.len().max(1) as f64;
     let report = MnistReport {
         config: cfg.clone(),

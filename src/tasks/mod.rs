@@ -3,6 +3,7 @@
 //! [`RunOptions`]. The examples only turn flags into these.
 
 pub mod mnist;
+pub mod series;
 
 use std::path::PathBuf;
 
@@ -57,6 +58,83 @@ impl RunOptions {
             }),
         }
     }
+}
+
+/// Loads the weights of `--resume` or `--load` into `vs` and returns the
+/// training state to start from (epoch 1 unless resuming).
+pub fn restore(
+    vs: &mut tch::nn::VarStore,
+    opts: &RunOptions,
+    optim: &crate::optim::OptimConfig,
+    progress: crate::train::Progress,
+) -> anyhow::Result<crate::train::TrainState> {
+    use crate::train::TrainState;
+    if let Some(path) = opts.resume.as_ref().or(opts.load.as_ref()) {
+        crate::checkpoint::load(vs, path)?;
+        progress.line(format!("loaded {}", path.display()));
+    }
+    let Some(path) = &opts.resume else {
+        return Ok(TrainState::default());
+    };
+    let state = TrainState::read(path)?;
+    progress.line(format!(
+        "resuming after {} epochs and {} steps (configuration from {})",
+        state.epochs_done,
+        state.steps_done,
+        crate::checkpoint::config_path(path).display()
+    ));
+    if optim.momentum > 0.0 || optim.optimizer == crate::optim::OptimizerKind::Adam {
+        progress.line(
+            "note: momentum buffers / Adam moments are not checkpointed; they restart from zero",
+        );
+    }
+    Ok(state)
+}
+
+/// The checkpointing of a training run: to `opts.checkpoint_path(example)`,
+/// every `--checkpoint-every` epochs and on Ctrl-C, with `cfg` as `config.json`.
+pub fn checkpointing<'a>(
+    vs: &'a tch::nn::VarStore,
+    opts: &RunOptions,
+    example: &str,
+    cfg: &impl serde::Serialize,
+) -> anyhow::Result<crate::train::Checkpointing<'a>> {
+    use anyhow::Context;
+    Ok(crate::train::Checkpointing {
+        vs,
+        path: opts.checkpoint_path(example),
+        every: opts.checkpoint_every.unwrap_or(0),
+        config: serde_json::to_value(cfg).context("cannot serialise the configuration")?,
+    })
+}
+
+/// Saves the final weights, `config.json` and a finished `train_state.json`
+/// to `--save` (or over the `--resume` checkpoint).
+pub fn save_final(
+    vs: &tch::nn::VarStore,
+    opts: &RunOptions,
+    cfg: &impl serde::Serialize,
+    history: &[crate::train::EpochRecord],
+    progress: crate::train::Progress,
+) -> anyhow::Result<()> {
+    use crate::checkpoint;
+    use crate::train::TrainState;
+    let Some(path) = opts.save.as_ref().or(opts.resume.as_ref()) else {
+        return Ok(());
+    };
+    checkpoint::save_with_config(vs, path, cfg)?;
+    let done = TrainState {
+        epochs_done: history.len(),
+        history: history.to_vec(),
+        ..TrainState::default()
+    };
+    checkpoint::write_json(&TrainState::path(path), &done)?;
+    progress.line(format!(
+        "saved {} and {}",
+        path.display(),
+        checkpoint::config_path(path).display()
+    ));
+    Ok(())
 }
 
 /// Number of scalar parameters of a VarStore.
