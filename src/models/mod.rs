@@ -3,5 +3,9 @@
 
 pub mod cnn;
 pub mod init;
+pub mod seq_lstm;
+pub mod transformer;
 
 pub use cnn::{Cnn, CnnConfig};
+pub use seq_lstm::{SeqLstm, SeqLstmConfig};
+pub use transformer::{SeqTransformer, TransformerConfig};
