@@ -17,5 +17,6 @@ pub mod optim;
 pub mod parity;
 pub mod tasks;
 pub mod train;
+pub mod viz;
 
 pub use tch;

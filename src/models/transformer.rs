@@ -106,9 +106,8 @@ pub fn positional_encoding(seq_len: i64, d_model: i64, device: tch::Device) -> T
         .exp(); // [ceil(d/2)]
     let angles = &position * &div_term; // [seq, ceil(d/2)]
     let pe = Tensor::zeros([seq_len, d_model], opts);
-    let _ = pe.slice(1, 0, None, 2).copy_(&angles.sin());
-    let _ = pe
-        .slice(1, 1, None, 2)
+    pe.slice(1, 0, None, 2).copy_(&angles.sin());
+    pe.slice(1, 1, None, 2)
         .copy_(&angles.cos().narrow(1, 0, d_model / 2));
     pe
 }
@@ -298,7 +297,7 @@ impl SeqTransformer {
             let layer = EncoderLayer::build(&(&layers_path / i), cfg, false);
             tch::no_grad(|| {
                 for (dst, src) in layer.params().into_iter().zip(layers[0].params()) {
-                    let _ = dst.shallow_clone().copy_(src);
+                    dst.shallow_clone().copy_(src);
                 }
             });
             layers.push(layer);
