@@ -24,9 +24,24 @@ fn escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// The weight at which a head's colour saturates: its 99th percentile, so that a
+/// few cells near 1 (row 0 of a causal mask is always exactly 1) do not wash out
+/// the rest; the largest weight when that is 0.
+fn saturation(head: &[f64]) -> f64 {
+    let mut sorted = head.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let p99 = sorted[((sorted.len() - 1) as f64 * 0.99).round() as usize];
+    let max = sorted.last().copied().unwrap_or(0.0);
+    if p99 > 0.0 {
+        p99
+    } else {
+        max.max(1e-12)
+    }
+}
+
 /// An SVG heatmap of attention weights `[heads, seq, seq]` (row: query step,
 /// column: key step), one panel per head, each panel coloured from 0 (white)
-/// to that head's largest weight (dark blue). `title` goes on top.
+/// to that head's 99th-percentile weight (dark blue). `title` goes on top.
 ///
 /// # Panics
 /// If `weights` is not `[heads, seq, seq]`.
@@ -58,15 +73,15 @@ pub fn attention_svg(weights: &Tensor, title: &str) -> String {
     );
     let _ = writeln!(
         svg,
-        r##"<text x="{left}" y="42" fill="#555">row: query step t, column: key step (what t attends to); each head coloured from 0 (white) to its own max</text>"##
+        r##"<text x="{left}" y="42" fill="#555">row: query step t, column: key step (what t attends to); colour from 0 (white) to the head's 99th-percentile weight (dark blue)</text>"##
     );
     for h in 0..heads {
         let x0 = left + h as f64 * (panel + gap);
         let head = &values[h * seq * seq..(h + 1) * seq * seq];
-        let max = head.iter().cloned().fold(0.0, f64::max).max(1e-12);
+        let max = saturation(head);
         let _ = writeln!(
             svg,
-            r#"<text x="{x0}" y="{:.0}">head {h} (max {max:.3})</text>"#,
+            r#"<text x="{x0}" y="{:.0}">head {h} (dark blue ≥ {max:.3})</text>"#,
             top - 8.0
         );
         for (i, row) in head.chunks(seq).enumerate() {
