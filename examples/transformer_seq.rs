@@ -99,6 +99,12 @@ struct Args {
     /// Recall: training sequences.
     #[arg(long, default_value_t = 2000)]
     train_sequences: usize,
+    /// Recall: validation sequences (scored after every epoch).
+    #[arg(long, default_value_t = 500)]
+    val_sequences: usize,
+    /// Recall: test sequences.
+    #[arg(long, default_value_t = 500)]
+    test_sequences: usize,
     /// Recall: seed of the synthetic data.
     #[arg(long, default_value_t = 0)]
     data_seed: u64,
@@ -156,6 +162,8 @@ fn main() -> Result<()> {
     cfg.series.missing = args.missing;
     cfg.recall.delay = args.delay;
     cfg.recall.train = args.train_sequences;
+    cfg.recall.val = args.val_sequences;
+    cfg.recall.test = args.test_sequences;
     cfg.recall.data_seed = args.data_seed;
     let opts = RunOptions {
         device: args.device,

@@ -50,10 +50,15 @@ p.add_argument("--csv", default="data/series/sunspots.csv")
 p.add_argument("--column", default="SUNACTIVITY")
 p.add_argument("--delay", type=int, default=32)
 p.add_argument("--train-sequences", type=int, default=2000)
+p.add_argument("--val-sequences", type=int, default=500)
+p.add_argument("--test-sequences", type=int, default=500)
 p.add_argument("--data-seed", type=int, default=0)
+p.add_argument("--threads", type=int, help="torch.set_num_threads (default: PyTorch's)")
 p.add_argument("--metrics-json")
 p.add_argument("--quiet", action="store_true")
 a = p.parse_args()
+if a.threads:
+    torch.set_num_threads(a.threads)
 seq_len = a.seq_len or (32 if a.task == "series" else 2 * a.delay)
 causal = a.task == "series"  # the Rust default (see SeqTask::default_causal)
 if a.causal:
@@ -116,9 +121,9 @@ if a.task == "series":
 else:
     x, y, pos = recall_set(a.data_seed, 0, a.train_sequences, seq_len, a.delay)
     train = (x, y)
-    x, y, pos = recall_set(a.data_seed, pos, 500, seq_len, a.delay)
+    x, y, pos = recall_set(a.data_seed, pos, a.val_sequences, seq_len, a.delay)
     val = (x, y)
-    x, y, pos = recall_set(a.data_seed, pos, 500, seq_len, a.delay)
+    x, y, pos = recall_set(a.data_seed, pos, a.test_sequences, seq_len, a.delay)
     test = (x, y)
 
 
