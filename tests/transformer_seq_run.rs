@@ -148,6 +148,13 @@ fn checkpoint_round_trip_and_mismatch() {
     };
     let reloaded = rust_run(&cfg, &load);
     assert_eq!(trained.test, reloaded.test);
+    let svg_path = dir.join("attention.svg");
+    {
+        let _lock = common::rng_lock();
+        sequence::run(&cfg, &load, Some(&svg_path)).unwrap_or_else(|e| panic!("{e:#}"));
+    }
+    let svg = std::fs::read_to_string(&svg_path).expect("the heatmap was written");
+    assert!(svg.starts_with("<svg") && svg.contains("last layer (1), head 3"));
     assert!(reloaded.epochs.is_empty());
 
     let mut other = cfg.clone();

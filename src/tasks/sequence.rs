@@ -535,7 +535,9 @@ pub fn model_summary(cfg: &SequenceConfig) -> String {
     }
 }
 
-/// Writes the last layer's attention of the first test sequence as an SVG heatmap.
+/// Writes the attention of the first test sequence as an SVG heatmap: every
+/// head of the last layer, and, above it, of each earlier layer (a recall
+/// often happens in an earlier layer, the last one then reads its result).
 fn write_attention(
     model: &SeqTransformer,
     test: &SeqSet,
@@ -546,20 +548,34 @@ fn write_attention(
         !test.is_empty(),
         "no test sequence to draw the attention of"
     );
-    let weights = model
-        .last_attention(&test.xs.narrow(0, 0, 1).to_device(device))
-        .squeeze_dim(0); // [heads, seq, seq]
+    let weights = tch::no_grad(|| {
+        model
+            .forward_with_attention(&test.xs.narrow(0, 0, 1).to_device(device), false)
+            .1
+    });
+    let n = weights.len();
+    let rows: Vec<(String, Tensor)> = weights
+        .into_iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let label = if i + 1 == n {
+                format!("last layer ({i}),")
+            } else {
+                format!("layer {i},")
+            };
+            (label, w.squeeze_dim(0)) // [heads, seq, seq]
+        })
+        .collect();
+    let (heads, seq) = (rows[0].1.size()[0], rows[0].1.size()[1]);
     let title = format!(
-        "Last-layer attention, test sequence 0 ({} heads, {} steps{})",
-        weights.size()[0],
-        weights.size()[1],
+        "Self-attention weights, test sequence 0 ({n} layers × {heads} heads, {seq} steps{})",
         if model.config().causal {
             ", causal"
         } else {
             ""
         }
     );
-    let svg = crate::viz::attention_svg(&weights, &title);
+    let svg = crate::viz::attention_svg(&rows, &title);
     checkpoint::write_atomic(path, |tmp| {
         std::fs::write(tmp, svg).with_context(|| format!("cannot write {}", path.display()))
     })
