@@ -21,7 +21,7 @@ use tchport::tasks::RunOptions;
 /// Defaults reproduce the tutorial: SGD, lr 0.001, no momentum, 10 epochs,
 /// ReLU on the logits; batch 64 where the tutorial is silent.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about = None)]
+#[command(version)]
 struct Args {
     /// Passes over the training set.
     #[arg(long, default_value_t = 10)]
@@ -79,8 +79,11 @@ struct Args {
     quiet: bool,
 }
 
-fn main() -> Result<()> {
-    let args = Args::parse();
+fn main() {
+    tchport::cli::run(|| train(Args::parse()));
+}
+
+fn train(args: Args) -> Result<()> {
     let mut cfg = MnistConfig::default();
     cfg.model.logit_relu = !args.no_logit_relu;
     cfg.optim.optimizer = args.optimizer;

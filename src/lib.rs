@@ -9,6 +9,7 @@
 //! ([`checkpoint`]). [`parity`] holds the tools that compare Rust with PyTorch.
 
 pub mod checkpoint;
+pub mod cli;
 pub mod data;
 pub mod device;
 pub mod metrics;

@@ -216,6 +216,22 @@ impl RegressionScores {
     }
 }
 
+/// Peak resident memory of this process so far, in MiB (`getrusage`'s
+/// `ru_maxrss`; 0 where unavailable).
+pub fn peak_rss_mb() -> f64 {
+    #[cfg(unix)]
+    {
+        // SAFETY: getrusage only writes into the zeroed struct we pass.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } == 0 {
+            // Linux reports KiB, macOS bytes.
+            let kib = if cfg!(target_os = "macos") { usage.ru_maxrss as f64 / 1024.0 } else { usage.ru_maxrss as f64 };
+            return kib / 1024.0;
+        }
+    }
+    0.0
+}
+
 fn ratio(num: u64, den: u64) -> f64 {
     if den == 0 {
         0.0

@@ -11,9 +11,12 @@ use std::path::Path;
 use tch::nn::{self, ModuleT};
 use tch::Device;
 use tchport::checkpoint;
+use tchport::device::DeviceChoice;
 use tchport::models::{Cnn, CnnConfig};
-use tchport::optim::OptimConfig;
+use tchport::optim::{OptimConfig, OptimizerKind};
 use tchport::parity::check_tensor;
+use tchport::tasks::mnist::{self, MnistConfig};
+use tchport::tasks::RunOptions;
 use tchport::train::Loss;
 
 const TOL: f64 = 1e-5;
@@ -108,4 +111,123 @@ fn same_seed_gives_pytorchs_initial_weights_bit_for_bit() {
     for (name, var) in vs.variables() {
         check_tensor(&format!("init {name}"), &var, &want[&name], 0.0);
     }
+}
+
+fn quick_config(logit_relu: bool) -> MnistConfig {
+    let mut cfg = MnistConfig::default();
+    cfg.model.logit_relu = logit_relu;
+    cfg.optim = OptimConfig {
+        optimizer: OptimizerKind::Adam,
+        lr: 0.001,
+        ..OptimConfig::default()
+    };
+    cfg.train.epochs = 1;
+    cfg.train_limit = Some(2000);
+    cfg.test_limit = Some(2000);
+    cfg
+}
+
+fn torch_eval(checkpoint: &Path, json: &Path) -> serde_json::Value {
+    common::python(
+        "cnn_mnist.py",
+        &[
+            "--load",
+            checkpoint.to_str().expect("UTF-8 path"),
+            "--eval-only",
+            "--no-logit-relu",
+            "--test-limit",
+            "2000",
+            "--quiet",
+            "--metrics-json",
+            json.to_str().expect("UTF-8 path"),
+        ],
+    );
+    let text = std::fs::read_to_string(json).expect("the twin wrote its JSON");
+    serde_json::from_str(&text).expect("the twin's JSON parses")
+}
+
+#[test]
+fn a_rust_checkpoint_evaluates_identically_in_pytorch() {
+    let dir = common::scratch("cnn-ckpt-rust");
+    let ckpt = dir.join("rust.safetensors");
+    let opts = RunOptions {
+        device: DeviceChoice::Cpu,
+        save: Some(ckpt.clone()),
+        quiet: true,
+        ..RunOptions::default()
+    };
+    let report = {
+        let _lock = common::rng_lock();
+        mnist::run(&quick_config(false), &opts).expect("a short Rust run trains and saves")
+    };
+    assert!(
+        dir.join("config.json").exists(),
+        "config.json is written beside the checkpoint"
+    );
+    let torch = torch_eval(&ckpt, &dir.join("torch.json"));
+    let rust_correct = (report.test.accuracy * 2000.0).round() as i64;
+    println!(
+        "rust: {rust_correct}/2000 correct, pytorch on the Rust checkpoint: {}",
+        torch["test_correct"]
+    );
+    assert!(
+        rust_correct > 1000,
+        "a trained model beats chance ({rust_correct}/2000)"
+    );
+    assert_eq!(torch["test_correct"].as_i64(), Some(rust_correct));
+    let loss_diff = (torch["test_loss"].as_f64().expect("a number") - report.test_loss).abs();
+    assert!(loss_diff < 1e-5, "test loss differs by {loss_diff}");
+}
+
+#[test]
+fn a_pytorch_checkpoint_evaluates_identically_in_rust() {
+    let dir = common::scratch("cnn-ckpt-torch");
+    let ckpt = dir.join("torch.safetensors");
+    let json = dir.join("train.json");
+    common::python(
+        "cnn_mnist.py",
+        &[
+            "--epochs",
+            "1",
+            "--optimizer",
+            "adam",
+            "--lr",
+            "0.001",
+            "--no-logit-relu",
+            "--train-limit",
+            "2000",
+            "--test-limit",
+            "2000",
+            "--no-eval-each-epoch",
+            "--quiet",
+            "--save",
+            ckpt.to_str().expect("UTF-8 path"),
+            "--metrics-json",
+            json.to_str().expect("UTF-8 path"),
+        ],
+    );
+    let torch: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("JSON written"))
+            .expect("the twin's JSON parses");
+    let opts = RunOptions {
+        device: DeviceChoice::Cpu,
+        load: Some(ckpt),
+        eval_only: true,
+        quiet: true,
+        ..RunOptions::default()
+    };
+    let report = {
+        let _lock = common::rng_lock();
+        mnist::run(&quick_config(false), &opts).expect("Rust evaluates the PyTorch checkpoint")
+    };
+    let rust_correct = (report.test.accuracy * 2000.0).round() as i64;
+    println!(
+        "pytorch: {} correct, rust on the PyTorch checkpoint: {rust_correct}/2000",
+        torch["test_correct"]
+    );
+    assert!(
+        rust_correct > 1000,
+        "a trained model beats chance ({rust_correct}/2000)"
+    );
+    assert_eq!(torch["test_correct"].as_i64(), Some(rust_correct));
 }

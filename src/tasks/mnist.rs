@@ -79,6 +79,8 @@ pub struct MnistReport {
     pub test_loss: f64,
     /// Accuracy, per-class scores and confusion matrix on the test images.
     pub test: ClassificationReport,
+    /// Peak resident memory of the process, MiB.
+    pub peak_rss_mb: f64,
 }
 
 /// Loads MNIST as the configuration asks (limits, normalisation).
@@ -231,6 +233,7 @@ pub fn run(cfg: &MnistConfig, opts: &RunOptions) -> Result<MnistReport> {
         epochs,
         test_loss,
         test,
+        peak_rss_mb: crate::metrics::peak_rss_mb(),
     };
     if let Some(path) = &opts.metrics_json {
         checkpoint::write_json(path, &report)?;
