@@ -26,7 +26,7 @@ use tchport::tasks::RunOptions;
 /// Defaults follow the tutorial: MSE loss, SGD, lr 0.01, 100 epochs; batch 16
 /// where it is silent.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about = None)]
+#[command(version)]
 struct Args {
     /// Model.
     #[arg(long, value_enum, default_value_t = Arch::Transformer)]
@@ -132,8 +132,11 @@ struct Args {
     quiet: bool,
 }
 
-fn main() -> Result<()> {
-    let args = Args::parse();
+fn main() {
+    tchport::cli::run(|| train(Args::parse()));
+}
+
+fn train(args: Args) -> Result<()> {
     let mut cfg = SequenceConfig::for_task(args.task);
     cfg.arch = args.arch;
     cfg.seq_len = args.seq_len;

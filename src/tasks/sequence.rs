@@ -484,6 +484,8 @@ pub struct SequenceReport {
     pub baseline: RegressionScores,
     /// Where the attention heatmap was written.
     pub attention: Option<PathBuf>,
+    /// Peak resident memory of the process, MiB.
+    pub peak_rss_mb: f64,
 }
 
 /// Refuses a checkpoint whose `config.json` describes another model.
@@ -688,6 +690,7 @@ pub fn run(
         test,
         baseline,
         attention: attention.map(Path::to_path_buf),
+        peak_rss_mb: crate::metrics::peak_rss_mb(),
     };
     if let Some(path) = &opts.metrics_json {
         checkpoint::write_json(path, &report)?;
@@ -735,6 +738,7 @@ pub fn print_report(r: &SequenceReport) {
             r.epochs.len()
         );
     }
+    println!("peak memory       {:.0} MiB", r.peak_rss_mb);
     if let Some(p) = &r.attention {
         println!("attention         {}", p.display());
     }
