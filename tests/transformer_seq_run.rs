@@ -42,7 +42,10 @@ fn rust_run(cfg: &SequenceConfig, opts: &RunOptions) -> SequenceReport {
 }
 
 fn twin(cfg: &SequenceConfig, name: &str) -> Value {
-    let dir = common::scratch(name);
+    twin_in(cfg, &common::scratch(name), &[])
+}
+
+fn twin_in(cfg: &SequenceConfig, dir: &std::path::Path, extra: &[&str]) -> Value {
     let json = dir.join("metrics.json");
     let arch = format!("{:?}", cfg.arch).to_lowercase();
     let task = format!("{:?}", cfg.task).to_lowercase();
@@ -53,7 +56,7 @@ fn twin(cfg: &SequenceConfig, name: &str) -> Value {
         cfg.recall.test.to_string(),
     );
     let data_seed = cfg.recall.data_seed.to_string();
-    let args = [
+    let mut args = vec![
         "--arch",
         &arch,
         "--task",
@@ -78,6 +81,7 @@ fn twin(cfg: &SequenceConfig, name: &str) -> Value {
         "--metrics-json",
         json.to_str().expect("UTF-8 scratch path"),
     ];
+    args.extend_from_slice(extra);
     common::python("transformer_seq.py", &args);
     serde_json::from_str(&std::fs::read_to_string(&json).expect("the twin wrote its metrics"))
         .expect("valid JSON")
@@ -171,4 +175,31 @@ fn checkpoint_round_trip_and_mismatch() {
         sequence::run(&other, &quiet(), Some(&attention)).unwrap_err()
     );
     assert!(err.contains("needs --arch transformer"), "{err}");
+}
+
+#[test]
+fn a_pytorch_checkpoint_evaluates_the_same_in_rust() {
+    let dir = common::scratch("seq-torch-ckpt");
+    let path = dir.join("torch.safetensors");
+    let mut cfg = config(Arch::Transformer, SeqTask::Recall);
+    cfg.train.epochs = 1;
+    let torch = twin_in(&cfg, &dir, &["--save", path.to_str().expect("UTF-8 path")]);
+    let rust = rust_run(
+        &cfg,
+        &RunOptions {
+            load: Some(path),
+            eval_only: true,
+            ..quiet()
+        },
+    );
+    let want = torch["test"]["rmse"].as_f64().expect("a number");
+    println!(
+        "PyTorch-trained weights: test rmse rust {:.7}, pytorch {want:.7}",
+        rust.test.rmse
+    );
+    assert!(
+        (rust.test.rmse - want).abs() <= 1e-5 * want,
+        "{} vs {want}",
+        rust.test.rmse
+    );
 }
