@@ -366,6 +366,8 @@ impl Scaler {
 pub struct Windows {
     /// Input length.
     pub window: usize,
+    /// Steps from a window's last value to its target.
+    pub horizon: usize,
     /// `inputs[i]` = `values[i..i + window]`.
     pub inputs: Vec<Vec<f64>>,
     /// `targets[i]` = `values[i + window + horizon − 1]`: `horizon` steps after the window's last value.
@@ -418,6 +420,7 @@ pub fn windows(values: &[f64], window: usize, horizon: usize) -> Result<Windows>
     let count = values.len() - span + 1;
     Ok(Windows {
         window,
+        horizon,
         inputs: (0..count).map(|i| values[i..i + window].to_vec()).collect(),
         targets: (0..count).map(|i| values[i + span - 1]).collect(),
     })

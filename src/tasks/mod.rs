@@ -4,6 +4,7 @@
 
 pub mod mnist;
 pub mod sequence;
+pub mod series;
 
 use std::path::PathBuf;
 
