@@ -486,6 +486,11 @@ pub struct SequenceReport {
     pub attention: Option<PathBuf>,
     /// Peak resident memory of the process, MiB.
     pub peak_rss_mb: f64,
+    /// `series` only: the scored test values and the model's predictions, in
+    /// time order and the series' units (one per test value).
+    pub test_values: Option<Vec<f64>>,
+    /// `series` only: the predictions matching `test_values`.
+    pub test_predictions: Option<Vec<f64>>,
 }
 
 /// Refuses a checkpoint whose `config.json` describes another model.
@@ -691,6 +696,14 @@ pub fn run(
         baseline,
         attention: attention.map(Path::to_path_buf),
         peak_rss_mb: crate::metrics::peak_rss_mb(),
+        test_values: data
+            .scoring
+            .last_step_only
+            .then(|| data.scoring.select(&eval.targets)),
+        test_predictions: data
+            .scoring
+            .last_step_only
+            .then(|| data.scoring.select(&eval.outputs)),
     };
     if let Some(path) = &opts.metrics_json {
         checkpoint::write_json(path, &report)?;
