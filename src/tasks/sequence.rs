@@ -33,8 +33,10 @@ use crate::data::series::{self, MissingPolicy, Scaler, SplitFractions};
 use crate::data::shuffle::SplitMix64;
 use crate::metrics::RegressionScores;
 use crate::models::{SeqLstm, SeqLstmConfig, SeqTransformer, TransformerConfig};
-use crate::optim::OptimConfig;
-use crate::train::{self, EpochRecord, LoopConfig, Loss, Progress};
+use crate::optim::{OptimConfig, OptimizerKind};
+use crate::train::{
+    self, Checkpointing, EpochRecord, LoopConfig, Loss, Progress, TrainState, Trainer,
+};
 
 /// Inputs per step: the previous 10 values (the tutorial's `input_size=10`).
 pub const WINDOW: usize = 10;
@@ -595,6 +597,7 @@ pub fn run(
     opts: &RunOptions,
     attention: Option<&Path>,
 ) -> Result<SequenceReport> {
+    let cfg = &opts.resolve_config(cfg)?;
     cfg.validate()?;
     if attention.is_some() && cfg.arch != Arch::Transformer {
         bail!("--attention draws self-attention weights: it needs --arch transformer");
@@ -613,10 +616,26 @@ pub fn run(
 
     let mut vs = nn::VarStore::new(device);
     let model = SeqModel::new(&vs.root(), cfg);
-    if let Some(path) = &opts.load {
+    let mut state = TrainState::default();
+    if let Some(path) = opts.resume.as_ref().or(opts.load.as_ref()) {
         check_checkpoint_config(path, cfg)?;
         checkpoint::load(&mut vs, path)?;
         progress.line(format!("loaded {}", path.display()));
+    }
+    if let Some(path) = &opts.resume {
+        state = TrainState::read(path)?;
+        progress.line(format!(
+            "resuming at epoch {} step {} of {} (configuration from {})",
+            state.epochs_done + 1,
+            state.steps_done,
+            cfg.train.epochs,
+            checkpoint::config_path(path).display()
+        ));
+        if cfg.optim.momentum > 0.0 || cfg.optim.optimizer == OptimizerKind::Adam {
+            progress.line(
+                "note: momentum buffers / Adam moments are not checkpointed; they restart from zero",
+            );
+        }
     }
     progress.line(format!(
         "transformer_seq: {:?} ({}) on {}",
@@ -640,25 +659,22 @@ pub fn run(
     ));
 
     let bs = cfg.train.batch_size.max(256);
-    let mut epochs = Vec::new();
+    let mut epochs = state.history.clone();
     if !opts.eval_only {
         let mut opt = cfg.optim.build(&vs)?;
-        epochs = train::fit(
-            &model,
-            &mut opt,
-            &train_x,
-            &train_y,
-            &cfg.train,
-            Loss::Mse,
-            device,
-            progress,
-            |_, _| {
-                let eval =
-                    train::evaluate(&model, &data.val.xs, &data.val.ys, bs, device, Loss::Mse);
-                let s = data.scoring.score(&eval.outputs, &eval.targets);
-                Ok(vec![("val rmse".to_string(), s.rmse)])
-            },
-        )?;
+        let checkpointing = Checkpointing {
+            vs: &vs,
+            path: opts.checkpoint_path("transformer_seq"),
+            every: opts.checkpoint_every.unwrap_or(0),
+            config: serde_json::to_value(cfg).context("cannot serialise the configuration")?,
+        };
+        let trainer = Trainer::new(&cfg.train, Loss::Mse, device, progress)
+            .with_checkpointing(Some(checkpointing));
+        epochs = trainer.fit(&model, &mut opt, &train_x, &train_y, state, |_, _| {
+            let eval = train::evaluate(&model, &data.val.xs, &data.val.ys, bs, device, Loss::Mse);
+            let s = data.scoring.score(&eval.outputs, &eval.targets);
+            Ok(vec![("val rmse".to_string(), s.rmse)])
+        })?;
     }
     let eval = train::evaluate(&model, &data.test.xs, &data.test.ys, bs, device, Loss::Mse);
     let test = data.scoring.score(&eval.outputs, &eval.targets);
@@ -668,8 +684,15 @@ pub fn run(
         write_attention(m, &data.test, device, path)?;
         progress.line(format!("attention heatmap written to {}", path.display()));
     }
-    if let Some(path) = &opts.save {
+    // A resumed run saves where it resumed from unless told otherwise.
+    if let Some(path) = opts.save.as_ref().or(opts.resume.as_ref()) {
         checkpoint::save_with_config(&vs, path, cfg)?;
+        let done = TrainState {
+            epochs_done: epochs.len(),
+            history: epochs.clone(),
+            ..TrainState::default()
+        };
+        checkpoint::write_json(&TrainState::path(path), &done)?;
         progress.line(format!(
             "saved {} and {}",
             path.display(),
