@@ -203,3 +203,41 @@ fn a_pytorch_checkpoint_evaluates_the_same_in_rust() {
         rust.test.rmse
     );
 }
+
+#[test]
+fn resuming_from_an_epoch_checkpoint_reproduces_the_uninterrupted_run() {
+    // Uninterrupted: 2 epochs (dropout 0, plain SGD: no optimizer state to lose).
+    let cfg = config(Arch::Transformer, SeqTask::Series);
+    let whole = rust_run(&cfg, &quiet());
+
+    // The checkpoint --checkpoint-every 1 leaves after epoch 1 of the same run:
+    // weights and train_state.json of epoch 1, config.json of the 2-epoch run.
+    let dir = common::scratch("seq-resume");
+    let path = dir.join("checkpoint.safetensors");
+    let mut first = cfg.clone();
+    first.train.epochs = 1;
+    rust_run(
+        &first,
+        &RunOptions {
+            save: Some(path.clone()),
+            ..quiet()
+        },
+    );
+    tchport::checkpoint::write_json(&tchport::checkpoint::config_path(&path), &cfg)
+        .expect("config.json rewritten");
+
+    let resumed = rust_run(
+        &SequenceConfig::default(), // ignored: --resume uses the saved configuration
+        &RunOptions {
+            resume: Some(path),
+            ..quiet()
+        },
+    );
+    assert_eq!(resumed.epochs.len(), 2);
+    assert_eq!(resumed.config, cfg);
+    println!(
+        "test rmse: uninterrupted {:.6}, resumed {:.6}",
+        whole.test.rmse, resumed.test.rmse
+    );
+    assert!((whole.test.rmse - resumed.test.rmse).abs() <= 1e-9 * whole.test.rmse);
+}
