@@ -12,10 +12,13 @@ pub mod checkpoint;
 pub mod cli;
 pub mod data;
 pub mod device;
+pub mod finetune;
 pub mod metrics;
 pub mod models;
 pub mod optim;
 pub mod parity;
+pub mod schedule;
+pub mod split;
 pub mod tasks;
 pub mod train;
 
