@@ -582,7 +582,8 @@ impl<'a> Trainer<'a> {
                     state.best_epoch = Some(epoch);
                     state.best_metric = Some(value);
                     state.bad_epochs = 0;
-                    best = Some(checkpoint::named_tensors(vs));
+                    // Deep copies: named_tensors aliases the live CPU variables.
+                    best = Some(crate::finetune::snapshot(vs, &[String::new()]));
                     if let Some(c) = &self.checkpointing {
                         checkpoint::save(vs, &c.best_path())?;
                     }
