@@ -85,10 +85,10 @@ impl LrSchedule {
         match *self {
             LrSchedule::Constant => lr,
             LrSchedule::Step { step_size, gamma } => {
-                if e % step_size != 0 {
-                    lr
-                } else {
+                if e.is_multiple_of(step_size) {
                     lr * gamma
+                } else {
+                    lr
                 }
             }
             LrSchedule::Cosine { t_max, eta_min } => {
