@@ -1,7 +1,9 @@
 # The two commands of the README, plus a few conveniences.
 #   make run    set up .venv (once), train the tutorial's CNN on MNIST, print the report
 #   make test   every test: Rust unit/integration tests and PyTorch parity (real PyTorch)
-.PHONY: setup run test lint
+#   make finetune-experiment   pre-train on digits 0-4, fine-tune on 5-9 (issue 7)
+#   make optim-compare         SGD vs SGD+momentum vs Adam learning curves (issue 7)
+.PHONY: setup run test lint finetune-experiment optim-compare
 
 setup:
 	@scripts/setup.sh
@@ -15,3 +17,9 @@ test: setup
 lint: setup
 	cargo fmt --all -- --check
 	cargo clippy --release --all-targets -- -D warnings
+
+finetune-experiment: setup
+	scripts/finetune_experiment.sh
+
+optim-compare: setup
+	scripts/optim_compare.sh

@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader, Sampler, TensorDataset
 
-from common import (Timer, epoch_order, load_mnist, load_state_dict, peak_rss_mb,
+from common import (Timer, epoch_order, load_mnist, load_state_dict, parse_digits, peak_rss_mb,
                     save_state_dict, write_json)
 from models import CNN
 
@@ -48,6 +48,7 @@ def main():
     p.add_argument("--train-limit", type=int)
     p.add_argument("--test-limit", type=int)
     p.add_argument("--normalize", action="store_true")
+    p.add_argument("--digits", help="keep these digits, relabelled 0.. (e.g. 0-4), like the Rust --digits")
     p.add_argument("--no-logit-relu", action="store_true")
     p.add_argument("--loader", choices=["tensor", "dataloader"], default="tensor")
     p.add_argument("--no-eval-each-epoch", action="store_true", help="evaluate only at the end")
@@ -62,11 +63,12 @@ def main():
     device = torch.device(a.device)
     torch.manual_seed(a.seed)
     t0 = time.perf_counter()
-    train_x, train_y, test_x, test_y = load_mnist(a.data_dir, a.train_limit, a.test_limit, a.normalize)
+    digits = parse_digits(a.digits) if a.digits else None
+    train_x, train_y, test_x, test_y = load_mnist(a.data_dir, a.train_limit, a.test_limit, a.normalize, digits)
     train_x, train_y, test_x, test_y = (t.to(device) for t in (train_x, train_y, test_x, test_y))
     data_seconds = time.perf_counter() - t0
 
-    model = CNN(logit_relu=not a.no_logit_relu).to(device)
+    model = CNN(logit_relu=not a.no_logit_relu, num_classes=len(digits) if digits else 10).to(device)
     for path in (a.init, a.load):
         if path:
             load_state_dict(model, path)

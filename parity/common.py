@@ -68,13 +68,29 @@ def _find(data_dir, stem):
     raise FileNotFoundError(f"neither {stem}.gz nor {stem} in {data_dir}")
 
 
-def load_mnist(data_dir="data/mnist", train_limit=None, test_limit=None, normalize=False):
-    """(train_x, train_y, test_x, test_y): float [n,1,28,28] in [0,1], int64 [n]."""
+def parse_digits(text):
+    """`0-4`, `5,7` or `0-2,8` -> list of digits, like the Rust --digits."""
+    out = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        lo, _, hi = part.partition("-")
+        out.extend(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+def load_mnist(data_dir="data/mnist", train_limit=None, test_limit=None, normalize=False, digits=None):
+    """(train_x, train_y, test_x, test_y): float [n,1,28,28] in [0,1], int64 [n].
+    `digits` keeps those classes (before the limits) relabelled 0.. in list order."""
     def split(prefix, limit):
         x = read_idx(_find(data_dir, f"{prefix}-images-idx3-ubyte"))
         y = read_idx(_find(data_dir, f"{prefix}-labels-idx1-ubyte"))
         x = torch.from_numpy(x.copy()).to(torch.float32).unsqueeze(1) / 255.0
         y = torch.from_numpy(y.copy()).to(torch.int64)
+        if digits is not None:
+            keep = torch.isin(y, torch.tensor(digits))
+            x, y = x[keep], y[keep]
+            lut = torch.full((10,), -1, dtype=torch.int64)
+            lut[torch.tensor(digits)] = torch.arange(len(digits))
+            y = lut[y]
         if limit is not None:
             x, y = x[:limit], y[:limit]
         if normalize:

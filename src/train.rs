@@ -13,6 +13,7 @@ use tch::{nn, Device, Kind, Reduction, Tensor};
 use crate::checkpoint;
 use crate::data::{permutation, Batches};
 use crate::metrics::RunningMean;
+use crate::schedule::{EarlyStopping, LrSchedule};
 
 /// The loss a model is trained with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -340,6 +341,15 @@ pub struct TrainState {
     pub partial_samples: f64,
     /// Records of the complete epochs.
     pub history: Vec<EpochRecord>,
+    /// Early stopping: the best epoch so far (1-based).
+    #[serde(default)]
+    pub best_epoch: Option<usize>,
+    /// Early stopping: its metric.
+    #[serde(default)]
+    pub best_metric: Option<f64>,
+    /// Early stopping: epochs since the best one.
+    #[serde(default)]
+    pub bad_epochs: usize,
 }
 
 impl TrainState {
@@ -376,6 +386,11 @@ pub struct Checkpointing<'a> {
 }
 
 impl Checkpointing<'_> {
+    /// Where the best weights of an early-stopped run are kept: `best.safetensors` beside.
+    pub fn best_path(&self) -> PathBuf {
+        self.path.with_file_name("best.safetensors")
+    }
+
     /// Writes weights, configuration and state, each atomically.
     pub fn write(&self, state: &TrainState) -> Result<()> {
         checkpoint::save(self.vs, &self.path)?;
@@ -400,6 +415,23 @@ pub struct Trainer<'a> {
     pub checkpointing: Option<Checkpointing<'a>>,
     /// Polled after every step; Ctrl-C's flag by default.
     pub stop: Arc<AtomicBool>,
+    /// Learning-rate schedule, applied at the start of every epoch to `lr_groups`.
+    pub schedule: LrSchedule,
+    /// `(optimizer group, base learning rate)`; empty: the loop never sets a rate.
+    pub lr_groups: Vec<(usize, f64)>,
+    /// Stop on a validation metric, keeping the best weights of this VarStore.
+    pub early_stopping: Option<(EarlyStopping, &'a nn::VarStore)>,
+}
+
+/// What [`Trainer::fit_full`] returns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FitOutcome {
+    /// Every epoch's record.
+    pub history: Vec<EpochRecord>,
+    /// With early stopping: the epoch whose weights the model holds now.
+    pub best_epoch: Option<usize>,
+    /// Whether early stopping ended the run before `epochs`.
+    pub stopped_early: bool,
 }
 
 impl<'a> Trainer<'a> {
@@ -412,7 +444,26 @@ impl<'a> Trainer<'a> {
             progress,
             checkpointing: None,
             stop: interrupt_flag(),
+            schedule: LrSchedule::Constant,
+            lr_groups: Vec::new(),
+            early_stopping: None,
         }
+    }
+
+    /// Sets the learning rate of each `(group, base rate)` every epoch as
+    /// `schedule` says (PyTorch's `scheduler.step()` after each epoch). The
+    /// rate depends only on the epoch number, so `--resume` gets it right.
+    pub fn with_lr_schedule(mut self, schedule: LrSchedule, lr_groups: Vec<(usize, f64)>) -> Self {
+        self.schedule = schedule;
+        self.lr_groups = lr_groups;
+        self
+    }
+
+    /// Stops when `es.metric` (from `after_epoch`) has not improved for
+    /// `es.patience` epochs, and leaves the best epoch's weights in `vs`.
+    pub fn with_early_stopping(mut self, es: Option<EarlyStopping>, vs: &'a nn::VarStore) -> Self {
+        self.early_stopping = es.map(|e| (e, vs));
+        self
     }
 
     /// Adds checkpointing.
@@ -432,15 +483,45 @@ impl<'a> Trainer<'a> {
         opt: &mut nn::Optimizer,
         xs: &Tensor,
         ys: &Tensor,
+        state: TrainState,
+        after_epoch: impl FnMut(usize, &EpochStats) -> Result<Vec<(String, f64)>>,
+    ) -> Result<Vec<EpochRecord>> {
+        Ok(self
+            .fit_full(model, opt, xs, ys, state, after_epoch)?
+            .history)
+    }
+
+    /// [`Trainer::fit`], also telling whether and where early stopping ended the run.
+    pub fn fit_full<M: nn::ModuleT>(
+        &self,
+        model: &M,
+        opt: &mut nn::Optimizer,
+        xs: &Tensor,
+        ys: &Tensor,
         mut state: TrainState,
         mut after_epoch: impl FnMut(usize, &EpochStats) -> Result<Vec<(String, f64)>>,
-    ) -> Result<Vec<EpochRecord>> {
+    ) -> Result<FitOutcome> {
         let cfg = self.cfg;
         cfg.validate()?;
+        self.schedule.validate()?;
         let n = xs.size()[0] as usize;
         let bs = cfg.batch_size;
+        // The best weights so far (early stopping), in memory; after a resume
+        // they come from the checkpoint's best.safetensors.
+        let mut best: Option<Vec<(String, Tensor)>> = None;
+        if let (Some(_), Some(c), Some(_)) =
+            (&self.early_stopping, &self.checkpointing, state.best_epoch)
+        {
+            if c.best_path().exists() {
+                best = Some(checkpoint::read(&c.best_path())?);
+            }
+        }
+        let mut stopped_early = false;
         while state.epochs_done < cfg.epochs {
             let epoch = state.epochs_done + 1;
+            for &(group, base) in &self.lr_groups {
+                opt.set_lr_group(group, self.schedule.lr_at(base, epoch - 1));
+            }
             let order = cfg.order(n, epoch - 1);
             let skip = (state.steps_done * bs).min(n);
             let batches = Batches::new(xs, ys, bs)
@@ -478,7 +559,39 @@ impl<'a> Trainer<'a> {
                     return Err(self.interrupted(&state, epoch)?);
                 }
             };
-            let metrics = after_epoch(epoch, &stats)?;
+            let mut metrics = after_epoch(epoch, &stats)?;
+            if self.schedule != LrSchedule::Constant {
+                if let Some(&(group, base)) = self.lr_groups.first() {
+                    let name = if self.lr_groups.len() > 1 {
+                        format!("lr{group}")
+                    } else {
+                        "lr".to_string()
+                    };
+                    metrics.push((name, self.schedule.lr_at(base, epoch - 1)));
+                }
+            }
+            let mut stop_now = false;
+            if let Some((es, vs)) = &self.early_stopping {
+                let Some(&(_, value)) = metrics.iter().find(|(k, _)| k == &es.metric) else {
+                    bail!(
+                        "early stopping watches `{}`, which the epoch did not report",
+                        es.metric
+                    );
+                };
+                if es.improves(value, state.best_metric) {
+                    state.best_epoch = Some(epoch);
+                    state.best_metric = Some(value);
+                    state.bad_epochs = 0;
+                    // Deep copies: named_tensors aliases the live CPU variables.
+                    best = Some(crate::finetune::snapshot(vs, &[String::new()]));
+                    if let Some(c) = &self.checkpointing {
+                        checkpoint::save(vs, &c.best_path())?;
+                    }
+                } else {
+                    state.bad_epochs += 1;
+                    stop_now = state.bad_epochs >= es.patience.max(1);
+                }
+            }
             let shown: Vec<String> = metrics.iter().map(|(k, v)| format!("{k} {v:.4}")).collect();
             self.progress.line(format!(
                 "epoch {epoch:>3}/{}  train loss {:.4}  {}  {:.1} s  {:.0} samples/s",
@@ -504,11 +617,35 @@ impl<'a> Trainer<'a> {
                     c.write(&state)?;
                 }
             }
+            if stop_now && epoch < cfg.epochs {
+                stopped_early = true;
+                self.progress.line(format!(
+                    "early stopping: no improvement of {} for {} epochs",
+                    self.early_stopping
+                        .as_ref()
+                        .map_or("", |(es, _)| es.metric.as_str()),
+                    state.bad_epochs
+                ));
+                break;
+            }
             if self.stop.load(Ordering::SeqCst) && epoch < cfg.epochs {
                 return Err(self.interrupted(&state, epoch + 1)?);
             }
         }
-        Ok(state.history)
+        if let (Some((es, vs)), Some(weights)) = (&self.early_stopping, &best) {
+            crate::finetune::restore(vs, weights);
+            self.progress.line(format!(
+                "early stopping: restored the weights of epoch {} ({} {:.4})",
+                state.best_epoch.unwrap_or(0),
+                es.metric,
+                state.best_metric.unwrap_or(f64::NAN)
+            ));
+        }
+        Ok(FitOutcome {
+            best_epoch: state.best_epoch.filter(|_| self.early_stopping.is_some()),
+            stopped_early,
+            history: state.history,
+        })
     }
 
     /// Writes the Ctrl-C checkpoint and builds the [`Interrupted`] error.

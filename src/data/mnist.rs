@@ -50,6 +50,44 @@ impl ImageSet {
         }
     }
 
+    /// The samples at `idx`, in that order.
+    pub fn select(&self, idx: &[i64]) -> Self {
+        let idx = Tensor::from_slice(idx).to_device(self.labels.device());
+        Self {
+            images: self.images.index_select(0, &idx),
+            labels: self.labels.index_select(0, &idx),
+        }
+    }
+
+    /// Labels as a vector.
+    pub fn label_vec(&self) -> Vec<i64> {
+        Vec::<i64>::try_from(&self.labels.to_device(tch::Device::Cpu)).expect("labels are int64")
+    }
+
+    /// Keeps the samples whose label is one of `classes` (in data order) and
+    /// relabels them `0..classes.len()` in the order `classes` lists them:
+    /// `[5, 6, 7, 8, 9]` makes digit 5 class 0.
+    pub fn filter_classes(&self, classes: &[i64]) -> Self {
+        let labels = self.label_vec();
+        let idx: Vec<i64> = (0..labels.len() as i64)
+            .filter(|&i| classes.contains(&labels[i as usize]))
+            .collect();
+        let new: Vec<i64> = idx
+            .iter()
+            .map(|&i| {
+                classes
+                    .iter()
+                    .position(|&c| c == labels[i as usize])
+                    .expect("kept labels are listed") as i64
+            })
+            .collect();
+        let kept = self.select(&idx);
+        Self {
+            images: kept.images,
+            labels: Tensor::from_slice(&new).to_device(self.labels.device()),
+        }
+    }
+
     /// `(x - mean) / std` on the images.
     pub fn normalize(self, mean: f64, std: f64) -> Self {
         Self {

@@ -69,11 +69,21 @@ pub fn restore(
     optim: &crate::optim::OptimConfig,
     progress: crate::train::Progress,
 ) -> anyhow::Result<crate::train::TrainState> {
-    use crate::train::TrainState;
     if let Some(path) = opts.resume.as_ref().or(opts.load.as_ref()) {
         crate::checkpoint::load(vs, path)?;
         progress.line(format!("loaded {}", path.display()));
     }
+    resume_state(opts, optim, progress)
+}
+
+/// The training state of `--resume`'s checkpoint (`train_state.json`), or a
+/// fresh one; says what is resumed and what is not (optimizer state).
+pub fn resume_state(
+    opts: &RunOptions,
+    optim: &crate::optim::OptimConfig,
+    progress: crate::train::Progress,
+) -> anyhow::Result<crate::train::TrainState> {
+    use crate::train::TrainState;
     let Some(path) = &opts.resume else {
         return Ok(TrainState::default());
     };

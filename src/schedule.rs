@@ -1,0 +1,184 @@
+//! Learning-rate schedules (PyTorch's `StepLR` and `CosineAnnealingLR`) and
+//! early stopping on a validation metric.
+//!
+//! The schedules follow PyTorch's *recursive* `get_lr` (the one
+//! `scheduler.step()` runs once per epoch), not the closed form, so every
+//! learning rate equals PyTorch's to the last bit (`tests/finetune.rs` runs
+//! PyTorch's schedulers at test time and compares).
+
+use std::f64::consts::PI;
+
+use anyhow::{bail, Result};
+use serde::{Deserialize, Serialize};
+
+/// How the learning rate changes from epoch to epoch (`--lr-schedule`).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum LrSchedule {
+    /// The same rate every epoch.
+    #[default]
+    Constant,
+    /// `StepLR(step_size, gamma)`: multiply by `gamma` every `step_size` epochs.
+    Step {
+        /// Epochs between decays.
+        step_size: usize,
+        /// Factor of each decay.
+        gamma: f64,
+    },
+    /// `CosineAnnealingLR(T_max, eta_min)`: half a cosine from the base rate
+    /// down to `eta_min` over `t_max` epochs (and back up after, as PyTorch does).
+    Cosine {
+        /// Epochs of the half period (usually the number of epochs).
+        t_max: usize,
+        /// The lowest rate.
+        eta_min: f64,
+    },
+}
+
+impl LrSchedule {
+    /// Checks the values a user can set.
+    pub fn validate(&self) -> Result<()> {
+        match *self {
+            LrSchedule::Constant => {}
+            LrSchedule::Step { step_size, gamma } => {
+                if step_size == 0 {
+                    bail!("--lr-step-size must be at least 1");
+                }
+                if !(gamma.is_finite() && gamma > 0.0) {
+                    bail!("--lr-gamma must be a positive number, got {gamma}");
+                }
+            }
+            LrSchedule::Cosine { t_max, eta_min } => {
+                if t_max == 0 {
+                    bail!("the cosine schedule needs T_max ≥ 1");
+                }
+                if !(eta_min.is_finite() && eta_min >= 0.0) {
+                    bail!("--lr-min must be ≥ 0, got {eta_min}");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The learning rate of each of the first `epochs` epochs (0-based) for a
+    /// group whose base rate is `base`: what `group["lr"]` holds during epoch
+    /// `e` when PyTorch calls `scheduler.step()` after every epoch.
+    pub fn lrs(&self, base: f64, epochs: usize) -> Vec<f64> {
+        let mut lr = base;
+        let mut out = Vec::with_capacity(epochs);
+        for e in 0..epochs {
+            if e > 0 {
+                lr = self.next(base, lr, e);
+            }
+            out.push(lr);
+        }
+        out
+    }
+
+    /// The rate of epoch `epoch` (0-based).
+    pub fn lr_at(&self, base: f64, epoch: usize) -> f64 {
+        self.lrs(base, epoch + 1)[epoch]
+    }
+
+    /// PyTorch's `get_lr` at `last_epoch = e ≥ 1`, from the current rate `lr`.
+    fn next(&self, base: f64, lr: f64, e: usize) -> f64 {
+        match *self {
+            LrSchedule::Constant => lr,
+            LrSchedule::Step { step_size, gamma } => {
+                if e.is_multiple_of(step_size) {
+                    lr * gamma
+                } else {
+                    lr
+                }
+            }
+            LrSchedule::Cosine { t_max, eta_min } => {
+                let t = t_max as f64;
+                let (ei, ti) = (e as i64, t_max as i64);
+                if (ei - 1 - ti).rem_euclid(2 * ti) == 0 {
+                    lr + (base - eta_min) * (1.0 - (PI / t).cos()) / 2.0
+                } else {
+                    (1.0 + (PI * e as f64 / t).cos()) / (1.0 + (PI * (e - 1) as f64 / t).cos())
+                        * (lr - eta_min)
+                        + eta_min
+                }
+            }
+        }
+    }
+}
+
+/// Whether a smaller or a larger metric is better.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Goal {
+    /// Losses, errors.
+    Minimize,
+    /// Accuracies.
+    Maximize,
+}
+
+/// `--early-stopping PATIENCE`: stop when the validation metric has not
+/// improved for `patience` epochs, and restore the weights of the best epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EarlyStopping {
+    /// Epochs without improvement before stopping (≥ 1).
+    pub patience: usize,
+    /// Name of the metric, as the example's `after_epoch` reports it (`val loss`).
+    pub metric: String,
+    /// Smaller or larger is better.
+    pub goal: Goal,
+}
+
+impl EarlyStopping {
+    /// Whether `value` is strictly better than `best` (any finite value beats none).
+    pub fn improves(&self, value: f64, best: Option<f64>) -> bool {
+        if !value.is_finite() {
+            return false;
+        }
+        match (best, self.goal) {
+            (None, _) => true,
+            (Some(b), Goal::Minimize) => value < b,
+            (Some(b), Goal::Maximize) => value > b,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_decays_every_step_size_epochs() {
+        let s = LrSchedule::Step {
+            step_size: 2,
+            gamma: 0.5,
+        };
+        assert_eq!(s.lrs(1.0, 5), vec![1.0, 1.0, 0.5, 0.5, 0.25]);
+    }
+
+    #[test]
+    fn cosine_reaches_eta_min_at_t_max() {
+        let s = LrSchedule::Cosine {
+            t_max: 4,
+            eta_min: 0.0,
+        };
+        let lrs = s.lrs(0.1, 5);
+        assert_eq!(lrs[0], 0.1);
+        assert!(lrs[4].abs() < 1e-12, "{lrs:?}");
+        assert!((lrs[2] - 0.05).abs() < 1e-12);
+    }
+
+    #[test]
+    fn early_stopping_compares_by_goal() {
+        let mut es = EarlyStopping {
+            patience: 1,
+            metric: "val loss".into(),
+            goal: Goal::Minimize,
+        };
+        assert!(es.improves(1.0, None));
+        assert!(es.improves(0.5, Some(1.0)));
+        assert!(!es.improves(1.0, Some(1.0)));
+        assert!(!es.improves(f64::NAN, None));
+        es.goal = Goal::Maximize;
+        assert!(es.improves(0.9, Some(0.8)));
+    }
+}
