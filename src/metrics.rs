@@ -225,7 +225,11 @@ pub fn peak_rss_mb() -> f64 {
         let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
         if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } == 0 {
             // Linux reports KiB, macOS bytes.
-            let kib = if cfg!(target_os = "macos") { usage.ru_maxrss as f64 / 1024.0 } else { usage.ru_maxrss as f64 };
+            let kib = if cfg!(target_os = "macos") {
+                usage.ru_maxrss as f64 / 1024.0
+            } else {
+                usage.ru_maxrss as f64
+            };
             return kib / 1024.0;
         }
     }
