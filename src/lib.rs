@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod models;
 pub mod optim;
 pub mod parity;
+pub mod plot;
 pub mod tasks;
 pub mod train;
 

@@ -3,6 +3,7 @@
 pub mod batch;
 pub mod idx;
 pub mod mnist;
+pub mod series;
 pub mod shuffle;
 
 pub use batch::Batches;

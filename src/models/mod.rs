@@ -3,5 +3,7 @@
 
 pub mod cnn;
 pub mod init;
+pub mod rnn;
 
 pub use cnn::{Cnn, CnnConfig};
+pub use rnn::{CellKind, RecurrentNet, RnnConfig};

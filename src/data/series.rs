@@ -1,0 +1,541 @@
+//! Univariate time series: a CSV loader with an explicit missing-value policy, a
+//! seeded synthetic noisy sine, a chronological train/validation/test split,
+//! sliding windows that never cross a split boundary, and a standard scaler
+//! fitted on the training part only.
+//!
+//! The pieces are independent so that other tasks can combine them:
+//!
+//! ```no_run
+//! use tchport::data::series::{self, MissingPolicy, SplitFractions};
+//! # fn main() -> anyhow::Result<()> {
+//! let s = series::load_csv("data/series/sunspots.csv".as_ref(), "SUNACTIVITY", MissingPolicy::Error)?;
+//! let parts = series::split(&s.values, SplitFractions::default(), 20 + 1)?; // window + horizon
+//! let scaler = series::Scaler::fit(parts.train)?;
+//! let train = series::windows(&scaler.transform(parts.train), 20, 1)?;
+//! let (xs, ys) = train.to_tensors(); // [n, 20, 1], [n, 1] float32
+//! # Ok(()) }
+//! ```
+//!
+//! `parity/rnn_series.py` mirrors every function here line for line.
+
+use std::path::Path;
+
+use anyhow::{bail, ensure, Context, Result};
+use clap::ValueEnum;
+use serde::{Deserialize, Serialize};
+use tch::{Kind, Tensor};
+
+use super::shuffle::SplitMix64;
+
+/// What the CSV loader does with an empty, non-numeric or non-finite cell (`--missing`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MissingPolicy {
+    /// Stop with an error naming the file, the line and the cell.
+    #[default]
+    Error,
+    /// Leave the row out (the series gets shorter; neighbours become adjacent).
+    Drop,
+    /// Fill the gap linearly from its neighbours by row position; gaps at the
+    /// very start or end, which have a neighbour on one side only, are dropped.
+    Interpolate,
+}
+
+/// A univariate series and where it came from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Series {
+    /// A name for reports: `file:column` or `sine`.
+    pub name: String,
+    /// The values, in time order, all finite.
+    pub values: Vec<f64>,
+    /// How many cells were missing or not numbers (0 under [`MissingPolicy::Error`]).
+    pub missing: usize,
+    /// How many of those were filled by interpolation (the rest were dropped).
+    pub interpolated: usize,
+}
+
+/// Splits one CSV line into fields: commas separate, double quotes enclose a
+/// field that may contain commas, `""` inside quotes is a quote. Fields are
+/// trimmed. Returns `None` for an unterminated quote.
+pub fn split_csv_line(line: &str) -> Option<Vec<String>> {
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut chars = line.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            (true, '"') => quoted = false,
+            (true, c) => field.push(c),
+            (false, '"') if field.trim().is_empty() => {
+                field.clear();
+                quoted = true;
+            }
+            (false, ',') => fields.push(std::mem::take(&mut field).trim().to_string()),
+            (false, c) => field.push(c),
+        }
+    }
+    if quoted {
+        return None;
+    }
+    fields.push(field.trim().to_string());
+    Some(fields)
+}
+
+/// Reads column `column` of the CSV file `path` (a header line naming the
+/// columns is required; the column is matched exactly, then ignoring case).
+///
+/// Every cell of the column must be a finite number; an empty, non-numeric or
+/// non-finite cell (or a row too short to have the column) follows `policy`.
+/// Blank lines are skipped. Errors name the file and, for a bad cell, its line
+/// number (1-based, the header is line 1) and content.
+pub fn load_csv(path: &Path, column: &str, policy: MissingPolicy) -> Result<Series> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read series file {}", path.display()))?;
+    parse_csv(&text, &path.display().to_string(), column, policy)
+}
+
+/// [`load_csv`] on text already in memory; `source` names it in errors.
+pub fn parse_csv(text: &str, source: &str, column: &str, policy: MissingPolicy) -> Result<Series> {
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim_end_matches('\r')))
+        .filter(|(_, l)| !l.trim().is_empty());
+    let (header_no, header) = lines.next().with_context(|| {
+        format!("{source} is empty: a header line naming the columns is required")
+    })?;
+    let names = split_csv_line(header)
+        .with_context(|| format!("{source} line {header_no}: unterminated quote in the header"))?;
+    let col = names
+        .iter()
+        .position(|n| n == column)
+        .or_else(|| names.iter().position(|n| n.eq_ignore_ascii_case(column)))
+        .with_context(|| {
+            format!(
+                "{source} has no column {column:?}; its header (line {header_no}) names {}",
+                names
+                    .iter()
+                    .map(|n| format!("{n:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?;
+
+    // Parse: Some(value) for a good cell, None for a missing or bad one.
+    let mut cells: Vec<Option<f64>> = Vec::new();
+    for (line_no, line) in lines {
+        let fields = split_csv_line(line)
+            .with_context(|| format!("{source} line {line_no}: unterminated quote"))?;
+        let cell = fields.get(col).map(String::as_str);
+        let value = cell
+            .and_then(|c| c.parse::<f64>().ok())
+            .filter(|v| v.is_finite());
+        if value.is_none() && policy == MissingPolicy::Error {
+            let what = match cell {
+                None => format!("has {} fields, no cell for column {column:?}", fields.len()),
+                Some("") => format!("column {column:?} is empty"),
+                Some(c) => format!("column {column:?} holds {c:?}, not a finite number"),
+            };
+            bail!(
+                "{source} line {line_no}: {what} (use --missing drop or --missing interpolate \
+                 to accept gaps)"
+            );
+        }
+        cells.push(value);
+    }
+    let missing = cells.iter().filter(|c| c.is_none()).count();
+    let (values, interpolated) = match policy {
+        MissingPolicy::Error | MissingPolicy::Drop => {
+            (cells.iter().flatten().copied().collect(), 0)
+        }
+        MissingPolicy::Interpolate => interpolate(&cells),
+    };
+    if values.is_empty() {
+        bail!(
+            "{source}: column {column:?} holds no numbers ({} data rows, {missing} missing or not numbers)",
+            cells.len()
+        );
+    }
+    Ok(Series {
+        name: format!("{source}:{}", names[col]),
+        values,
+        missing,
+        interpolated,
+    })
+}
+
+/// Fills every inner gap of `cells` linearly by position between its two
+/// neighbours; gaps at the ends are dropped. Returns the values and how many
+/// were filled.
+pub fn interpolate(cells: &[Option<f64>]) -> (Vec<f64>, usize) {
+    let known: Vec<usize> = (0..cells.len()).filter(|&i| cells[i].is_some()).collect();
+    let (Some(&first), Some(&last)) = (known.first(), known.last()) else {
+        return (Vec::new(), 0);
+    };
+    let mut out = Vec::with_capacity(last - first + 1);
+    let mut filled = 0;
+    let mut prev = first;
+    for i in first..=last {
+        match cells[i] {
+            Some(v) => {
+                out.push(v);
+                prev = i;
+            }
+            None => {
+                let next = i + cells[i..].iter().position(Option::is_some).unwrap_or(0);
+                let (a, b) = (cells[prev].unwrap_or(0.0), cells[next].unwrap_or(0.0));
+                let t = (i - prev) as f64 / (next - prev) as f64;
+                out.push(a + (b - a) * t);
+                filled += 1;
+            }
+        }
+    }
+    (out, filled)
+}
+
+/// Settings of the synthetic series (`--synthetic sine`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SineConfig {
+    /// Number of points.
+    pub len: usize,
+    /// Period in steps.
+    pub period: f64,
+    /// Standard deviation of the added Gaussian noise (the amplitude is 1).
+    pub noise: f64,
+}
+
+impl Default for SineConfig {
+    fn default() -> Self {
+        Self {
+            len: 1000,
+            period: 50.0,
+            noise: 0.1,
+        }
+    }
+}
+
+/// `sin(2π t / period) + noise · N(0, 1)` for `t = 0..len`, the normal draws
+/// by Box–Muller from [`SplitMix64`] seeded with `seed` (two uniforms per
+/// point, the cosine branch only), so `parity/rnn_series.py` rebuilds the very
+/// same numbers.
+pub fn noisy_sine(cfg: &SineConfig, seed: u64) -> Series {
+    let mut rng = SplitMix64::new(seed);
+    // 53 random bits, shifted into (0, 1] so that ln never sees 0.
+    let mut unit = move || ((rng.next_u64() >> 11) as f64 + 1.0) / 9_007_199_254_740_992.0;
+    let values = (0..cfg.len)
+        .map(|t| {
+            let (u1, u2) = (unit(), unit());
+            let normal = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
+            (2.0 * std::f64::consts::PI * t as f64 / cfg.period).sin() + cfg.noise * normal
+        })
+        .collect();
+    Series {
+        name: format!(
+            "sine(len {}, period {}, noise {}, seed {seed})",
+            cfg.len, cfg.period, cfg.noise
+        ),
+        values,
+        missing: 0,
+        interpolated: 0,
+    }
+}
+
+/// Fractions of the series for training and validation; the test part is the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SplitFractions {
+    /// Leading fraction used for training (default 0.70).
+    pub train: f64,
+    /// Following fraction used for validation (default 0.15).
+    pub val: f64,
+}
+
+impl Default for SplitFractions {
+    fn default() -> Self {
+        Self {
+            train: 0.70,
+            val: 0.15,
+        }
+    }
+}
+
+/// The three consecutive parts of a series.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Split<'a> {
+    /// `values[..n_train]`.
+    pub train: &'a [f64],
+    /// `values[n_train..n_train + n_val]`.
+    pub val: &'a [f64],
+    /// The rest.
+    pub test: &'a [f64],
+}
+
+impl Split<'_> {
+    /// Index in the whole series where the validation part starts.
+    pub fn val_start(&self) -> usize {
+        self.train.len()
+    }
+
+    /// Index in the whole series where the test part starts.
+    pub fn test_start(&self) -> usize {
+        self.train.len() + self.val.len()
+    }
+}
+
+/// Cuts `values` chronologically: `floor(n·train)` points for training,
+/// `floor(n·val)` for validation, the rest for testing. Each part must hold at
+/// least `min_len` points (a window plus its horizon, so that each part yields
+/// at least one window); the error says which part is too short.
+pub fn split(values: &[f64], fractions: SplitFractions, min_len: usize) -> Result<Split<'_>> {
+    let SplitFractions { train, val } = fractions;
+    ensure!(
+        train > 0.0 && val >= 0.0 && train + val < 1.0,
+        "the split fractions must satisfy train > 0, val ≥ 0 and train + val < 1 \
+         (got train {train}, val {val})"
+    );
+    let n = values.len();
+    let n_train = (n as f64 * train).floor() as usize;
+    let n_val = (n as f64 * val).floor() as usize;
+    let parts = [
+        ("training", n_train),
+        ("validation", n_val),
+        ("test", n - n_train - n_val),
+    ];
+    for (name, len) in parts {
+        if len < min_len {
+            bail!(
+                "too few values for one window: the series has {n} values, so its {name} part \
+                 has {len}, but one window plus its horizon needs {min_len}; use a shorter \
+                 --window or --horizon, or a longer series"
+            );
+        }
+    }
+    Ok(Split {
+        train: &values[..n_train],
+        val: &values[n_train..n_train + n_val],
+        test: &values[n_train + n_val..],
+    })
+}
+
+/// Standardisation `(x − mean) / std` with the mean and the population
+/// standard deviation of the data it was fitted on.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Scaler {
+    /// Mean of the fitted data.
+    pub mean: f64,
+    /// Population standard deviation (ddof 0) of the fitted data.
+    pub std: f64,
+}
+
+impl Scaler {
+    /// Fits on `values` (the training part only). A constant or empty part is
+    /// an error: it cannot be scaled by a zero standard deviation.
+    pub fn fit(values: &[f64]) -> Result<Self> {
+        ensure!(!values.is_empty(), "cannot fit a scaler on no values");
+        let n = values.len() as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+        let std = var.sqrt();
+        if std.is_nan() || std <= 1e-12 * mean.abs().max(1.0) {
+            bail!(
+                "the training part of the series is constant (all {} values equal {mean}): \
+                 it cannot be scaled by a zero standard deviation, and there is nothing to learn",
+                values.len()
+            );
+        }
+        Ok(Self { mean, std })
+    }
+
+    /// Scales values.
+    pub fn transform(&self, values: &[f64]) -> Vec<f64> {
+        values.iter().map(|v| (v - self.mean) / self.std).collect()
+    }
+
+    /// Back to the series' own units.
+    pub fn inverse(&self, values: &[f64]) -> Vec<f64> {
+        values.iter().map(|v| v * self.std + self.mean).collect()
+    }
+}
+
+/// Sliding windows over one part of a series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Windows {
+    /// Input length.
+    pub window: usize,
+    /// Steps from a window's last value to its target.
+    pub horizon: usize,
+    /// `inputs[i]` = `values[i..i + window]`.
+    pub inputs: Vec<Vec<f64>>,
+    /// `targets[i]` = `values[i + window + horizon − 1]`: `horizon` steps after the window's last value.
+    pub targets: Vec<f64>,
+}
+
+impl Windows {
+    /// Number of windows.
+    pub fn len(&self) -> usize {
+        self.targets.len()
+    }
+
+    /// True when there is no window.
+    pub fn is_empty(&self) -> bool {
+        self.targets.is_empty()
+    }
+
+    /// The last value of each window (the persistence forecast).
+    pub fn last_inputs(&self) -> Vec<f64> {
+        self.inputs.iter().map(|w| w[w.len() - 1]).collect()
+    }
+
+    /// Inputs `[n, window, 1]` (batch-first, one feature per step) and targets
+    /// `[n, 1]`, float32 on the CPU.
+    pub fn to_tensors(&self) -> (Tensor, Tensor) {
+        let n = self.len() as i64;
+        let flat: Vec<f32> = self.inputs.iter().flatten().map(|&v| v as f32).collect();
+        let ys: Vec<f32> = self.targets.iter().map(|&v| v as f32).collect();
+        (
+            Tensor::from_slice(&flat).view([n, self.window as i64, 1]),
+            Tensor::from_slice(&ys).view([n, 1]),
+        )
+    }
+}
+
+/// Every window of `window` consecutive values of `values` with the value
+/// `horizon` steps after its end as target: `values.len() − window − horizon + 1`
+/// windows, none reaching outside `values`.
+pub fn windows(values: &[f64], window: usize, horizon: usize) -> Result<Windows> {
+    ensure!(window >= 1, "--window must be at least 1");
+    ensure!(horizon >= 1, "--horizon must be at least 1");
+    let span = window + horizon;
+    if values.len() < span {
+        bail!(
+            "too few values for one window: {} values, but a window of {window} plus a \
+             horizon of {horizon} needs {span}",
+            values.len()
+        );
+    }
+    let count = values.len() - span + 1;
+    Ok(Windows {
+        window,
+        horizon,
+        inputs: (0..count).map(|i| values[i..i + window].to_vec()).collect(),
+        targets: (0..count).map(|i| values[i + span - 1]).collect(),
+    })
+}
+
+/// Values of a float tensor as `f64`s (any shape, flattened).
+pub fn tensor_values(t: &Tensor) -> Vec<f64> {
+    Vec::<f64>::try_from(t.to_kind(Kind::Double).flatten(0, -1)).expect("a double tensor converts")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_lines_split_with_quotes() {
+        assert_eq!(
+            split_csv_line(r#""YEAR","SUN""S",3"#).unwrap(),
+            vec!["YEAR", "SUN\"S", "3"]
+        );
+        assert_eq!(split_csv_line(" a , ,b").unwrap(), vec!["a", "", "b"]);
+        assert_eq!(split_csv_line(r#""1,5",2"#).unwrap(), vec!["1,5", "2"]);
+        assert!(split_csv_line(r#""open,1"#).is_none());
+    }
+
+    #[test]
+    fn parses_a_column_by_name_and_reports_gaps() {
+        let text = "t,v\n1,1\n2,\n\n3,x\n4,4\n";
+        let err = parse_csv(text, "f.csv", "v", MissingPolicy::Error)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("f.csv line 3") && err.contains("empty"),
+            "{err}"
+        );
+        let s = parse_csv(text, "f.csv", "V", MissingPolicy::Drop).unwrap();
+        assert_eq!(s.values, vec![1.0, 4.0]);
+        assert_eq!((s.missing, s.interpolated), (2, 0));
+        let s = parse_csv(text, "f.csv", "v", MissingPolicy::Interpolate).unwrap();
+        assert_eq!(s.values, vec![1.0, 2.0, 3.0, 4.0]);
+        assert_eq!((s.missing, s.interpolated), (2, 2));
+    }
+
+    #[test]
+    fn interpolation_drops_the_ends() {
+        let (v, n) = interpolate(&[None, Some(1.0), None, Some(3.0), None]);
+        assert_eq!((v, n), (vec![1.0, 2.0, 3.0], 1));
+        assert_eq!(interpolate(&[None, None]), (vec![], 0));
+    }
+
+    #[test]
+    fn windows_and_targets_by_hand() {
+        let v: Vec<f64> = (0..6).map(f64::from).collect();
+        let w = windows(&v, 3, 1).unwrap();
+        assert_eq!(
+            w.inputs,
+            vec![
+                vec![0.0, 1.0, 2.0],
+                vec![1.0, 2.0, 3.0],
+                vec![2.0, 3.0, 4.0]
+            ]
+        );
+        assert_eq!(w.targets, vec![3.0, 4.0, 5.0]);
+        assert_eq!(w.last_inputs(), vec![2.0, 3.0, 4.0]);
+        let w = windows(&v, 3, 2).unwrap();
+        assert_eq!(w.targets, vec![4.0, 5.0]);
+        let (xs, ys) = w.to_tensors();
+        assert_eq!((xs.size(), ys.size()), (vec![2, 3, 1], vec![2, 1]));
+        assert_eq!(tensor_values(&xs.get(1)), vec![1.0, 2.0, 3.0]);
+        let err = windows(&v, 5, 2).unwrap_err().to_string();
+        assert!(err.contains("too few values for one window"), "{err}");
+    }
+
+    #[test]
+    fn split_is_chronological_and_checks_each_part() {
+        let v: Vec<f64> = (0..100).map(f64::from).collect();
+        let s = split(&v, SplitFractions::default(), 5).unwrap();
+        assert_eq!((s.train.len(), s.val.len(), s.test.len()), (70, 15, 15));
+        assert_eq!((s.train[69], s.val[0], s.test[0]), (69.0, 70.0, 85.0));
+        assert_eq!((s.val_start(), s.test_start()), (70, 85));
+        let err = split(&v, SplitFractions::default(), 16)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("validation part has 15"), "{err}");
+        assert!(split(
+            &v,
+            SplitFractions {
+                train: 0.9,
+                val: 0.1
+            },
+            1
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn scaler_uses_population_std_and_refuses_constants() {
+        let s = Scaler::fit(&[1.0, 3.0]).unwrap();
+        assert_eq!((s.mean, s.std), (2.0, 1.0));
+        assert_eq!(s.transform(&[3.0, 0.0]), vec![1.0, -2.0]);
+        assert_eq!(s.inverse(&[1.0, -2.0]), vec![3.0, 0.0]);
+        let err = Scaler::fit(&[5.0; 10]).unwrap_err().to_string();
+        assert!(err.contains("constant"), "{err}");
+    }
+
+    #[test]
+    fn sine_is_seeded() {
+        let cfg = SineConfig::default();
+        let a = noisy_sine(&cfg, 1);
+        assert_eq!(a.values.len(), 1000);
+        assert_eq!(a.values, noisy_sine(&cfg, 1).values);
+        assert_ne!(a.values, noisy_sine(&cfg, 2).values);
+        let clean = noisy_sine(&SineConfig { noise: 0.0, ..cfg }, 1);
+        assert!(
+            (clean.values[12] - (2.0 * std::f64::consts::PI * 12.0 / 50.0).sin()).abs() < 1e-15
+        );
+    }
+}

@@ -1,0 +1,341 @@
+//! rnn_series end to end: bad CSVs fail with clear messages, the PyTorch twin
+//! (`parity/rnn_series.py`) computes the very same run, checkpoints round-trip,
+//! forecasts and plots are written.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use tchport::data::series::MissingPolicy;
+use tchport::device::DeviceChoice;
+use tchport::models::CellKind;
+use tchport::tasks::series::{self, SeriesConfig, SeriesReport, Synthetic};
+use tchport::tasks::RunOptions;
+
+fn quiet() -> RunOptions {
+    RunOptions {
+        device: DeviceChoice::Cpu,
+        quiet: true,
+        ..RunOptions::default()
+    }
+}
+
+fn config(epochs: usize) -> SeriesConfig {
+    let mut cfg = SeriesConfig::default();
+    cfg.train.epochs = epochs;
+    cfg
+}
+
+fn run(cfg: &SeriesConfig, opts: &RunOptions, plot: Option<&Path>) -> anyhow::Result<SeriesReport> {
+    let _lock = common::rng_lock();
+    series::run(cfg, opts, plot)
+}
+
+/// The error of a run on a CSV with `text`, as `{:#}` prints it.
+fn csv_error(name: &str, text: &str, column: &str) -> (PathBuf, String) {
+    let dir = common::scratch(name);
+    let path = dir.join("bad.csv");
+    std::fs::write(&path, text).expect("scratch file");
+    let mut cfg = config(1);
+    cfg.csv = path.clone();
+    cfg.column = column.into();
+    let err = run(&cfg, &quiet(), None).expect_err("a bad CSV must fail");
+    (path, format!("{err:#}"))
+}
+
+fn numbers(n: usize) -> String {
+    (0..n)
+        .map(|i| format!("{i},{}\n", (i as f64 * 0.3).sin()))
+        .collect()
+}
+
+#[test]
+fn missing_file_names_the_file() {
+    let mut cfg = config(1);
+    cfg.csv = "no/such/series.csv".into();
+    let err = format!("{:#}", run(&cfg, &quiet(), None).unwrap_err());
+    assert!(
+        err.contains("cannot read series file no/such/series.csv"),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_column_lists_the_header() {
+    let (path, err) = csv_error("csv-column", &format!("t,value\n{}", numbers(200)), "price");
+    assert!(
+        err.contains(&format!("{} has no column \"price\"", path.display())),
+        "{err}"
+    );
+    assert!(err.contains("names \"t\", \"value\""), "{err}");
+}
+
+#[test]
+fn junk_cell_names_file_line_and_cell() {
+    let text = format!("t,value\n1,2.5\n2,3.5\n3,abc\n{}", numbers(200));
+    let (path, err) = csv_error("csv-junk", &text, "value");
+    assert!(
+        err.contains(&format!(
+            "{} line 4: column \"value\" holds \"abc\", not a finite number",
+            path.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("--missing drop or --missing interpolate"),
+        "{err}"
+    );
+}
+
+#[test]
+fn empty_cell_in_co2_asks_for_a_policy() {
+    let mut cfg = config(1);
+    cfg.csv = "data/series/co2.csv".into();
+    cfg.column = "co2".into();
+    let err = format!("{:#}", run(&cfg, &quiet(), None).unwrap_err());
+    assert!(
+        err.contains("data/series/co2.csv line 8: column \"co2\" is empty"),
+        "{err}"
+    );
+}
+
+#[test]
+fn too_few_rows_for_one_window() {
+    let (_, err) = csv_error("csv-short", &format!("t,value\n{}", numbers(40)), "value");
+    // 40 values: training 28, validation 6, test 6; a window of 20 plus 1 needs 21.
+    assert!(err.contains("too few values for one window"), "{err}");
+    assert!(
+        err.contains("the series has 40 values, so its validation part has 6"),
+        "{err}"
+    );
+    assert!(err.contains("needs 21"), "{err}");
+}
+
+#[test]
+fn constant_series_cannot_be_scaled() {
+    let text: String = std::iter::once("t,value\n".to_string())
+        .chain((0..200).map(|i| format!("{i},7\n")))
+        .collect();
+    let (_, err) = csv_error("csv-constant", &text, "value");
+    assert!(err.contains("constant (all 140 values equal 7)"), "{err}");
+    assert!(err.contains("zero standard deviation"), "{err}");
+}
+
+#[test]
+fn empty_file_and_forecast_needing_horizon_one() {
+    let (path, err) = csv_error("csv-empty", "", "value");
+    assert!(
+        err.contains(&format!("{} is empty", path.display())),
+        "{err}"
+    );
+    let mut cfg = config(1);
+    cfg.csv = "data/series/co2.csv".into();
+    cfg.column = "co2".into();
+    cfg.missing = MissingPolicy::Drop;
+    cfg.horizon = 3;
+    cfg.forecast = 2;
+    let err = format!("{:#}", run(&cfg, &quiet(), None).unwrap_err());
+    assert!(err.contains("--forecast needs --horizon 1"), "{err}");
+}
+
+/// Runs the twin with `args` (plus the epochs) and returns its JSON.
+fn twin(name: &str, args: &[&str]) -> serde_json::Value {
+    let json = common::scratch(name).join("twin.json");
+    let mut all: Vec<&str> = args.to_vec();
+    let json_s = json.to_str().expect("UTF-8 path").to_string();
+    all.extend(["--quiet", "--json", &json_s]);
+    common::python("rnn_series.py", &all);
+    serde_json::from_str(&std::fs::read_to_string(&json).expect("the twin writes JSON"))
+        .expect("valid JSON")
+}
+
+fn same_run(rust: &SeriesReport, torch: &serde_json::Value) {
+    let f = |v: &serde_json::Value| v.as_f64().expect("a number");
+    let losses: Vec<f64> = torch["epochs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| f(&e["train_loss"]))
+        .collect();
+    assert_eq!(losses.len(), rust.epochs.len());
+    for (r, t) in rust.epochs.iter().zip(&losses) {
+        assert!(
+            (r.train_loss - t).abs() <= 1e-6 * t.abs().max(1.0),
+            "epoch {}: train loss {} (rust) vs {t} (pytorch)",
+            r.epoch,
+            r.train_loss
+        );
+    }
+    let preds: Vec<f64> = torch["test_predictions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(f)
+        .collect();
+    assert_eq!(preds.len(), rust.test_predictions.len());
+    let scale = rust.data.scaler.std;
+    for (i, (r, t)) in rust.test_predictions.iter().zip(&preds).enumerate() {
+        assert!(
+            (r - t).abs() <= 1e-5 * scale,
+            "test prediction {i}: {r} (rust) vs {t} (pytorch)"
+        );
+    }
+    for (name, r) in [
+        ("test", &rust.test),
+        ("persistence", &rust.persistence),
+        ("train_mean", &rust.train_mean),
+    ] {
+        let t = f(&torch[name]["rmse"]);
+        assert!(
+            (r.rmse - t).abs() <= 1e-5 * scale,
+            "{name} RMSE {} (rust) vs {t} (pytorch)",
+            r.rmse
+        );
+    }
+    println!(
+        "rust test RMSE {:.6}, pytorch twin {:.6}",
+        rust.test.rmse,
+        f(&torch["test"]["rmse"])
+    );
+}
+
+#[test]
+fn twin_matches_rnn_on_sunspots() {
+    let report = run(&config(3), &quiet(), None).unwrap();
+    same_run(&report, &twin("twin-rnn", &["--epochs", "3"]));
+}
+
+#[test]
+fn twin_matches_gru_on_the_synthetic_sine() {
+    let mut cfg = config(3);
+    cfg.synthetic = Some(Synthetic::Sine);
+    cfg.sine.len = 300;
+    cfg.model.cell = CellKind::Gru;
+    cfg.train.seed = 5;
+    let report = run(&cfg, &quiet(), None).unwrap();
+    same_run(
+        &report,
+        &twin(
+            "twin-gru",
+            &[
+                "--synthetic",
+                "sine",
+                "--sine-len",
+                "300",
+                "--cell",
+                "gru",
+                "--seed",
+                "5",
+                "--epochs",
+                "3",
+            ],
+        ),
+    );
+}
+
+#[test]
+fn twin_matches_lstm_on_interpolated_co2() {
+    let mut cfg = config(1);
+    cfg.csv = "data/series/co2.csv".into();
+    cfg.column = "co2".into();
+    cfg.missing = MissingPolicy::Interpolate;
+    cfg.model.cell = CellKind::Lstm;
+    cfg.model.layers = 2;
+    let report = run(&cfg, &quiet(), None).unwrap();
+    assert_eq!((report.data.missing, report.data.interpolated), (59, 59));
+    same_run(
+        &report,
+        &twin(
+            "twin-lstm",
+            &[
+                "--csv",
+                "data/series/co2.csv",
+                "--column",
+                "co2",
+                "--missing",
+                "interpolate",
+                "--cell",
+                "lstm",
+                "--layers",
+                "2",
+                "--epochs",
+                "1",
+            ],
+        ),
+    );
+}
+
+#[test]
+fn save_load_eval_only_forecast_and_plot() {
+    let dir = common::scratch("series-ckpt");
+    let ckpt = dir.join("model.safetensors");
+    let plot = dir.join("plot.svg");
+    let metrics = dir.join("metrics.json");
+    let mut cfg = config(2);
+    cfg.forecast = 7;
+    let trained = run(
+        &cfg,
+        &RunOptions {
+            save: Some(ckpt.clone()),
+            metrics_json: Some(metrics.clone()),
+            ..quiet()
+        },
+        Some(&plot),
+    )
+    .unwrap();
+    assert_eq!(trained.forecast.len(), 7);
+    assert!(trained.forecast.iter().all(|v| v.is_finite()));
+    assert!(dir.join("config.json").is_file());
+    let svg = std::fs::read_to_string(&plot).unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.contains("persistence"),
+        "not an SVG plot"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&metrics).unwrap()).unwrap();
+    assert_eq!(json["forecast"].as_array().unwrap().len(), 7);
+    assert_eq!(
+        json["beats_persistence"].as_bool(),
+        Some(trained.beats_persistence)
+    );
+
+    let reloaded = run(
+        &cfg,
+        &RunOptions {
+            load: Some(ckpt.clone()),
+            eval_only: true,
+            ..quiet()
+        },
+        None,
+    )
+    .unwrap();
+    assert!(reloaded.epochs.is_empty());
+    assert_eq!(reloaded.test_predictions, trained.test_predictions);
+    assert_eq!(reloaded.forecast, trained.forecast);
+
+    let mut other = cfg.clone();
+    other.model.cell = CellKind::Gru;
+    let err = format!(
+        "{:#}",
+        run(
+            &other,
+            &RunOptions {
+                load: Some(ckpt),
+                eval_only: true,
+                ..quiet()
+            },
+            None
+        )
+        .unwrap_err()
+    );
+    assert!(
+        err.contains("saved with model options") && err.contains("--cell"),
+        "{err}"
+    );
+
+    let err = format!(
+        "{:#}",
+        run(&cfg, &quiet(), Some(&dir.join("plot.png"))).unwrap_err()
+    );
+    assert!(err.contains("only SVG"), "{err}");
+}
