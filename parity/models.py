@@ -1,5 +1,7 @@
 """The PyTorch modules the Rust models mirror (same attribute names, so
 state_dict keys equal the Rust VarStore keys)."""
+import math
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F  # the tutorial forgot this import
@@ -45,3 +47,80 @@ class RNN(nn.Module):
         hx = (h0, torch.zeros_like(h0)) if self.cell == "lstm" else h0
         out, _ = self.rnn(x, hx)
         return self.fc(out[:, -1, :])
+
+
+class PositionalEncoding(nn.Module):
+    """Sinusoidal encoding of "Attention Is All You Need", the same float32
+    operations as src/models/transformer.rs::positional_encoding."""
+
+    def __init__(self, d_model):
+        super().__init__()
+        self.d_model = d_model
+
+    def forward(self, seq_len, device):
+        d = self.d_model
+        position = torch.arange(seq_len, dtype=torch.float32, device=device).unsqueeze(1)
+        div_term = torch.exp(torch.arange(0, d, 2, dtype=torch.float32, device=device) * (-math.log(10000.0) / d))
+        angles = position * div_term
+        pe = torch.zeros(seq_len, d, device=device)
+        pe[:, 0::2] = torch.sin(angles)
+        pe[:, 1::2] = torch.cos(angles)[:, : d // 2]
+        return pe
+
+
+class SeqTransformer(nn.Module):
+    """input_proj Linear(input, d) + position encoding + dropout,
+    nn.TransformerEncoder of post-norm ReLU layers (batch_first), head Linear(d, 1).
+    Mirrors src/models/transformer.rs (same state_dict keys, same init draws)."""
+
+    def __init__(self, input_size=10, d_model=64, heads=4, layers=2, ff_dim=128, dropout=0.1, causal=False):
+        super().__init__()
+        self.input_proj = nn.Linear(input_size, d_model)
+        layer = nn.TransformerEncoderLayer(d_model, heads, ff_dim, dropout, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.head = nn.Linear(d_model, 1)
+        self.pos = PositionalEncoding(d_model)
+        self.drop = nn.Dropout(dropout)
+        self.causal = causal
+
+    def mask(self, seq_len, device):
+        if not self.causal:
+            return None
+        return nn.Transformer.generate_square_subsequent_mask(seq_len, device=device)
+
+    def embed(self, x):
+        return self.drop(self.input_proj(x) + self.pos(x.size(1), x.device))
+
+    def forward(self, x):
+        mask = self.mask(x.size(1), x.device)
+        h = self.encoder(self.embed(x), mask=mask, is_causal=self.causal if mask is not None else None)
+        return self.head(h)
+
+    def last_attention(self, x):
+        """Per-head attention weights [batch, heads, seq, seq] of the last layer."""
+        mask = self.mask(x.size(1), x.device)
+        h = self.embed(x)
+        for layer in self.encoder.layers[:-1]:
+            h = layer(h, src_mask=mask)
+        _, w = self.encoder.layers[-1].self_attn(h, h, h, attn_mask=mask, need_weights=True, average_attn_weights=False)
+        return w
+
+
+class SeqLSTM(nn.Module):
+    """The tutorial's section 4.3 `Transformer` (really an LSTM), with its h0/c0
+    bug fixed: the zero state is sized from the batch dimension, x.size(1) of the
+    sequence-first input, not x.size(0). Takes batch-first [batch, seq, input]
+    like the Rust model and transposes around the sequence-first LSTM."""
+
+    def __init__(self, input_size=10, hidden_size=50, output_size=1):
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.encoder = nn.LSTM(input_size, hidden_size)
+        self.decoder = nn.Linear(hidden_size, output_size)
+
+    def forward(self, x):
+        x = x.transpose(0, 1)  # [seq, batch, input], the tutorial's layout
+        h0 = torch.zeros(1, x.size(1), self.hidden_size, device=x.device)
+        c0 = torch.zeros(1, x.size(1), self.hidden_size, device=x.device)
+        out, _ = self.encoder(x, (h0, c0))
+        return self.decoder(out).transpose(0, 1)  # [batch, seq, 1]

@@ -19,5 +19,6 @@ pub mod parity;
 pub mod plot;
 pub mod tasks;
 pub mod train;
+pub mod viz;
 
 pub use tch;

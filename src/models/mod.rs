@@ -4,6 +4,10 @@
 pub mod cnn;
 pub mod init;
 pub mod rnn;
+pub mod seq_lstm;
+pub mod transformer;
 
 pub use cnn::{Cnn, CnnConfig};
 pub use rnn::{CellKind, RecurrentNet, RnnConfig};
+pub use seq_lstm::{SeqLstm, SeqLstmConfig};
+pub use transformer::{SeqTransformer, TransformerConfig};

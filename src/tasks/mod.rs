@@ -3,6 +3,7 @@
 //! [`RunOptions`]. The examples only turn flags into these.
 
 pub mod mnist;
+pub mod sequence;
 pub mod series;
 
 use std::path::PathBuf;

@@ -1,0 +1,167 @@
+//! The whole transformer_seq run against its PyTorch twin
+//! (`parity/transformer_seq.py`), run at test time: with dropout 0, the same
+//! data, initial weights and batch order give the same test metrics; plus the
+//! checkpoint round trip and its mismatch error.
+//!
+//! Runs are short (2 epochs, small recall sets) and single-threaded on both
+//! sides: on a loaded 2-core machine libtorch's OpenMP threads otherwise spin
+//! against each other and a run takes 20× longer.
+
+mod common;
+
+use serde_json::Value;
+use tchport::tasks::sequence::{self, Arch, SeqTask, SequenceConfig, SequenceReport};
+use tchport::tasks::RunOptions;
+
+fn config(arch: Arch, task: SeqTask) -> SequenceConfig {
+    let mut cfg = SequenceConfig::for_task(task);
+    cfg.arch = arch;
+    cfg.transformer.dropout = 0.0;
+    cfg.train.epochs = 2;
+    if task == SeqTask::Recall {
+        cfg.seq_len = Some(40);
+        cfg.recall.train = 48;
+        cfg.recall.val = 16;
+        cfg.recall.test = 16;
+        cfg.recall.data_seed = 5;
+    }
+    cfg
+}
+
+fn quiet() -> RunOptions {
+    RunOptions {
+        quiet: true,
+        ..RunOptions::default()
+    }
+}
+
+fn rust_run(cfg: &SequenceConfig, opts: &RunOptions) -> SequenceReport {
+    let _lock = common::rng_lock();
+    tch::set_num_threads(1);
+    sequence::run(cfg, opts, None).unwrap_or_else(|e| panic!("{e:#}"))
+}
+
+fn twin(cfg: &SequenceConfig, name: &str) -> Value {
+    let dir = common::scratch(name);
+    let json = dir.join("metrics.json");
+    let arch = format!("{:?}", cfg.arch).to_lowercase();
+    let task = format!("{:?}", cfg.task).to_lowercase();
+    let (seq_len, epochs) = (cfg.seq_len().to_string(), cfg.train.epochs.to_string());
+    let (train, val, test) = (
+        cfg.recall.train.to_string(),
+        cfg.recall.val.to_string(),
+        cfg.recall.test.to_string(),
+    );
+    let data_seed = cfg.recall.data_seed.to_string();
+    let args = [
+        "--arch",
+        &arch,
+        "--task",
+        &task,
+        "--seq-len",
+        &seq_len,
+        "--epochs",
+        &epochs,
+        "--dropout",
+        "0",
+        "--train-sequences",
+        &train,
+        "--val-sequences",
+        &val,
+        "--test-sequences",
+        &test,
+        "--data-seed",
+        &data_seed,
+        "--threads",
+        "1",
+        "--quiet",
+        "--metrics-json",
+        json.to_str().expect("UTF-8 scratch path"),
+    ];
+    common::python("transformer_seq.py", &args);
+    serde_json::from_str(&std::fs::read_to_string(&json).expect("the twin wrote its metrics"))
+        .expect("valid JSON")
+}
+
+fn same_as_twin(arch: Arch, task: SeqTask) {
+    let cfg = config(arch, task);
+    let rust = rust_run(&cfg, &quiet());
+    let torch = twin(&cfg, &format!("twin-{arch:?}-{task:?}"));
+    let want = |k: &str, m: &str| torch[k][m].as_f64().expect("a number");
+    assert_eq!(rust.parameters, torch["parameters"].as_i64().unwrap());
+    assert_eq!(
+        rust.test_sequences as i64,
+        torch["test_sequences"].as_i64().unwrap()
+    );
+    // The data and the baseline are computed the same way: equal to rounding.
+    assert!(
+        (rust.baseline.rmse - want("baseline", "rmse")).abs() <= 1e-9 * rust.baseline.rmse.max(1.0)
+    );
+    // Two epochs of identical float32 training: the same model up to summation order.
+    for (m, got) in [("rmse", rust.test.rmse), ("mae", rust.test.mae)] {
+        let w = want("test", m);
+        println!("{arch:?} {task:?} test {m}: rust {got:.6}, pytorch {w:.6}");
+        assert!(
+            (got - w).abs() <= 1e-4 * w.abs().max(1e-3),
+            "{m}: rust {got} vs pytorch {w}"
+        );
+    }
+}
+
+#[test]
+fn transformer_on_series_matches_the_pytorch_twin() {
+    same_as_twin(Arch::Transformer, SeqTask::Series);
+}
+
+#[test]
+fn lstm_on_series_matches_the_pytorch_twin() {
+    same_as_twin(Arch::Lstm, SeqTask::Series);
+}
+
+#[test]
+fn transformer_on_recall_matches_the_pytorch_twin() {
+    same_as_twin(Arch::Transformer, SeqTask::Recall);
+}
+
+#[test]
+fn lstm_on_recall_matches_the_pytorch_twin() {
+    same_as_twin(Arch::Lstm, SeqTask::Recall);
+}
+
+#[test]
+fn checkpoint_round_trip_and_mismatch() {
+    let dir = common::scratch("seq-ckpt");
+    let path = dir.join("model.safetensors");
+    let mut cfg = config(Arch::Transformer, SeqTask::Recall);
+    cfg.train.epochs = 1;
+    let trained = rust_run(
+        &cfg,
+        &RunOptions {
+            save: Some(path.clone()),
+            ..quiet()
+        },
+    );
+    let load = RunOptions {
+        load: Some(path.clone()),
+        eval_only: true,
+        ..quiet()
+    };
+    let reloaded = rust_run(&cfg, &load);
+    assert_eq!(trained.test, reloaded.test);
+    assert!(reloaded.epochs.is_empty());
+
+    let mut other = cfg.clone();
+    other.arch = Arch::Lstm;
+    let _lock = common::rng_lock();
+    let err = format!("{:#}", sequence::run(&other, &load, None).unwrap_err());
+    assert!(
+        err.contains("--arch Transformer") && err.contains("--arch Lstm"),
+        "{err}"
+    );
+    let attention = dir.join("a.svg");
+    let err = format!(
+        "{:#}",
+        sequence::run(&other, &quiet(), Some(&attention)).unwrap_err()
+    );
+    assert!(err.contains("needs --arch transformer"), "{err}");
+}
