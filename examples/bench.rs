@@ -30,7 +30,9 @@ use serde::{Deserialize, Serialize};
 use tch::nn::{self, ModuleT};
 use tch::{Device, Kind, Tensor};
 use tchport::device::DeviceChoice;
-use tchport::models::{Cnn, CnnConfig};
+use tchport::models::{
+    CellKind, Cnn, CnnConfig, RecurrentNet, RnnConfig, SeqTransformer, TransformerConfig,
+};
 use tchport::optim::{OptimConfig, OptimizerKind};
 use tchport::train::Loss;
 
@@ -49,7 +51,7 @@ struct Args {
 }
 
 /// The models this build knows (the other examples' models join here).
-const MODELS: &[&str] = &["cnn"];
+const MODELS: &[&str] = &["cnn", "rnn", "lstm", "transformer"];
 
 /// One measurement, as sent by the driver.
 #[derive(Debug, Deserialize)]
@@ -117,9 +119,58 @@ fn build(case: &Case, device: Device) -> Result<Bench> {
             Tensor::randint(10, [b], (Kind::Int64, device)),
             Loss::CrossEntropy,
         ),
+        // rnn_series's model and optimizer: one recurrent layer on [batch, seq, 1]
+        // windows, fc on the last step, MSE, SGD lr 0.01.
+        "rnn" | "lstm" => {
+            let cell = if case.model == "rnn" {
+                CellKind::Rnn
+            } else {
+                CellKind::Lstm
+            };
+            let cfg = RnnConfig {
+                cell,
+                hidden: case.hidden.unwrap_or(10),
+                ..RnnConfig::default()
+            };
+            let seq = case.seq.unwrap_or(20);
+            (
+                Box::new(RecurrentNet::new(&vs.root(), &cfg)),
+                OptimConfig {
+                    optimizer: OptimizerKind::Sgd,
+                    lr: 0.01,
+                    ..OptimConfig::default()
+                },
+                Tensor::randn([b, seq, 1], (Kind::Float, device)),
+                Tensor::randn([b, 1], (Kind::Float, device)),
+                Loss::Mse,
+            )
+        }
+        // transformer_seq's model: 10 features per step, 4 heads, 2 post-norm layers,
+        // feed-forward 2 × d_model, dropout 0.1, causal mask, a prediction per step;
+        // MSE, SGD lr 0.01.
+        "transformer" => {
+            let d_model = case.d_model.unwrap_or(64);
+            let cfg = TransformerConfig {
+                d_model,
+                ff_dim: 2 * d_model,
+                causal: true,
+                ..TransformerConfig::default()
+            };
+            let seq = case.seq.unwrap_or(32);
+            (
+                Box::new(SeqTransformer::new(&vs.root(), &cfg)),
+                OptimConfig {
+                    optimizer: OptimizerKind::Sgd,
+                    lr: 0.01,
+                    ..OptimConfig::default()
+                },
+                Tensor::randn([b, seq, cfg.input_size], (Kind::Float, device)),
+                Tensor::randn([b, seq, 1], (Kind::Float, device)),
+                Loss::Mse,
+            )
+        }
         other => bail!("model {other:?} is not in this build (known: {MODELS:?})"),
     };
-    let _ = (case.seq, case.hidden, case.d_model);
     let opt = optim.build(&vs)?;
     Ok(Bench {
         _vs: vs,
@@ -149,7 +200,7 @@ fn measure(case: &Case, device: Device) -> Result<Measured> {
         } else {
             let _guard = tch::no_grad_guard();
             let out = bench.model.forward_t(&bench.xs, false);
-            std::hint::black_box(out.double_value(&[0, 0]));
+            std::hint::black_box(out.flatten(0, -1).double_value(&[0]));
         }
     };
     for _ in 0..case.warmup {

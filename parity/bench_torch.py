@@ -26,7 +26,24 @@ def _cnn(case, dev):
     return model, opt, torch.rand(b, 1, 28, 28, device=dev), torch.randint(10, (b,), device=dev), nn.CrossEntropyLoss()
 
 
-BUILDERS = {"cnn": _cnn}
+def _recurrent(cell):
+    def build(case, dev):
+        model = models.RNN(input_size=1, hidden_size=case.get("hidden", 10), output_size=1, cell=cell).to(dev)
+        opt = torch.optim.SGD(model.parameters(), lr=0.01)
+        b, seq = case["batch"], case.get("seq", 20)
+        return model, opt, torch.randn(b, seq, 1, device=dev), torch.randn(b, 1, device=dev), nn.MSELoss()
+    return build
+
+
+def _transformer(case, dev):
+    d = case.get("d_model", 64)
+    model = models.SeqTransformer(10, d, 4, 2, 2 * d, 0.1, True).to(dev)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    b, seq = case["batch"], case.get("seq", 32)
+    return model, opt, torch.randn(b, seq, 10, device=dev), torch.randn(b, seq, 1, device=dev), nn.MSELoss()
+
+
+BUILDERS = {"cnn": _cnn, "rnn": _recurrent("rnn"), "lstm": _recurrent("lstm"), "transformer": _transformer}
 
 
 def measure(case, dev):
@@ -49,7 +66,7 @@ def measure(case, dev):
             loss.item()
         else:
             with torch.no_grad():
-                model(xs)[0, 0].item()
+                model(xs).flatten()[0].item()
 
     for _ in range(case.get("warmup", 3)):
         step()
