@@ -80,6 +80,9 @@ E2E = [
     {"name": "transformer_seq", "rust": "transformer_seq", "twin": "transformer_seq.py",
      "flags": lambda a: ["--epochs", str(a.e2e_epochs), "--seed", "0"],
      "twins": [("PyTorch", [])]},
+    {"name": "transformer_seq --arch lstm", "rust": "transformer_seq", "twin": "transformer_seq.py",
+     "flags": lambda a: ["--epochs", str(a.e2e_epochs), "--seed", "0", "--arch", "lstm"],
+     "twins": [("PyTorch", [])]},
 ]
 
 
@@ -168,18 +171,27 @@ def run_e2e(a, env):
                 and os.path.exists(os.path.join(ROOT, "parity", e["twin"]))):
             skipped.append(e["name"])
             continue
-        flags = e["flags"](a) + ["--quiet", "--device", a.device]
-        out = os.path.join(a.out, "e2e", e["name"])
+        flags = e["flags"](a) + ["--quiet"]
+        out = os.path.join(a.out, "e2e", e["name"].replace(" ", "_"))
         os.makedirs(out, exist_ok=True)
-        variants = [("Rust (tch)", [os.path.join(ROOT, "target", "release", "examples", e["rust"])] + flags)]
+        twin = os.path.join(ROOT, "parity", e["twin"])
+        src = open(twin).read()
+        # Twins name their report flag --metrics-json or --json; one without --device
+        # runs where PyTorch puts it by default (the CPU).
+        twin_dev = ["--device", a.device] if '"--device"' in src else []
+        if a.device != "cpu" and not twin_dev:
+            print(f"  note: {e['twin']} has no --device flag; its runs stay on the CPU")
+        json_flag = "--metrics-json" if '"--metrics-json"' in src else "--json"
+        variants = [("Rust (tch)", [os.path.join(ROOT, "target", "release", "examples", e["rust"])]
+                     + flags + ["--device", a.device], "--metrics-json")]
         for label, extra in e["twins"]:
-            variants.append((label, [PY, os.path.join(ROOT, "parity", e["twin"])] + flags + extra))
-        got = {label: [] for label, _ in variants}
+            variants.append((label, [PY, twin] + flags + twin_dev + extra, json_flag))
+        got = {label: [] for label, _, _ in variants}
         for r in range(a.repeats):
             k = r % len(variants)
-            for j, (label, cmd) in enumerate(variants[k:] + variants[:k]):
+            for j, (label, cmd, json_flag) in enumerate(variants[k:] + variants[:k]):
                 report = os.path.join(out, f"run{r}_{j}.json")
-                rc, wall, rss = run_measured(cmd + ["--metrics-json", report], env,
+                rc, wall, rss = run_measured(cmd + [json_flag, report], env,
                                              os.path.join(out, f"run{r}_{j}.log"))
                 if rc != 0:
                     raise RuntimeError(f"{e['name']} {label}: exit {rc}, see {out}/run{r}_{j}.log")
@@ -191,7 +203,7 @@ def run_e2e(a, env):
                 print(f"  {e['name']:<16} {label:<26} {rep['seconds_per_epoch']:8.2f} s/epoch  "
                       f"wall {wall:7.2f} s  RSS {rss:6.0f} MiB", flush=True)
         rows = []
-        for label, _ in variants:
+        for label, _, _ in variants:
             med = {k: median([g[k] for g in got[label]]) for k in got[label][0]}
             rows.append({"variant": label, **med, "all": got[label]})
         rust_epoch = rows[0]["seconds_per_epoch"]
@@ -249,8 +261,9 @@ def markdown(info, micro, micro_skipped, e2e, e2e_skipped, a):
         L.append("|---|---|---:|---:|---:|---:|---:|")
         for res in e2e:
             for r in res["rows"]:
-                L.append(f"| {res['example']} | {r['variant']} | {r['seconds_per_epoch']:.2f} | {r['ratio']:.2f} | "
-                         f"{r['data_seconds']:.2f} | {r['wall_seconds']:.2f} | {r['peak_rss_mb']:.0f} |")
+                data_s = "–" if r["data_seconds"] != r["data_seconds"] else f"{r['data_seconds']:.3f}"
+                L.append(f"| {res['example']} | {r['variant']} | {r['seconds_per_epoch']:.3f} | {r['ratio']:.2f} | "
+                         f"{data_s} | {r['wall_seconds']:.2f} | {r['peak_rss_mb']:.0f} |")
         L.append("")
         for res in e2e:
             L.append(f"`{res['example']}` flags: `{' '.join(res['flags'])}`")
@@ -270,7 +283,7 @@ def main():
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--e2e-train-limit", type=int, default=60000, help="cnn_mnist: training images (60000 = full epoch)")
     p.add_argument("--e2e-test-limit", type=int, default=10000)
-    p.add_argument("--e2e-epochs", type=int, default=1, help="rnn_series / transformer_seq epochs")
+    p.add_argument("--e2e-epochs", type=int, default=20, help="rnn_series / transformer_seq epochs (tiny data sets)")
     p.add_argument("--models", action="append", help="only these models (cnn, rnn, lstm, transformer); repeatable")
     p.add_argument("--no-micro", action="store_true")
     p.add_argument("--no-e2e", action="store_true")
@@ -284,7 +297,8 @@ def main():
         a.e2e_train_limit, a.e2e_test_limit = min(a.e2e_train_limit, 6000), min(a.e2e_test_limit, 2000)
     os.makedirs(a.out, exist_ok=True)
     if not a.no_build:
-        names = ["bench"] + [e["rust"] for e in E2E if os.path.exists(os.path.join(ROOT, "examples", e["rust"] + ".rs"))]
+        names = ["bench"] + sorted({e["rust"] for e in E2E
+                                    if os.path.exists(os.path.join(ROOT, "examples", e["rust"] + ".rs"))})
         cmd = ["cargo", "build", "--release", "--quiet"] + [x for n in names for x in ("--example", n)]
         print("$ " + " ".join(cmd), flush=True)
         subprocess.run(cmd, cwd=ROOT, check=True)
