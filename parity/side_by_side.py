@@ -96,12 +96,17 @@ EXAMPLES = [
         "flags": ["--seed", "0", "--dropout", "0"],
         "budget": lambda a: ["--epochs", str(a.series_epochs)],
         "metric": ("test RMSE", lambda r: r["test"]["rmse"], lambda t: t["test"]["rmse"]),
-        # The Rust encoder layer is written out op by op (as nn.TransformerEncoderLayer's
-        # Python path is), while PyTorch may fuse attention (scaled_dot_product_attention,
-        # addmm vs matmul+add): the same sums in another order, ~1e-7 relative per op,
-        # grown over every SGD step of the run.
-        "tol": {"weights": 1e-4, "loss_rel": 1e-5, "metric": 1e-3},
-        "why": "same maths, float summation order differs (fused vs op-by-op attention), accumulated over the steps",
+        # The Rust encoder layer is composed op by op from libtorch calls, while
+        # nn.TransformerEncoderLayer / nn.MultiheadAttention reach some of the same sums
+        # through other kernels (e.g. fused in-projection, addmm vs matmul + add): the same
+        # maths in another summation order, ~1e-7 relative per op, which SGD carries on.
+        # Measured (1 thread): after 5 / 20 / 100 epochs the largest weight difference is
+        # 1.2e-7 / 3.5e-6 / 3.7e-5, the loss 6e-8 / 9e-7 / 1.9e-5 relative, the test RMSE
+        # 1.5e-8 / 1.5e-6 / 5.5e-5 relative: it grows with the number of steps, so the
+        # tolerances cover the tutorial's 100 epochs with a margin of 2-5x.
+        "tol": {"weights": 1e-4, "loss_rel": 1e-4, "metric_rel": 1e-4},
+        "why": "same maths, float summation order differs (op-by-op vs PyTorch's encoder-layer kernels), "
+               "grows with the steps",
     },
     {
         "name": "transformer_seq (lstm)",
@@ -219,7 +224,9 @@ def compare(entry, args, out_dir):
     checks = [
         ("epochs", len(losses_r) == len(losses_t), f"{len(losses_r)} vs {len(losses_t)}"),
         ("loss per epoch (max rel diff)", loss_rel <= tol["loss_rel"], f"{loss_rel:.3g} <= {tol['loss_rel']:g}"),
-        (f"{metric_name} (abs diff)", abs(mr - mt) <= tol["metric"], f"{abs(mr - mt):.3g} <= {tol['metric']:g}"),
+        ((f"{metric_name} (rel diff)", abs(mr - mt) <= tol["metric_rel"] * abs(mt),
+          f"{abs(mr - mt) / max(abs(mt), 1e-12):.3g} <= {tol['metric_rel']:g}") if "metric_rel" in tol else
+         (f"{metric_name} (abs diff)", abs(mr - mt) <= tol["metric"], f"{abs(mr - mt):.3g} <= {tol['metric']:g}")),
         (f"weights (max abs diff, {wkey})", wdiff <= tol["weights"], f"{wdiff:.3g} <= {tol['weights']:g}"),
     ]
     result = {
