@@ -213,6 +213,18 @@ def run_e2e(a, env):
     return results, skipped
 
 
+def memory_baseline(env):
+    """Peak RSS of each side doing nothing: the Rust binary printing --help (libtorch and
+    its libraries loaded), Python importing torch/numpy/safetensors. Median of 3."""
+    rust = [os.path.join(ROOT, "target", "release", "examples", "bench"), "--help"]
+    py = [PY, "-c", "import torch, numpy, safetensors"]
+    out = {}
+    for label, cmd in (("Rust (tch), libtorch loaded", rust), ("Python, torch imported", py)):
+        rss = [run_measured(cmd, env, os.devnull)[2] for _ in range(3)]
+        out[label] = median(rss)
+    return out
+
+
 # --------------------------------------------------------------------------- output
 
 def machine(a):
@@ -231,7 +243,7 @@ def machine(a):
             "load_average_at_start": os.getloadavg(), "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
 
 
-def markdown(info, micro, micro_skipped, e2e, e2e_skipped, a):
+def markdown(info, micro, micro_skipped, e2e, e2e_skipped, a, baseline=None):
     L = [f"Machine: {info['nproc']} CPUs ({info['cpu']}), {info['platform']}; torch {info['torch']}; "
          f"{info['threads']} intra-op thread(s) on both sides; device {info['device']}; "
          f"load average at start {', '.join(f'{x:.1f}' for x in info['load_average_at_start'])}; "
@@ -268,6 +280,9 @@ def markdown(info, micro, micro_skipped, e2e, e2e_skipped, a):
         for res in e2e:
             L.append(f"`{res['example']}` flags: `{' '.join(res['flags'])}`")
         L.append("")
+    if baseline:
+        L.append("Peak RSS of a process that only loads the libraries (what every figure above "
+                 "includes): " + "; ".join(f"{k}: {v:.0f} MiB" for k, v in baseline.items()) + "\n")
     if e2e_skipped:
         L.append("End to end not measured (example not on this branch): " + ", ".join(e2e_skipped) + "\n")
     return "\n".join(L)
@@ -313,11 +328,13 @@ def main():
     if not a.no_e2e:
         print("\nend to end (runs rotated)", flush=True)
         e2e, e2e_skipped = run_e2e(a, env)
-    md = markdown(info, micro, micro_skipped, e2e, e2e_skipped, a)
+    baseline = memory_baseline(env)
+    md = markdown(info, micro, micro_skipped, e2e, e2e_skipped, a, baseline)
     print("\n" + md)
     with open(os.path.join(a.out, "bench.json"), "w") as f:
         json.dump({"machine": info, "args": {k: v for k, v in vars(a).items()}, "micro": micro,
-                   "micro_skipped": micro_skipped, "e2e": e2e, "e2e_skipped": e2e_skipped}, f, indent=2)
+                   "micro_skipped": micro_skipped, "e2e": e2e, "e2e_skipped": e2e_skipped,
+                   "memory_baseline_mb": baseline}, f, indent=2)
     if a.markdown:
         with open(a.markdown, "w") as f:
             f.write(md + "\n")
