@@ -62,12 +62,22 @@ struct Args {
     /// Drop the tutorial's ReLU on the logits (the usual CNN; learns faster).
     #[arg(long)]
     no_logit_relu: bool,
-    /// Save the final weights (safetensors; config.json is written beside it).
+    /// Save the final weights (safetensors; config.json and train_state.json are
+    /// written beside it). A --resume run without --save saves over its checkpoint.
     #[arg(long, value_name = "PATH")]
     save: Option<PathBuf>,
     /// Start from these weights (safetensors, from Rust or PyTorch).
     #[arg(long, value_name = "PATH")]
     load: Option<PathBuf>,
+    /// Continue an interrupted or checkpointed run from this checkpoint, with
+    /// its saved configuration (config.json), epoch count and batch order.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["load", "eval_only"])]
+    resume: Option<PathBuf>,
+    /// Write a checkpoint (weights, config.json, train_state.json) every N
+    /// epochs, to --save or runs/cnn_mnist/checkpoint.safetensors. Ctrl-C
+    /// always writes one there before exiting.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    checkpoint_every: Option<u64>,
     /// Only evaluate the weights given by --load.
     #[arg(long, requires = "load")]
     eval_only: bool,
@@ -101,6 +111,8 @@ fn train(args: Args) -> Result<()> {
         device: args.device,
         save: args.save,
         load: args.load,
+        resume: args.resume,
+        checkpoint_every: args.checkpoint_every.map(|n| n as usize),
         eval_only: args.eval_only,
         metrics_json: args.metrics_json,
         quiet: args.quiet,

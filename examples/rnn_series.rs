@@ -164,6 +164,9 @@ fn main() -> Result<()> {
         device: args.device,
         save: args.save,
         load: args.load,
+        // --resume / --checkpoint-every (main's Trainer) are not wired into rnn_series yet.
+        resume: None,
+        checkpoint_every: None,
         eval_only: args.eval_only,
         metrics_json: args.metrics_json,
         quiet: args.quiet,

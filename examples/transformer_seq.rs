@@ -26,7 +26,7 @@ use tchport::tasks::RunOptions;
 /// Defaults follow the tutorial: MSE loss, SGD, lr 0.01, 100 epochs; batch 16
 /// where it is silent.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about = None)]
+#[command(version)]
 struct Args {
     /// Model.
     #[arg(long, value_enum, default_value_t = Arch::Transformer)]
@@ -115,12 +115,22 @@ struct Args {
     /// Where to run; `cuda` fails clearly when no GPU is usable.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     device: DeviceChoice,
-    /// Save the final weights (safetensors; config.json is written beside it).
+    /// Save the final weights (safetensors; config.json and train_state.json are
+    /// written beside it). A --resume run without --save saves over its checkpoint.
     #[arg(long, value_name = "PATH")]
     save: Option<PathBuf>,
     /// Start from these weights (safetensors, from Rust or PyTorch).
     #[arg(long, value_name = "PATH")]
     load: Option<PathBuf>,
+    /// Continue an interrupted or checkpointed run from this checkpoint, with
+    /// its saved configuration (config.json), epoch count and batch order.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["load", "eval_only"])]
+    resume: Option<PathBuf>,
+    /// Write a checkpoint (weights, config.json, train_state.json) every N
+    /// epochs, to --save or runs/transformer_seq/checkpoint.safetensors. Ctrl-C
+    /// always writes one there before exiting.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    checkpoint_every: Option<u64>,
     /// Only evaluate the weights given by --load.
     #[arg(long, requires = "load")]
     eval_only: bool,
@@ -132,8 +142,11 @@ struct Args {
     quiet: bool,
 }
 
-fn main() -> Result<()> {
-    let args = Args::parse();
+fn main() {
+    tchport::cli::run(|| train(Args::parse()));
+}
+
+fn train(args: Args) -> Result<()> {
     let mut cfg = SequenceConfig::for_task(args.task);
     cfg.arch = args.arch;
     cfg.seq_len = args.seq_len;
@@ -169,6 +182,8 @@ fn main() -> Result<()> {
         device: args.device,
         save: args.save,
         load: args.load,
+        resume: args.resume,
+        checkpoint_every: args.checkpoint_every.map(|n| n as usize),
         eval_only: args.eval_only,
         metrics_json: args.metrics_json,
         quiet: args.quiet,

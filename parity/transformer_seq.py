@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from common import epoch_order, write_json
+from common import epoch_order, save_state_dict, write_json
 from models import SeqLSTM, SeqTransformer
 
 WINDOW = 10
@@ -55,6 +55,7 @@ p.add_argument("--test-sequences", type=int, default=500)
 p.add_argument("--data-seed", type=int, default=0)
 p.add_argument("--threads", type=int, help="torch.set_num_threads (default: PyTorch's)")
 p.add_argument("--metrics-json")
+p.add_argument("--save", help="write the trained state_dict as safetensors (loads into Rust with --load)")
 p.add_argument("--quiet", action="store_true")
 a = p.parse_args()
 if a.threads:
@@ -197,3 +198,5 @@ print(f"pytorch twin: {a.arch} on {a.task}: {params} parameters, test RMSE {repo
       f"(baseline {report['baseline']['rmse']:.4f}), MAE {report['test']['mae']:.4f}, "
       f"{report['seconds_per_epoch']:.3f} s/epoch")
 write_json(a.metrics_json, report)
+if a.save:
+    save_state_dict(model, a.save)

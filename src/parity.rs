@@ -126,7 +126,7 @@ pub fn check_tensor(name: &str, got: &Tensor, want: &Tensor, atol: f64) -> f64 {
     let d = diff(got, want);
     let ok = d.max_abs <= atol;
     println!(
-        "{} {name:<28} max |rust - torch| = {:.3e} at {:?} (rust {:.9}, torch {:.9}), tolerance {atol:.0e}",
+        "{} {name:<32} max |Δ| = {:.3e} at {:?} (got {:.9}, want {:.9}), tolerance {atol:.0e}",
         if ok { "OK    " } else { "NOT OK" },
         d.max_abs,
         d.worst_index,

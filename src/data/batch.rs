@@ -70,6 +70,12 @@ impl<'a> Batches<'a> {
         self
     }
 
+    /// Starts after the first `n` samples of the order (resuming an epoch part-way).
+    pub fn skip_samples(mut self, n: usize) -> Self {
+        self.pos = (n as i64).min(self.len);
+        self
+    }
+
     /// Number of samples.
     pub fn samples(&self) -> i64 {
         self.len

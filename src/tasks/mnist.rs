@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device};
 
@@ -12,8 +12,10 @@ use crate::checkpoint;
 use crate::data::mnist::{self, ImageSet, MNIST_MEAN_STD};
 use crate::metrics::{ClassificationReport, ConfusionMatrix};
 use crate::models::{Cnn, CnnConfig};
-use crate::optim::OptimConfig;
-use crate::train::{self, EpochRecord, LoopConfig, Loss, Progress};
+use crate::optim::{OptimConfig, OptimizerKind};
+use crate::train::{
+    self, Checkpointing, EpochRecord, LoopConfig, Loss, Progress, TrainState, Trainer,
+};
 
 /// Everything that determines a cnn_mnist run; written as `config.json`
 /// beside a saved checkpoint.
@@ -146,8 +148,10 @@ fn check_checkpoint_config(path: &Path, model: &CnnConfig) -> Result<()> {
     Ok(())
 }
 
-/// Trains (unless `eval_only`) and evaluates the CNN.
+/// Trains (unless `eval_only`) and evaluates the CNN. With `opts.resume` the
+/// configuration, weights and position come from that checkpoint.
 pub fn run(cfg: &MnistConfig, opts: &RunOptions) -> Result<MnistReport> {
+    let cfg = &opts.resolve_config(cfg)?;
     cfg.optim.validate()?;
     cfg.train.validate()?;
     let device = opts.device.resolve()?;
@@ -169,10 +173,24 @@ pub fn run(cfg: &MnistConfig, opts: &RunOptions) -> Result<MnistReport> {
 
     let mut vs = nn::VarStore::new(device);
     let model = Cnn::new(&vs.root(), &cfg.model);
-    if let Some(path) = &opts.load {
+    let mut state = TrainState::default();
+    if let Some(path) = opts.resume.as_ref().or(opts.load.as_ref()) {
         check_checkpoint_config(path, &cfg.model)?;
         checkpoint::load(&mut vs, path)?;
         progress.line(format!("loaded {}", path.display()));
+    }
+    if let Some(path) = &opts.resume {
+        state = TrainState::read(path)?;
+        progress.line(format!(
+            "resuming at epoch {} step {} of {} (configuration from {})",
+            state.epochs_done + 1,
+            state.steps_done,
+            cfg.train.epochs,
+            checkpoint::config_path(path).display()
+        ));
+        if cfg.optim.momentum > 0.0 || cfg.optim.optimizer == OptimizerKind::Adam {
+            progress.line("note: momentum buffers / Adam moments are not checkpointed; they restart from zero");
+        }
     }
     progress.line(format!(
         "cnn_mnist: {} train / {} test images, {} parameters, {} on {}",
@@ -187,24 +205,22 @@ pub fn run(cfg: &MnistConfig, opts: &RunOptions) -> Result<MnistReport> {
         crate::device::name(device)
     ));
 
-    let mut epochs = Vec::new();
+    let mut epochs = state.history.clone();
     if !opts.eval_only {
         let mut opt = cfg.optim.build(&vs)?;
         let (bs, classes) = (cfg.train.batch_size, cfg.model.num_classes);
-        epochs = train::fit(
-            &model,
-            &mut opt,
-            &train_x,
-            &train_y,
-            &cfg.train,
-            Loss::CrossEntropy,
-            device,
-            progress,
-            |_, _| {
-                let (_, report) = evaluate(&model, &test_set, bs.max(256), device, classes);
-                Ok(vec![("test acc".to_string(), report.accuracy)])
-            },
-        )?;
+        let checkpointing = Checkpointing {
+            vs: &vs,
+            path: opts.checkpoint_path("cnn_mnist"),
+            every: opts.checkpoint_every.unwrap_or(0),
+            config: serde_json::to_value(cfg).context("cannot serialise the configuration")?,
+        };
+        let trainer = Trainer::new(&cfg.train, Loss::CrossEntropy, device, progress)
+            .with_checkpointing(Some(checkpointing));
+        epochs = trainer.fit(&model, &mut opt, &train_x, &train_y, state, |_, _| {
+            let (_, report) = evaluate(&model, &test_set, bs.max(256), device, classes);
+            Ok(vec![("test acc".to_string(), report.accuracy)])
+        })?;
     }
     let (test_loss, test) = evaluate(
         &model,
@@ -214,8 +230,15 @@ pub fn run(cfg: &MnistConfig, opts: &RunOptions) -> Result<MnistReport> {
         cfg.model.num_classes,
     );
 
-    if let Some(path) = &opts.save {
+    // A resumed run saves where it resumed from unless told otherwise.
+    if let Some(path) = opts.save.as_ref().or(opts.resume.as_ref()) {
         checkpoint::save_with_config(&vs, path, cfg)?;
+        let done = TrainState {
+            epochs_done: epochs.len(),
+            history: epochs.clone(),
+            ..TrainState::default()
+        };
+        checkpoint::write_json(&TrainState::path(path), &done)?;
         progress.line(format!(
             "saved {} and {}",
             path.display(),

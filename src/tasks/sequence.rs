@@ -33,8 +33,10 @@ use crate::data::series::{self, MissingPolicy, Scaler, SplitFractions};
 use crate::data::shuffle::SplitMix64;
 use crate::metrics::RegressionScores;
 use crate::models::{SeqLstm, SeqLstmConfig, SeqTransformer, TransformerConfig};
-use crate::optim::OptimConfig;
-use crate::train::{self, EpochRecord, LoopConfig, Loss, Progress};
+use crate::optim::{OptimConfig, OptimizerKind};
+use crate::train::{
+    self, Checkpointing, EpochRecord, LoopConfig, Loss, Progress, TrainState, Trainer,
+};
 
 /// Inputs per step: the previous 10 values (the tutorial's `input_size=10`).
 pub const WINDOW: usize = 10;
@@ -484,6 +486,13 @@ pub struct SequenceReport {
     pub baseline: RegressionScores,
     /// Where the attention heatmap was written.
     pub attention: Option<PathBuf>,
+    /// Peak resident memory of the process, MiB.
+    pub peak_rss_mb: f64,
+    /// `series` only: the scored test values and the model's predictions, in
+    /// time order and the series' units (one per test value).
+    pub test_values: Option<Vec<f64>>,
+    /// `series` only: the predictions matching `test_values`.
+    pub test_predictions: Option<Vec<f64>>,
 }
 
 /// Refuses a checkpoint whose `config.json` describes another model.
@@ -535,7 +544,9 @@ pub fn model_summary(cfg: &SequenceConfig) -> String {
     }
 }
 
-/// Writes the last layer's attention of the first test sequence as an SVG heatmap.
+/// Writes the attention of the first test sequence as an SVG heatmap: every
+/// head of the last layer, and, above it, of each earlier layer (a recall
+/// often happens in an earlier layer, the last one then reads its result).
 fn write_attention(
     model: &SeqTransformer,
     test: &SeqSet,
@@ -546,20 +557,34 @@ fn write_attention(
         !test.is_empty(),
         "no test sequence to draw the attention of"
     );
-    let weights = model
-        .last_attention(&test.xs.narrow(0, 0, 1).to_device(device))
-        .squeeze_dim(0); // [heads, seq, seq]
+    let weights = tch::no_grad(|| {
+        model
+            .forward_with_attention(&test.xs.narrow(0, 0, 1).to_device(device), false)
+            .1
+    });
+    let n = weights.len();
+    let rows: Vec<(String, Tensor)> = weights
+        .into_iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let label = if i + 1 == n {
+                format!("last layer ({i}),")
+            } else {
+                format!("layer {i},")
+            };
+            (label, w.squeeze_dim(0)) // [heads, seq, seq]
+        })
+        .collect();
+    let (heads, seq) = (rows[0].1.size()[0], rows[0].1.size()[1]);
     let title = format!(
-        "Last-layer attention, test sequence 0 ({} heads, {} steps{})",
-        weights.size()[0],
-        weights.size()[1],
+        "Self-attention weights, test sequence 0 ({n} layers × {heads} heads, {seq} steps{})",
         if model.config().causal {
             ", causal"
         } else {
             ""
         }
     );
-    let svg = crate::viz::attention_svg(&weights, &title);
+    let svg = crate::viz::attention_svg(&rows, &title);
     checkpoint::write_atomic(path, |tmp| {
         std::fs::write(tmp, svg).with_context(|| format!("cannot write {}", path.display()))
     })
@@ -572,6 +597,7 @@ pub fn run(
     opts: &RunOptions,
     attention: Option<&Path>,
 ) -> Result<SequenceReport> {
+    let cfg = &opts.resolve_config(cfg)?;
     cfg.validate()?;
     if attention.is_some() && cfg.arch != Arch::Transformer {
         bail!("--attention draws self-attention weights: it needs --arch transformer");
@@ -590,10 +616,26 @@ pub fn run(
 
     let mut vs = nn::VarStore::new(device);
     let model = SeqModel::new(&vs.root(), cfg);
-    if let Some(path) = &opts.load {
+    let mut state = TrainState::default();
+    if let Some(path) = opts.resume.as_ref().or(opts.load.as_ref()) {
         check_checkpoint_config(path, cfg)?;
         checkpoint::load(&mut vs, path)?;
         progress.line(format!("loaded {}", path.display()));
+    }
+    if let Some(path) = &opts.resume {
+        state = TrainState::read(path)?;
+        progress.line(format!(
+            "resuming at epoch {} step {} of {} (configuration from {})",
+            state.epochs_done + 1,
+            state.steps_done,
+            cfg.train.epochs,
+            checkpoint::config_path(path).display()
+        ));
+        if cfg.optim.momentum > 0.0 || cfg.optim.optimizer == OptimizerKind::Adam {
+            progress.line(
+                "note: momentum buffers / Adam moments are not checkpointed; they restart from zero",
+            );
+        }
     }
     progress.line(format!(
         "transformer_seq: {:?} ({}) on {}",
@@ -617,25 +659,22 @@ pub fn run(
     ));
 
     let bs = cfg.train.batch_size.max(256);
-    let mut epochs = Vec::new();
+    let mut epochs = state.history.clone();
     if !opts.eval_only {
         let mut opt = cfg.optim.build(&vs)?;
-        epochs = train::fit(
-            &model,
-            &mut opt,
-            &train_x,
-            &train_y,
-            &cfg.train,
-            Loss::Mse,
-            device,
-            progress,
-            |_, _| {
-                let eval =
-                    train::evaluate(&model, &data.val.xs, &data.val.ys, bs, device, Loss::Mse);
-                let s = data.scoring.score(&eval.outputs, &eval.targets);
-                Ok(vec![("val rmse".to_string(), s.rmse)])
-            },
-        )?;
+        let checkpointing = Checkpointing {
+            vs: &vs,
+            path: opts.checkpoint_path("transformer_seq"),
+            every: opts.checkpoint_every.unwrap_or(0),
+            config: serde_json::to_value(cfg).context("cannot serialise the configuration")?,
+        };
+        let trainer = Trainer::new(&cfg.train, Loss::Mse, device, progress)
+            .with_checkpointing(Some(checkpointing));
+        epochs = trainer.fit(&model, &mut opt, &train_x, &train_y, state, |_, _| {
+            let eval = train::evaluate(&model, &data.val.xs, &data.val.ys, bs, device, Loss::Mse);
+            let s = data.scoring.score(&eval.outputs, &eval.targets);
+            Ok(vec![("val rmse".to_string(), s.rmse)])
+        })?;
     }
     let eval = train::evaluate(&model, &data.test.xs, &data.test.ys, bs, device, Loss::Mse);
     let test = data.scoring.score(&eval.outputs, &eval.targets);
@@ -645,8 +684,15 @@ pub fn run(
         write_attention(m, &data.test, device, path)?;
         progress.line(format!("attention heatmap written to {}", path.display()));
     }
-    if let Some(path) = &opts.save {
+    // A resumed run saves where it resumed from unless told otherwise.
+    if let Some(path) = opts.save.as_ref().or(opts.resume.as_ref()) {
         checkpoint::save_with_config(&vs, path, cfg)?;
+        let done = TrainState {
+            epochs_done: epochs.len(),
+            history: epochs.clone(),
+            ..TrainState::default()
+        };
+        checkpoint::write_json(&TrainState::path(path), &done)?;
         progress.line(format!(
             "saved {} and {}",
             path.display(),
@@ -672,6 +718,15 @@ pub fn run(
         test,
         baseline,
         attention: attention.map(Path::to_path_buf),
+        peak_rss_mb: crate::metrics::peak_rss_mb(),
+        test_values: data
+            .scoring
+            .last_step_only
+            .then(|| data.scoring.select(&eval.targets)),
+        test_predictions: data
+            .scoring
+            .last_step_only
+            .then(|| data.scoring.select(&eval.outputs)),
     };
     if let Some(path) = &opts.metrics_json {
         checkpoint::write_json(path, &report)?;
@@ -719,6 +774,7 @@ pub fn print_report(r: &SequenceReport) {
             r.epochs.len()
         );
     }
+    println!("peak memory       {:.0} MiB", r.peak_rss_mb);
     if let Some(p) = &r.attention {
         println!("attention         {}", p.display());
     }
