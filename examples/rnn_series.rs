@@ -119,10 +119,18 @@ struct Args {
     /// No progress bars or per-epoch lines (the final report is still printed).
     #[arg(long)]
     quiet: bool,
+    /// libtorch's intra-op CPU threads (default: its own choice, one per core).
+    /// These models are tiny: 1 is often fastest, and much faster on a busy machine.
+    #[arg(long)]
+    threads: Option<i32>,
 }
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    if let Some(n) = args.threads {
+        anyhow::ensure!(n >= 1, "--threads must be at least 1");
+        tch::set_num_threads(n);
+    }
     let defaults = SeriesConfig::default();
     let cfg = SeriesConfig {
         model: RnnConfig {

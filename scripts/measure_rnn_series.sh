@@ -5,6 +5,11 @@
 # Results: runs/measure/<cell>-{rust,torch}.json, a summary table on stdout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# One intra-op thread for both Rust's libtorch and PyTorch: these models are tiny,
+# and on a busy 2-core machine OpenMP's spinning threads make a 2-thread run up
+# to 60x slower (LSTM: 0.03 s/epoch with 1 thread, 1.95 s with 2, same load).
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+echo "OMP_NUM_THREADS=$OMP_NUM_THREADS"
 # The same LIBTORCH as your other builds, or cargo rebuilds torch-sys and tch.
 export LIBTORCH=${LIBTORCH:-$PWD/.venv/libtorch}
 cargo build --release --example rnn_series
