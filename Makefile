@@ -1,9 +1,13 @@
 # The two commands of the README, plus a few conveniences.
 #   make run    set up .venv (once), train the tutorial's CNN on MNIST, print the report
-#   make test   every test: Rust unit/integration tests and PyTorch parity (real PyTorch)
+#   make test   every test: Rust unit/integration tests and PyTorch parity (real PyTorch),
+#               then the short full-run parity (parity-short)
+#   make parity every example beside its PyTorch twin: side-by-side table, exits non-zero
+#               when a difference exceeds its tolerance (PARITY_ARGS="--epochs 3 ...")
+#   make bench  Rust vs PyTorch benchmarks (BENCH_ARGS="--quick" for a fast pass)
 #   make finetune-experiment   pre-train on digits 0-4, fine-tune on 5-9 (issue 7)
 #   make optim-compare         SGD vs SGD+momentum vs Adam learning curves (issue 7)
-.PHONY: setup run test lint finetune-experiment optim-compare
+.PHONY: setup run test lint parity parity-short bench finetune-experiment optim-compare
 
 setup:
 	@scripts/setup.sh
@@ -13,6 +17,16 @@ run: setup
 
 test: setup
 	cargo test --release
+	$(MAKE) parity-short
+
+parity: setup
+	.venv/bin/python parity/side_by_side.py $(PARITY_ARGS)
+
+parity-short: setup
+	.venv/bin/python parity/side_by_side.py --short
+
+bench: setup
+	.venv/bin/python parity/bench.py $(BENCH_ARGS)
 
 lint: setup
 	cargo fmt --all -- --check

@@ -1,0 +1,258 @@
+//! The Rust side of the benchmarks: times training steps and inference of the
+//! project's models on synthetic inputs, one case at a time.
+//!
+//! It is driven by `parity/bench.py`, which runs it beside its PyTorch twin
+//! (`parity/bench_torch.py`) and alternates cases between the two, so both
+//! sides are measured under the same machine load. Each line on stdin is one
+//! case as JSON; each answer is one line of JSON on stdout:
+//!
+//! ```text
+//! {"model":"cnn","mode":"train","batch":64}
+//! {"model":"cnn","mode":"infer","batch":256}
+//! ```
+//!
+//! ```text
+//! cargo run --release --example bench -- --threads 2 < cases.jsonl
+//! cargo run --release --example bench -- --list-models
+//! ```
+//!
+//! A case: forward (train mode), loss, `zero_grad`, `backward`, `step` and reading
+//! the loss value, exactly as the examples' training loop does; or, for `infer`, a
+//! forward pass in eval mode under `no_grad`. It runs `warmup` steps, then steps
+//! until both `min_steps` and `min_seconds` are reached, and reports steps/s.
+
+use std::io::{BufRead, Write};
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+use clap::Parser;
+use serde::{Deserialize, Serialize};
+use tch::nn::{self, ModuleT};
+use tch::{Device, Kind, Tensor};
+use tchport::device::DeviceChoice;
+use tchport::models::{
+    CellKind, Cnn, CnnConfig, RecurrentNet, RnnConfig, SeqTransformer, TransformerConfig,
+};
+use tchport::optim::{OptimConfig, OptimizerKind};
+use tchport::train::Loss;
+
+/// Time the project's models on synthetic inputs, one JSON case per stdin line.
+#[derive(Parser, Debug)]
+struct Args {
+    /// Intra-op threads (`tch::set_num_threads`); 0 leaves libtorch's default.
+    #[arg(long, default_value_t = 0)]
+    threads: i32,
+    /// Where to run (`cuda` for the GPU tables).
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
+    device: DeviceChoice,
+    /// Print the models this build can time, one per line, and exit.
+    #[arg(long)]
+    list_models: bool,
+}
+
+/// The models this build knows (the other examples' models join here).
+const MODELS: &[&str] = &["cnn", "rnn", "lstm", "transformer"];
+
+/// One measurement, as sent by the driver.
+#[derive(Debug, Deserialize)]
+struct Case {
+    model: String,
+    mode: String,
+    batch: i64,
+    #[serde(default)]
+    seq: Option<i64>,
+    #[serde(default)]
+    hidden: Option<i64>,
+    #[serde(default)]
+    d_model: Option<i64>,
+    #[serde(default = "default_warmup")]
+    warmup: usize,
+    #[serde(default = "default_min_steps")]
+    min_steps: usize,
+    #[serde(default = "default_min_seconds")]
+    min_seconds: f64,
+}
+
+fn default_warmup() -> usize {
+    3
+}
+fn default_min_steps() -> usize {
+    10
+}
+fn default_min_seconds() -> f64 {
+    1.0
+}
+
+#[derive(Debug, Serialize)]
+struct Measured {
+    steps: usize,
+    seconds: f64,
+    steps_per_sec: f64,
+    samples_per_sec: f64,
+    threads: i32,
+}
+
+/// A model with its synthetic batch, loss and optimizer.
+struct Bench {
+    _vs: nn::VarStore,
+    model: Box<dyn ModuleT>,
+    opt: nn::Optimizer,
+    xs: Tensor,
+    ys: Tensor,
+    loss: Loss,
+}
+
+fn build(case: &Case, device: Device) -> Result<Bench> {
+    tch::manual_seed(0);
+    let vs = nn::VarStore::new(device);
+    let b = case.batch;
+    let (model, optim, xs, ys, loss): (Box<dyn ModuleT>, _, _, _, _) = match case.model.as_str() {
+        // cnn_mnist's model and optimizer: SGD, lr 0.001, logit ReLU on.
+        "cnn" => (
+            Box::new(Cnn::new(&vs.root(), &CnnConfig::default())),
+            OptimConfig {
+                optimizer: OptimizerKind::Sgd,
+                lr: 0.001,
+                ..OptimConfig::default()
+            },
+            Tensor::rand([b, 1, 28, 28], (Kind::Float, device)),
+            Tensor::randint(10, [b], (Kind::Int64, device)),
+            Loss::CrossEntropy,
+        ),
+        // rnn_series's model and optimizer: one recurrent layer on [batch, seq, 1]
+        // windows, fc on the last step, MSE, SGD lr 0.01.
+        "rnn" | "lstm" => {
+            let cell = if case.model == "rnn" {
+                CellKind::Rnn
+            } else {
+                CellKind::Lstm
+            };
+            let cfg = RnnConfig {
+                cell,
+                hidden: case.hidden.unwrap_or(10),
+                ..RnnConfig::default()
+            };
+            let seq = case.seq.unwrap_or(20);
+            (
+                Box::new(RecurrentNet::new(&vs.root(), &cfg)),
+                OptimConfig {
+                    optimizer: OptimizerKind::Sgd,
+                    lr: 0.01,
+                    ..OptimConfig::default()
+                },
+                Tensor::randn([b, seq, 1], (Kind::Float, device)),
+                Tensor::randn([b, 1], (Kind::Float, device)),
+                Loss::Mse,
+            )
+        }
+        // transformer_seq's model: 10 features per step, 4 heads, 2 post-norm layers,
+        // feed-forward 2 × d_model, dropout 0.1, causal mask, a prediction per step;
+        // MSE, SGD lr 0.01.
+        "transformer" => {
+            let d_model = case.d_model.unwrap_or(64);
+            let cfg = TransformerConfig {
+                d_model,
+                ff_dim: 2 * d_model,
+                causal: true,
+                ..TransformerConfig::default()
+            };
+            let seq = case.seq.unwrap_or(32);
+            (
+                Box::new(SeqTransformer::new(&vs.root(), &cfg)),
+                OptimConfig {
+                    optimizer: OptimizerKind::Sgd,
+                    lr: 0.01,
+                    ..OptimConfig::default()
+                },
+                Tensor::randn([b, seq, cfg.input_size], (Kind::Float, device)),
+                Tensor::randn([b, seq, 1], (Kind::Float, device)),
+                Loss::Mse,
+            )
+        }
+        other => bail!("model {other:?} is not in this build (known: {MODELS:?})"),
+    };
+    let opt = optim.build(&vs)?;
+    Ok(Bench {
+        _vs: vs,
+        model,
+        opt,
+        xs,
+        ys,
+        loss,
+    })
+}
+
+fn measure(case: &Case, device: Device) -> Result<Measured> {
+    let mut bench = build(case, device)?;
+    let train = match case.mode.as_str() {
+        "train" => true,
+        "infer" => false,
+        other => bail!("mode {other:?}: expected train or infer"),
+    };
+    let step = |bench: &mut Bench| {
+        if train {
+            let out = bench.model.forward_t(&bench.xs, true);
+            let loss = bench.loss.compute(&out, &bench.ys);
+            bench.opt.zero_grad();
+            loss.backward();
+            bench.opt.step();
+            std::hint::black_box(loss.double_value(&[]));
+        } else {
+            let _guard = tch::no_grad_guard();
+            let out = bench.model.forward_t(&bench.xs, false);
+            std::hint::black_box(out.flatten(0, -1).double_value(&[0]));
+        }
+    };
+    for _ in 0..case.warmup {
+        step(&mut bench);
+    }
+    let start = Instant::now();
+    let mut steps = 0;
+    while steps < case.min_steps || start.elapsed().as_secs_f64() < case.min_seconds {
+        step(&mut bench);
+        steps += 1;
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    Ok(Measured {
+        steps,
+        seconds,
+        steps_per_sec: steps as f64 / seconds,
+        samples_per_sec: (steps as i64 * case.batch) as f64 / seconds,
+        threads: tch::get_num_threads(),
+    })
+}
+
+fn main() {
+    tchport::cli::run(|| serve(Args::parse()));
+}
+
+fn serve(args: Args) -> Result<()> {
+    if args.list_models {
+        for m in MODELS {
+            println!("{m}");
+        }
+        return Ok(());
+    }
+    if args.threads > 0 {
+        tch::set_num_threads(args.threads);
+    }
+    let device = args.device.resolve()?;
+    let stdout = std::io::stdout();
+    for line in std::io::stdin().lock().lines() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let answer = match serde_json::from_str::<Case>(&line) {
+            Ok(case) => match measure(&case, device) {
+                Ok(m) => serde_json::to_value(m)?,
+                Err(e) => serde_json::json!({ "error": e.to_string() }),
+            },
+            Err(e) => serde_json::json!({ "error": format!("bad case {line}: {e}") }),
+        };
+        let mut out = stdout.lock();
+        writeln!(out, "{answer}")?;
+        out.flush()?;
+    }
+    Ok(())
+}

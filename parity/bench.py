@@ -1,0 +1,359 @@
+"""Benchmarks, Rust (tch) against PyTorch eager, measured side by side in one run.
+
+    .venv/bin/python parity/bench.py                 # everything, 3 repeats (make bench)
+    .venv/bin/python parity/bench.py --quick         # a fast pass: fewer cases, 1 repeat
+    .venv/bin/python parity/bench.py --threads 1 --e2e-train-limit 6000 --markdown runs/bench/tables.md
+    .venv/bin/python parity/bench.py --device cuda   # on a CUDA machine (data resident on the GPU)
+
+Three parts:
+  micro    training steps/s and inference samples/s of each model on synthetic inputs,
+           at several batch sizes / sequence lengths / widths. Two long-lived workers,
+           target/release/examples/bench (Rust) and parity/bench_torch.py (PyTorch), get
+           the same cases; the driver alternates them case by case (ABBA order over the
+           repeats), so machine load hits both alike; the figure is the median of the
+           repeats.
+  e2e      seconds per epoch of each example against its PyTorch twin(s), including data
+           loading (the cnn_mnist twin twice: slicing tensors, and through a DataLoader),
+           runs rotated over the repeats; medians. Peak RSS of each process (os.wait4).
+  ratios   always Rust / PyTorch of *time* (seconds per step or per epoch): below 1.0
+           means Rust is faster.
+
+Both sides use the same intra-op thread count (--threads; default all CPUs): the workers
+call torch.set_num_threads / tch::set_num_threads, and every process gets
+OMP_NUM_THREADS/MKL_NUM_THREADS. Nothing here is a fixed number: every figure is measured.
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PY = sys.executable
+sys.path.insert(0, os.path.join(ROOT, "parity"))
+from side_by_side import run_measured, thread_env  # noqa: E402
+
+# --------------------------------------------------------------------------- cases
+#
+# (table title, varied parameter, model, mode, list of cases). Models come from the
+# workers' --list-models; a table whose model is missing is skipped and said so.
+
+def _cases(model, mode, key, values, **fixed):
+    return [dict(model=model, mode=mode, **fixed, **{key: v}) for v in values]
+
+
+MICRO = [
+    ("CNN training (SGD), by batch size", "batch",
+     _cases("cnn", "train", "batch", [16, 64, 256])),
+    ("CNN inference, by batch size", "batch",
+     _cases("cnn", "infer", "batch", [1, 64, 1024])),
+    ("RNN training (tanh, SGD), by sequence length; batch 64, hidden 64", "seq",
+     _cases("rnn", "train", "seq", [10, 50, 200], batch=64, hidden=64)),
+    ("LSTM training (SGD), by sequence length; batch 64, hidden 64", "seq",
+     _cases("lstm", "train", "seq", [10, 50, 200], batch=64, hidden=64)),
+    ("LSTM training (SGD), by hidden size; batch 64, seq 50", "hidden",
+     _cases("lstm", "train", "hidden", [16, 64, 256], batch=64, seq=50)),
+    ("RNN inference, by batch size; seq 50, hidden 64", "batch",
+     _cases("rnn", "infer", "batch", [1, 64, 1024], seq=50, hidden=64)),
+    ("Transformer training (SGD, dropout 0.1), by sequence length; batch 32, d_model 64", "seq",
+     _cases("transformer", "train", "seq", [16, 64, 256], batch=32, d_model=64)),
+    ("Transformer training (SGD, dropout 0.1), by d_model; batch 32, seq 64", "d_model",
+     _cases("transformer", "train", "d_model", [32, 64, 256], batch=32, seq=64)),
+    ("Transformer inference, by batch size; seq 64, d_model 64", "batch",
+     _cases("transformer", "infer", "batch", [1, 64, 512], seq=64, d_model=64)),
+]
+
+# End to end: the Rust example, then its twins (label, extra flags). `flags(a)` gives
+# the run's budget. Entries whose files are missing are skipped.
+E2E = [
+    {"name": "cnn_mnist", "rust": "cnn_mnist", "twin": "cnn_mnist.py",
+     "flags": lambda a: ["--epochs", "1", "--train-limit", str(a.e2e_train_limit),
+                         "--test-limit", str(a.e2e_test_limit), "--seed", "0"],
+     "twins": [("PyTorch, tensor slicing", ["--loader", "tensor"]),
+               ("PyTorch, DataLoader", ["--loader", "dataloader"])]},
+    {"name": "rnn_series", "rust": "rnn_series", "twin": "rnn_series.py",
+     "flags": lambda a: ["--epochs", str(a.e2e_epochs), "--seed", "0"],
+     "twins": [("PyTorch", [])]},
+    {"name": "transformer_seq", "rust": "transformer_seq", "twin": "transformer_seq.py",
+     "flags": lambda a: ["--epochs", str(a.e2e_epochs), "--seed", "0"],
+     "twins": [("PyTorch", [])]},
+    {"name": "transformer_seq --arch lstm", "rust": "transformer_seq", "twin": "transformer_seq.py",
+     "flags": lambda a: ["--epochs", str(a.e2e_epochs), "--seed", "0", "--arch", "lstm"],
+     "twins": [("PyTorch", [])]},
+]
+
+
+# --------------------------------------------------------------------------- workers
+
+class Worker:
+    def __init__(self, label, cmd, env):
+        self.label = label
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, bufsize=1)
+
+    def ask(self, case):
+        self.proc.stdin.write(json.dumps(case) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the {self.label} worker died (exit {self.proc.wait()})")
+        return json.loads(line)
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+def list_models(cmd, env):
+    out = subprocess.run(cmd + ["--list-models"], cwd=ROOT, env=env, capture_output=True,
+                         text=True, check=True).stdout
+    return set(out.split())
+
+
+def median(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def run_micro(a, env):
+    rust_cmd = [os.path.join(ROOT, "target", "release", "examples", "bench"),
+                "--threads", str(a.threads), "--device", a.device]
+    torch_cmd = [PY, os.path.join(ROOT, "parity", "bench_torch.py"),
+                 "--threads", str(a.threads), "--device", a.device]
+    have = list_models(rust_cmd, env) & list_models(torch_cmd, env)
+    rust, torch_ = Worker("Rust", rust_cmd, env), Worker("PyTorch", torch_cmd, env)
+    tables, skipped = [], []
+    try:
+        for title, key, cases in MICRO:
+            if cases[0]["model"] not in have:
+                skipped.append(title)
+                continue
+            if a.models and cases[0]["model"] not in a.models:
+                continue
+            if a.quick:
+                cases = [cases[0], cases[-1]]
+            rows = []
+            for i, case in enumerate(cases):
+                case = dict(case, warmup=a.warmup, min_steps=a.min_steps, min_seconds=a.min_seconds)
+                times = {"rust": [], "pytorch": []}
+                for r in range(a.repeats):
+                    order = [("rust", rust), ("pytorch", torch_)]
+                    if (r + i) % 2:
+                        order.reverse()
+                    for side, w in order:
+                        m = w.ask(case)
+                        if "error" in m:
+                            raise RuntimeError(f"{w.label}: {m['error']}")
+                        times[side].append(1.0 / m["steps_per_sec"])
+                tr, tt = median(times["rust"]), median(times["pytorch"])
+                rows.append({"case": case, key: case[key], "rust_ms_per_step": 1e3 * tr,
+                             "pytorch_ms_per_step": 1e3 * tt,
+                             "rust_samples_per_sec": case["batch"] / tr,
+                             "pytorch_samples_per_sec": case["batch"] / tt,
+                             "ratio": tr / tt, "rust_all_s": times["rust"], "pytorch_all_s": times["pytorch"]})
+                print(f"  {title[:40]:<40} {key}={case[key]:<5} rust {1e3 * tr:9.2f} ms  "
+                      f"pytorch {1e3 * tt:9.2f} ms  ratio {tr / tt:.2f}", flush=True)
+            tables.append({"title": title, "key": key, "mode": cases[0]["mode"], "rows": rows})
+    finally:
+        rust.close()
+        torch_.close()
+    return tables, skipped
+
+
+def run_e2e(a, env):
+    results, skipped = [], []
+    for e in E2E:
+        if a.models and not any(m in e["name"] for m in a.models):
+            continue
+        if not (os.path.exists(os.path.join(ROOT, "examples", e["rust"] + ".rs"))
+                and os.path.exists(os.path.join(ROOT, "parity", e["twin"]))):
+            skipped.append(e["name"])
+            continue
+        flags = e["flags"](a) + ["--quiet"]
+        out = os.path.join(a.out, "e2e", e["name"].replace(" ", "_"))
+        os.makedirs(out, exist_ok=True)
+        twin = os.path.join(ROOT, "parity", e["twin"])
+        src = open(twin).read()
+        # Twins name their report flag --metrics-json or --json; one without --device
+        # runs where PyTorch puts it by default (the CPU).
+        twin_dev = ["--device", a.device] if '"--device"' in src else []
+        if a.device != "cpu" and not twin_dev:
+            print(f"  note: {e['twin']} has no --device flag; its runs stay on the CPU")
+        json_flag = "--metrics-json" if '"--metrics-json"' in src else "--json"
+        variants = [("Rust (tch)", [os.path.join(ROOT, "target", "release", "examples", e["rust"])]
+                     + flags + ["--device", a.device], "--metrics-json")]
+        for label, extra in e["twins"]:
+            variants.append((label, [PY, twin] + flags + twin_dev + extra, json_flag))
+        got = {label: [] for label, _, _ in variants}
+        for r in range(a.repeats):
+            k = r % len(variants)
+            for j, (label, cmd, json_flag) in enumerate(variants[k:] + variants[:k]):
+                report = os.path.join(out, f"run{r}_{j}.json")
+                rc, wall, rss = run_measured(cmd + [json_flag, report], env,
+                                             os.path.join(out, f"run{r}_{j}.log"))
+                if rc != 0:
+                    raise RuntimeError(f"{e['name']} {label}: exit {rc}, see {out}/run{r}_{j}.log")
+                with open(report) as f:
+                    rep = json.load(f)
+                got[label].append({"seconds_per_epoch": rep["seconds_per_epoch"],
+                                   "data_seconds": rep.get("data_seconds", float("nan")),
+                                   "wall_seconds": wall, "peak_rss_mb": rss})
+                print(f"  {e['name']:<16} {label:<26} {rep['seconds_per_epoch']:8.2f} s/epoch  "
+                      f"wall {wall:7.2f} s  RSS {rss:6.0f} MiB", flush=True)
+        rows = []
+        for label, _, _ in variants:
+            med = {k: median([g[k] for g in got[label]]) for k in got[label][0]}
+            rows.append({"variant": label, **med, "all": got[label]})
+        rust_epoch = rows[0]["seconds_per_epoch"]
+        for row in rows:
+            row["ratio"] = rust_epoch / row["seconds_per_epoch"]
+        results.append({"example": e["name"], "flags": flags, "rows": rows})
+    return results, skipped
+
+
+def memory_baseline(env):
+    """Peak RSS of each side doing nothing: the Rust binary printing --help (libtorch and
+    its libraries loaded), Python importing torch/numpy/safetensors. Median of 3."""
+    rust = [os.path.join(ROOT, "target", "release", "examples", "bench"), "--help"]
+    py = [PY, "-c", "import torch, numpy, safetensors"]
+    out = {}
+    for label, cmd in (("Rust (tch), libtorch loaded", rust), ("Python, torch imported", py)):
+        rss = [run_measured(cmd, env, os.devnull)[2] for _ in range(3)]
+        out[label] = median(rss)
+    return out
+
+
+# --------------------------------------------------------------------------- output
+
+def machine(a):
+    cpu = "unknown"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import torch
+    return {"nproc": os.cpu_count(), "cpu": cpu, "platform": platform.platform(),
+            "torch": torch.__version__, "python": platform.python_version(),
+            "threads": a.threads, "device": a.device,
+            "load_average_at_start": os.getloadavg(), "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+
+
+def markdown(info, micro, micro_skipped, e2e, e2e_skipped, a, baseline=None):
+    L = [f"Machine: {info['nproc']} CPUs ({info['cpu']}), {info['platform']}; torch {info['torch']}; "
+         f"{info['threads']} intra-op thread(s) on both sides; device {info['device']}; "
+         f"load average at start {', '.join(f'{x:.1f}' for x in info['load_average_at_start'])}; "
+         f"{info['date']}. Medians of {a.repeats} alternated repeat(s); ratio = Rust time / PyTorch time "
+         f"(< 1: Rust faster); \"ratio of best times\" divides the fastest repeat of each side (load "
+         f"from other processes only ever adds time, so on a shared machine it is the steadier estimate).", ""]
+    if micro:
+        L.append("### Micro-benchmarks (synthetic inputs, PyTorch eager)\n")
+        for t in micro:
+            L.append(f"**{t['title']}**\n")
+            unit = "training steps / s" if t["mode"] == "train" else "inference samples / s"
+            L.append(f"| {t['key']} | Rust {unit} | PyTorch {unit} | Rust ms/step | PyTorch ms/step | ratio "
+                     f"| ratio of best times |")
+            L.append("|---:|---:|---:|---:|---:|---:|---:|")
+            for r in t["rows"]:
+                if t["mode"] == "train":
+                    vr, vt = 1e3 / r["rust_ms_per_step"], 1e3 / r["pytorch_ms_per_step"]
+                else:
+                    vr, vt = r["rust_samples_per_sec"], r["pytorch_samples_per_sec"]
+                best = min(r["rust_all_s"]) / min(r["pytorch_all_s"])
+                L.append(f"| {r[t['key']]} | {vr:.1f} | {vt:.1f} | {r['rust_ms_per_step']:.2f} | "
+                         f"{r['pytorch_ms_per_step']:.2f} | {r['ratio']:.2f} | {best:.2f} |")
+            L.append("")
+    if micro_skipped:
+        L.append("Not measured (model not on this branch): " + "; ".join(micro_skipped) + "\n")
+    if e2e:
+        L.append("### End to end (one process per run; epoch time includes batch gathering, "
+                 "data_s is reading/decoding the files)\n")
+        L.append("| example | variant | s / epoch | ratio Rust/this | ratio of best times | data_s | process wall s "
+                 "| peak RSS MiB |")
+        L.append("|---|---|---:|---:|---:|---:|---:|---:|")
+        for res in e2e:
+            for r in res["rows"]:
+                data_s = "–" if r["data_seconds"] != r["data_seconds"] else f"{r['data_seconds']:.3f}"
+                best = (min(g["seconds_per_epoch"] for g in res["rows"][0]["all"])
+                        / min(g["seconds_per_epoch"] for g in r["all"]))
+                L.append(f"| {res['example']} | {r['variant']} | {r['seconds_per_epoch']:.3f} | {r['ratio']:.2f} | "
+                         f"{best:.2f} | {data_s} | {r['wall_seconds']:.2f} | {r['peak_rss_mb']:.0f} |")
+        L.append("")
+        for res in e2e:
+            L.append(f"`{res['example']}` flags: `{' '.join(res['flags'])}`")
+        L.append("")
+    if baseline:
+        L.append("Peak RSS of a process that only loads the libraries (what every figure above "
+                 "includes): " + "; ".join(f"{k}: {v:.0f} MiB" for k, v in baseline.items()) + "\n")
+    if e2e_skipped:
+        L.append("End to end not measured (example not on this branch): " + ", ".join(e2e_skipped) + "\n")
+    return "\n".join(L)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--threads", type=int, default=os.cpu_count(), help="intra-op threads, both sides")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--min-seconds", type=float, default=1.0, help="micro: time each case at least this long")
+    p.add_argument("--min-steps", type=int, default=5)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--e2e-train-limit", type=int, default=60000, help="cnn_mnist: training images (60000 = full epoch)")
+    p.add_argument("--e2e-test-limit", type=int, default=10000)
+    p.add_argument("--e2e-epochs", type=int, default=20, help="rnn_series / transformer_seq epochs (tiny data sets)")
+    p.add_argument("--models", action="append", help="only these models (cnn, rnn, lstm, transformer); repeatable")
+    p.add_argument("--no-micro", action="store_true")
+    p.add_argument("--no-e2e", action="store_true")
+    p.add_argument("--quick", action="store_true", help="2 cases per table, 1 repeat, short timings, 6000 CNN images")
+    p.add_argument("--out", default=os.path.join(ROOT, "runs", "bench"))
+    p.add_argument("--markdown", help="also write the tables here (markdown)")
+    p.add_argument("--no-build", action="store_true")
+    p.add_argument("--render", metavar="BENCH_JSON", help="only print the tables of an earlier run's bench.json")
+    a = p.parse_args()
+    if a.render:
+        with open(a.render) as f:
+            saved = json.load(f)
+        a = argparse.Namespace(**saved["args"])
+        print(markdown(saved["machine"], saved["micro"], saved["micro_skipped"], saved["e2e"],
+                       saved["e2e_skipped"], a, saved.get("memory_baseline_mb")))
+        return
+    if a.quick:
+        a.repeats, a.min_seconds, a.min_steps, a.warmup = 1, 0.3, 3, 1
+        a.e2e_train_limit, a.e2e_test_limit = min(a.e2e_train_limit, 6000), min(a.e2e_test_limit, 2000)
+    os.makedirs(a.out, exist_ok=True)
+    if not a.no_build:
+        names = ["bench"] + sorted({e["rust"] for e in E2E
+                                    if os.path.exists(os.path.join(ROOT, "examples", e["rust"] + ".rs"))})
+        cmd = ["cargo", "build", "--release", "--quiet"] + [x for n in names for x in ("--example", n)]
+        print("$ " + " ".join(cmd), flush=True)
+        subprocess.run(cmd, cwd=ROOT, check=True)
+
+    env = thread_env(a.threads)
+    info = machine(a)
+    print(f"machine: {info}", flush=True)
+    micro, micro_skipped, e2e, e2e_skipped = [], [], [], []
+    if not a.no_micro:
+        print("\nmicro-benchmarks (Rust and PyTorch alternated, case by case)", flush=True)
+        micro, micro_skipped = run_micro(a, env)
+    if not a.no_e2e:
+        print("\nend to end (runs rotated)", flush=True)
+        e2e, e2e_skipped = run_e2e(a, env)
+    baseline = memory_baseline(env)
+    md = markdown(info, micro, micro_skipped, e2e, e2e_skipped, a, baseline)
+    print("\n" + md)
+    with open(os.path.join(a.out, "bench.json"), "w") as f:
+        json.dump({"machine": info, "args": {k: v for k, v in vars(a).items()}, "micro": micro,
+                   "micro_skipped": micro_skipped, "e2e": e2e, "e2e_skipped": e2e_skipped,
+                   "memory_baseline_mb": baseline}, f, indent=2)
+    if a.markdown:
+        with open(a.markdown, "w") as f:
+            f.write(md + "\n")
+    print(f"(JSON: {os.path.relpath(os.path.join(a.out, 'bench.json'), ROOT)})")
+
+
+if __name__ == "__main__":
+    main()
