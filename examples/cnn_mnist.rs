@@ -14,9 +14,8 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Parser;
-use tchport::cli::RunArgs;
+use tchport::cli::{RunArgs, TuneArgs};
 use tchport::optim::OptimizerKind;
-use tchport::schedule::LrSchedule;
 use tchport::tasks::mnist::{self, MnistConfig};
 
 /// Train the tutorial's CNN (conv 1→32, conv 32→64, fc 3136→10) on MNIST and
@@ -75,53 +74,12 @@ struct Args {
     /// printed every epoch and the test set is evaluated only at the end.
     #[arg(long, value_name = "F")]
     val_fraction: Option<f64>,
-    /// Stop when the validation loss has not improved for PATIENCE epochs and
-    /// keep the weights of the best epoch (needs --val-fraction).
-    #[arg(long, value_name = "PATIENCE")]
-    early_stopping: Option<usize>,
-    /// Learning-rate schedule, stepped once per epoch like PyTorch's
-    /// StepLR(--lr-step-size, --lr-gamma) / CosineAnnealingLR(T_max = --epochs, --lr-min).
-    #[arg(long, value_enum)]
-    lr_schedule: Option<ScheduleKind>,
-    /// StepLR: epochs between decays.
-    #[arg(long, default_value_t = 1)]
-    lr_step_size: usize,
-    /// StepLR: factor of each decay.
-    #[arg(long, default_value_t = 0.7)]
-    lr_gamma: f64,
-    /// Cosine: the final learning rate (eta_min).
-    #[arg(long, default_value_t = 0.0)]
-    lr_min: f64,
-    /// Start from the weights of this checkpoint (Rust or PyTorch safetensors)
-    /// whose names and shapes match; the rest keep their fresh initialisation.
-    /// Prints what was loaded, skipped and newly initialised.
-    #[arg(long, value_name = "PATH", conflicts_with_all = ["load", "resume"])]
-    init_from: Option<PathBuf>,
-    /// Keep these parameters fixed (comma-separated name prefixes, e.g. `conv`
-    /// or `conv1,conv2.weight`): no gradient, not in the optimizer.
-    #[arg(long, value_name = "PREFIX,...", value_delimiter = ',')]
-    freeze: Vec<String>,
-    /// Re-initialise these parameters after loading (PyTorch's init for the
-    /// seed), e.g. `fc` for a new classification head.
-    #[arg(long, value_name = "PREFIX,...", value_delimiter = ',')]
-    reset: Vec<String>,
-    /// Learning rate of the loaded, un-frozen parameters (the backbone); the
-    /// reset / newly initialised ones train at --lr.
-    #[arg(long, value_name = "LR")]
-    lr_backbone: Option<f64>,
+    #[command(flatten)]
+    tune: TuneArgs,
     /// Stratified K-fold cross-validation on the training images: K fresh
     /// models, held-out accuracy per fold and its mean ± std (no test set).
     #[arg(long, value_name = "K", conflicts_with_all = ["val_fraction", "save", "resume", "eval_only"])]
     kfold: Option<usize>,
-}
-
-/// `--lr-schedule` values.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum ScheduleKind {
-    /// StepLR.
-    Step,
-    /// CosineAnnealingLR.
-    Cosine,
 }
 
 fn main() {
@@ -148,22 +106,7 @@ fn train(args: Args) -> Result<()> {
         cfg.digits = Some(digits);
     }
     cfg.val_fraction = args.val_fraction;
-    cfg.early_stopping = args.early_stopping;
-    cfg.lr_schedule = match args.lr_schedule {
-        None => LrSchedule::Constant,
-        Some(ScheduleKind::Step) => LrSchedule::Step {
-            step_size: args.lr_step_size,
-            gamma: args.lr_gamma,
-        },
-        Some(ScheduleKind::Cosine) => LrSchedule::Cosine {
-            t_max: args.epochs,
-            eta_min: args.lr_min,
-        },
-    };
-    cfg.finetune.init_from = args.init_from;
-    cfg.finetune.freeze = args.freeze;
-    cfg.finetune.reset = args.reset;
-    cfg.finetune.lr_backbone = args.lr_backbone;
+    (cfg.finetune, cfg.lr_schedule, cfg.early_stopping) = args.tune.into_parts(args.epochs);
     let opts = args.run.into_options();
     let report = mnist::run(&cfg, &opts)?;
     mnist::print_report(&report);

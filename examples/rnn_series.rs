@@ -12,11 +12,12 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Parser;
-use tchport::cli::RunArgs;
+use tchport::cli::{RunArgs, TuneArgs};
 use tchport::data::series::{MissingPolicy, SineConfig, SplitFractions};
 use tchport::models::{CellKind, RnnConfig};
 use tchport::optim::{OptimConfig, OptimizerKind};
 use tchport::tasks::series::{self, SeriesConfig, Synthetic};
+use tchport::tasks::TuneConfig;
 use tchport::train::LoopConfig;
 
 /// Train the tutorial's RNN (recurrent layer, then a linear layer on the last
@@ -101,6 +102,8 @@ struct Args {
     #[arg(long, value_name = "PATH.svg")]
     plot: Option<PathBuf>,
     #[command(flatten)]
+    tune: TuneArgs,
+    #[command(flatten)]
     run: RunArgs,
 }
 
@@ -110,6 +113,7 @@ fn main() {
 
 fn train(args: Args) -> Result<()> {
     let defaults = SeriesConfig::default();
+    let (finetune, lr_schedule, early_stopping) = args.tune.into_parts(args.epochs);
     let cfg = SeriesConfig {
         model: RnnConfig {
             cell: args.cell,
@@ -145,6 +149,11 @@ fn train(args: Args) -> Result<()> {
             val: args.val_frac,
         },
         forecast: args.forecast,
+        tune: TuneConfig {
+            finetune,
+            lr_schedule,
+            early_stopping,
+        },
     };
     let opts = args.run.into_options();
     let report = series::run(&cfg, &opts, args.plot.as_deref())?;

@@ -12,10 +12,11 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Parser;
-use tchport::cli::RunArgs;
+use tchport::cli::{RunArgs, TuneArgs};
 use tchport::data::series::MissingPolicy;
 use tchport::optim::OptimizerKind;
 use tchport::tasks::sequence::{self, Arch, SeqTask, SequenceConfig};
+use tchport::tasks::TuneConfig;
 
 /// Train a Transformer encoder (`--arch transformer`) or the tutorial's
 /// LSTM(10, 50) + Linear(50, 1) (`--arch lstm`) to predict one value per time
@@ -112,6 +113,8 @@ struct Args {
     #[arg(long, value_name = "PATH")]
     attention: Option<PathBuf>,
     #[command(flatten)]
+    tune: TuneArgs,
+    #[command(flatten)]
     run: RunArgs,
 }
 
@@ -151,6 +154,12 @@ fn train(args: Args) -> Result<()> {
     cfg.recall.val = args.val_sequences;
     cfg.recall.test = args.test_sequences;
     cfg.recall.data_seed = args.data_seed;
+    let (finetune, lr_schedule, early_stopping) = args.tune.into_parts(cfg.train.epochs);
+    cfg.tune = TuneConfig {
+        finetune,
+        lr_schedule,
+        early_stopping,
+    };
     let opts = args.run.into_options();
     let report = sequence::run(&cfg, &opts, args.attention.as_deref())?;
     sequence::print_report(&report);

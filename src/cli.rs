@@ -81,3 +81,85 @@ impl RunArgs {
         }
     }
 }
+
+/// `--lr-schedule` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScheduleKind {
+    /// PyTorch's StepLR(--lr-step-size, --lr-gamma).
+    Step,
+    /// PyTorch's CosineAnnealingLR(T_max = --epochs, eta_min = --lr-min).
+    Cosine,
+}
+
+/// Fine-tuning, learning-rate schedule and early stopping: the flags every
+/// example shares, flattened into its `Args`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TuneArgs {
+    /// Stop when the validation metric (loss for cnn_mnist, RMSE for the series
+    /// examples) has not improved for PATIENCE epochs, and keep the weights of
+    /// the best epoch (cnn_mnist needs --val-fraction).
+    #[arg(long, value_name = "PATIENCE")]
+    pub early_stopping: Option<usize>,
+    /// Learning-rate schedule, stepped once per epoch as PyTorch's schedulers are.
+    #[arg(long, value_enum)]
+    pub lr_schedule: Option<ScheduleKind>,
+    /// StepLR: epochs between decays.
+    #[arg(long, default_value_t = 1)]
+    pub lr_step_size: usize,
+    /// StepLR: factor of each decay.
+    #[arg(long, default_value_t = 0.7)]
+    pub lr_gamma: f64,
+    /// Cosine: the final learning rate (eta_min).
+    #[arg(long, default_value_t = 0.0)]
+    pub lr_min: f64,
+    /// Start from the weights of this checkpoint (Rust or PyTorch safetensors)
+    /// whose names and shapes match; the rest keep their fresh initialisation.
+    /// Prints what was loaded, skipped and newly initialised.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["load", "resume"])]
+    pub init_from: Option<std::path::PathBuf>,
+    /// Keep these parameters fixed (comma-separated name prefixes, e.g. `conv`
+    /// or `conv1,conv2.weight`): no gradient, not in the optimizer.
+    #[arg(long, value_name = "PREFIX,...", value_delimiter = ',')]
+    pub freeze: Vec<String>,
+    /// Re-initialise these parameters after loading (PyTorch's init for the
+    /// seed), e.g. `fc` for a new head.
+    #[arg(long, value_name = "PREFIX,...", value_delimiter = ',')]
+    pub reset: Vec<String>,
+    /// Learning rate of the loaded, un-frozen parameters (the backbone); the
+    /// reset / newly initialised ones train at --lr.
+    #[arg(long, value_name = "LR")]
+    pub lr_backbone: Option<f64>,
+}
+
+impl TuneArgs {
+    /// The fine-tuning options, the schedule (cosine over `epochs`) and the
+    /// early-stopping patience.
+    pub fn into_parts(
+        self,
+        epochs: usize,
+    ) -> (
+        crate::finetune::FinetuneConfig,
+        crate::schedule::LrSchedule,
+        Option<usize>,
+    ) {
+        use crate::schedule::LrSchedule;
+        let schedule = match self.lr_schedule {
+            None => LrSchedule::Constant,
+            Some(ScheduleKind::Step) => LrSchedule::Step {
+                step_size: self.lr_step_size,
+                gamma: self.lr_gamma,
+            },
+            Some(ScheduleKind::Cosine) => LrSchedule::Cosine {
+                t_max: epochs,
+                eta_min: self.lr_min,
+            },
+        };
+        let finetune = crate::finetune::FinetuneConfig {
+            init_from: self.init_from,
+            freeze: self.freeze,
+            reset: self.reset,
+            lr_backbone: self.lr_backbone,
+        };
+        (finetune, schedule, self.early_stopping)
+    }
+}

@@ -7,16 +7,18 @@ use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device};
 
-use super::{checkpointing, parameter_count, resume_state, save_final, RunOptions};
+use super::{
+    checkpointing, optimizer_and_trainer, parameter_count, prepare_weights, save_final, RunOptions,
+};
 use crate::checkpoint;
 use crate::data::mnist::{self, ImageSet, MNIST_MEAN_STD};
-use crate::finetune::{self, FinetuneConfig, FinetuneReport};
+use crate::finetune::{FinetuneConfig, FinetuneReport};
 use crate::metrics::{ClassificationReport, ConfusionMatrix};
 use crate::models::{Cnn, CnnConfig};
 use crate::optim::OptimConfig;
-use crate::schedule::{EarlyStopping, Goal, LrSchedule};
+use crate::schedule::{Goal, LrSchedule};
 use crate::split;
-use crate::train::{self, EpochRecord, FitOutcome, LoopConfig, Loss, Progress, Trainer};
+use crate::train::{self, EpochRecord, FitOutcome, LoopConfig, Loss, Progress};
 
 /// Everything that determines a cnn_mnist run; written as `config.json`
 /// beside a saved checkpoint.
@@ -271,56 +273,37 @@ fn train_model(
     tch::manual_seed(cfg.train.seed as i64);
     let mut vs = nn::VarStore::new(device);
     let model = Cnn::new(&vs.root(), &cfg.model);
-    let load = opts.resume.as_ref().or(opts.load.as_ref());
-    if let Some(path) = load {
+    if let Some(path) = opts.resume.as_ref().or(opts.load.as_ref()) {
         check_checkpoint_config(path, &cfg.model)?;
     }
-    let ft = finetune::prepare(
-        &mut vs,
-        &cfg.finetune,
-        cfg.optim.lr,
-        load.map(PathBuf::as_path),
-        opts.resume.is_some(),
-    )?;
-    if let Some(path) = load {
-        progress.line(format!("loaded {}", path.display()));
-    }
-    if cfg.finetune.is_active() {
-        for line in ft.lines() {
-            progress.line(line);
-        }
-    }
-    let state = resume_state(opts, &cfg.optim, progress)?;
+    let (ft, state) = prepare_weights(&mut vs, opts, &cfg.finetune, &cfg.optim, progress)?;
     let mut outcome = FitOutcome {
         history: state.history.clone(),
         best_epoch: None,
         stopped_early: false,
     };
     if !opts.eval_only {
-        let mut opt = cfg.optim.build(&vs)?;
-        finetune::set_group_lrs(&mut opt, &ft.lr_groups);
         let (bs, classes) = (cfg.train.batch_size.max(256), cfg.model.num_classes);
         let checkpointing = if checkpoints {
             Some(checkpointing(&vs, opts, "cnn_mnist", cfg)?)
         } else {
             None
         };
-        let early = cfg.early_stopping.map(|patience| EarlyStopping {
-            patience,
-            metric: "val loss".to_string(),
-            goal: Goal::Minimize,
-        });
-        let trainer = Trainer::new(&cfg.train, Loss::CrossEntropy, device, progress)
-            .with_checkpointing(checkpointing)
-            .with_lr_schedule(
-                cfg.lr_schedule,
-                if cfg.lr_schedule == LrSchedule::Constant {
-                    Vec::new()
-                } else {
-                    ft.lr_groups.clone()
-                },
-            )
-            .with_early_stopping(early, &vs);
+        let early = cfg
+            .early_stopping
+            .map(|patience| (patience, "val loss", Goal::Minimize));
+        let (mut opt, trainer) = optimizer_and_trainer(
+            &vs,
+            &cfg.optim,
+            &ft,
+            &cfg.train,
+            cfg.lr_schedule,
+            early,
+            Loss::CrossEntropy,
+            device,
+            progress,
+            checkpointing,
+        )?;
         let (xs, ys) = (
             train_set.images.to_device(device),
             train_set.labels.to_device(device),

@@ -10,6 +10,32 @@ use std::path::PathBuf;
 
 use crate::device::DeviceChoice;
 
+/// Fine-tuning, learning-rate schedule and early stopping of a series run
+/// (the `TuneArgs` flags), written to `config.json` with the rest.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct TuneConfig {
+    /// `--init-from`, `--freeze`, `--reset`, `--lr-backbone`.
+    pub finetune: crate::finetune::FinetuneConfig,
+    /// `--lr-schedule`.
+    pub lr_schedule: crate::schedule::LrSchedule,
+    /// `--early-stopping PATIENCE` on the validation RMSE.
+    pub early_stopping: Option<usize>,
+}
+
+impl TuneConfig {
+    /// Checks the values a user can set.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        self.finetune.validate()?;
+        self.lr_schedule.validate()?;
+        anyhow::ensure!(
+            self.early_stopping != Some(0),
+            "--early-stopping must be at least 1"
+        );
+        Ok(())
+    }
+}
+
 /// What a run does besides training, common to every example.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -61,19 +87,64 @@ impl RunOptions {
     }
 }
 
-/// Loads the weights of `--resume` or `--load` into `vs` and returns the
-/// training state to start from (epoch 1 unless resuming).
-pub fn restore(
+/// Applies `--load`/`--resume`, then `--init-from`/`--freeze`/`--reset`/
+/// `--lr-backbone` to `vs`, printing what was loaded; returns the fine-tuning
+/// report (with the optimizer's learning-rate groups) and the training state
+/// to start from (epoch 1 unless resuming).
+pub fn prepare_weights(
     vs: &mut tch::nn::VarStore,
     opts: &RunOptions,
+    finetune: &crate::finetune::FinetuneConfig,
     optim: &crate::optim::OptimConfig,
     progress: crate::train::Progress,
-) -> anyhow::Result<crate::train::TrainState> {
-    if let Some(path) = opts.resume.as_ref().or(opts.load.as_ref()) {
-        crate::checkpoint::load(vs, path)?;
+) -> anyhow::Result<(crate::finetune::FinetuneReport, crate::train::TrainState)> {
+    let load = opts.resume.as_deref().or(opts.load.as_deref());
+    let report = crate::finetune::prepare(vs, finetune, optim.lr, load, opts.resume.is_some())?;
+    if let Some(path) = load {
         progress.line(format!("loaded {}", path.display()));
     }
-    resume_state(opts, optim, progress)
+    if finetune.is_active() {
+        for line in report.lines() {
+            progress.line(line);
+        }
+    }
+    Ok((report, resume_state(opts, optim, progress)?))
+}
+
+/// Builds the optimizer of `vs` (with the fine-tuning groups' learning rates)
+/// and the trainer: checkpoints per `opts`, the learning-rate schedule, and
+/// early stopping on `metric` (a name the epoch callback reports).
+#[allow(clippy::too_many_arguments)]
+pub fn optimizer_and_trainer<'a>(
+    vs: &'a tch::nn::VarStore,
+    optim: &crate::optim::OptimConfig,
+    ft: &crate::finetune::FinetuneReport,
+    loop_cfg: &'a crate::train::LoopConfig,
+    schedule: crate::schedule::LrSchedule,
+    early_stopping: Option<(usize, &str, crate::schedule::Goal)>,
+    loss: crate::train::Loss,
+    device: tch::Device,
+    progress: crate::train::Progress,
+    checkpointing: Option<crate::train::Checkpointing<'a>>,
+) -> anyhow::Result<(tch::nn::Optimizer, crate::train::Trainer<'a>)> {
+    use crate::schedule::{EarlyStopping, LrSchedule};
+    let mut opt = optim.build(vs)?;
+    crate::finetune::set_group_lrs(&mut opt, &ft.lr_groups);
+    let groups = if schedule == LrSchedule::Constant {
+        Vec::new()
+    } else {
+        ft.lr_groups.clone()
+    };
+    let early = early_stopping.map(|(patience, metric, goal)| EarlyStopping {
+        patience,
+        metric: metric.to_string(),
+        goal,
+    });
+    let trainer = crate::train::Trainer::new(loop_cfg, loss, device, progress)
+        .with_checkpointing(checkpointing)
+        .with_lr_schedule(schedule, groups)
+        .with_early_stopping(early, vs);
+    Ok((opt, trainer))
 }
 
 /// The training state of `--resume`'s checkpoint (`train_state.json`), or a

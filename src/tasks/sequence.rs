@@ -27,14 +27,18 @@ use serde::{Deserialize, Serialize};
 use tch::nn::{self, ModuleT};
 use tch::{Device, Tensor};
 
-use super::{checkpointing, parameter_count, restore, save_final, RunOptions};
+use super::{
+    checkpointing, optimizer_and_trainer, parameter_count, prepare_weights, save_final, RunOptions,
+    TuneConfig,
+};
 use crate::checkpoint;
 use crate::data::series::{self, MissingPolicy, Scaler, SplitFractions};
 use crate::data::shuffle::SplitMix64;
 use crate::metrics::RegressionScores;
 use crate::models::{SeqLstm, SeqLstmConfig, SeqTransformer, TransformerConfig};
 use crate::optim::OptimConfig;
-use crate::train::{self, EpochRecord, LoopConfig, Loss, Progress, Trainer};
+use crate::schedule::Goal;
+use crate::train::{self, EpochRecord, LoopConfig, Loss, Progress};
 
 /// Inputs per step: the previous 10 values (the tutorial's `input_size=10`).
 pub const WINDOW: usize = 10;
@@ -155,6 +159,8 @@ pub struct SequenceConfig {
     pub series: SeriesTaskConfig,
     /// Options of `--task recall`.
     pub recall: RecallConfig,
+    /// Fine-tuning, learning-rate schedule, early stopping.
+    pub tune: TuneConfig,
 }
 
 impl Default for SequenceConfig {
@@ -185,6 +191,7 @@ impl SequenceConfig {
             },
             series: SeriesTaskConfig::default(),
             recall: RecallConfig::default(),
+            tune: TuneConfig::default(),
         }
     }
 
@@ -198,6 +205,7 @@ impl SequenceConfig {
     pub fn validate(&self) -> Result<()> {
         self.optim.validate()?;
         self.train.validate()?;
+        self.tune.validate()?;
         let l = self.seq_len();
         ensure!(l >= 1, "--seq-len must be at least 1");
         match self.arch {
@@ -617,7 +625,7 @@ pub fn run(
     if let Some(path) = opts.resume.as_ref().or(opts.load.as_ref()) {
         check_checkpoint_config(path, cfg)?;
     }
-    let state = restore(&mut vs, opts, &cfg.optim, progress)?;
+    let (ft, state) = prepare_weights(&mut vs, opts, &cfg.tune.finetune, &cfg.optim, progress)?;
     progress.line(format!(
         "transformer_seq: {:?} ({}) on {}",
         cfg.arch,
@@ -642,9 +650,22 @@ pub fn run(
     let bs = cfg.train.batch_size.max(256);
     let mut epochs = state.history.clone();
     if !opts.eval_only {
-        let mut opt = cfg.optim.build(&vs)?;
-        let trainer = Trainer::new(&cfg.train, Loss::Mse, device, progress)
-            .with_checkpointing(Some(checkpointing(&vs, opts, "transformer_seq", cfg)?));
+        let early = cfg
+            .tune
+            .early_stopping
+            .map(|patience| (patience, "val rmse", Goal::Minimize));
+        let (mut opt, trainer) = optimizer_and_trainer(
+            &vs,
+            &cfg.optim,
+            &ft,
+            &cfg.train,
+            cfg.tune.lr_schedule,
+            early,
+            Loss::Mse,
+            device,
+            progress,
+            Some(checkpointing(&vs, opts, "transformer_seq", cfg)?),
+        )?;
         epochs = trainer.fit(&model, &mut opt, &train_x, &train_y, state, |_, _| {
             let eval = train::evaluate(&model, &data.val.xs, &data.val.ys, bs, device, Loss::Mse);
             let s = data.scoring.score(&eval.outputs, &eval.targets);

@@ -14,7 +14,10 @@ use serde::{Deserialize, Serialize};
 use tch::nn::{self, ModuleT};
 use tch::{Device, Tensor};
 
-use super::{checkpointing, parameter_count, restore, save_final, RunOptions};
+use super::{
+    checkpointing, optimizer_and_trainer, parameter_count, prepare_weights, save_final, RunOptions,
+    TuneConfig,
+};
 use crate::checkpoint;
 use crate::data::series::{
     self, noisy_sine, tensor_values, MissingPolicy, Scaler, Series, SineConfig, SplitFractions,
@@ -24,7 +27,8 @@ use crate::metrics::RegressionScores;
 use crate::models::{RecurrentNet, RnnConfig};
 use crate::optim::OptimConfig;
 use crate::plot::{self, Line, Panel};
-use crate::train::{self, EpochRecord, LoopConfig, Loss, Progress, Trainer};
+use crate::schedule::Goal;
+use crate::train::{self, EpochRecord, LoopConfig, Loss, Progress};
 
 /// A generated series in place of the CSV (`--synthetic`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
@@ -63,6 +67,8 @@ pub struct SeriesConfig {
     pub split: SplitFractions,
     /// Steps of the recursive forecast from the end of the series (0: none).
     pub forecast: usize,
+    /// Fine-tuning, learning-rate schedule, early stopping.
+    pub tune: TuneConfig,
 }
 
 impl Default for SeriesConfig {
@@ -90,6 +96,7 @@ impl Default for SeriesConfig {
             horizon: 1,
             split: SplitFractions::default(),
             forecast: 0,
+            tune: TuneConfig::default(),
         }
     }
 }
@@ -100,6 +107,7 @@ impl SeriesConfig {
         self.model.validate()?;
         self.optim.validate()?;
         self.train.validate()?;
+        self.tune.validate()?;
         if self.window == 0 {
             bail!("--window must be at least 1");
         }
@@ -385,7 +393,7 @@ pub fn run(cfg: &SeriesConfig, opts: &RunOptions, plot: Option<&Path>) -> Result
     if let Some(path) = opts.resume.as_ref().or(opts.load.as_ref()) {
         check_checkpoint_config(path, cfg, progress)?;
     }
-    let state = restore(&mut vs, opts, &cfg.optim, progress)?;
+    let (ft, state) = prepare_weights(&mut vs, opts, &cfg.tune.finetune, &cfg.optim, progress)?;
     progress.line(format!(
         "rnn_series: {} ({} values{}), windows {} train / {} val / {} test, {} {} parameters, {} on {}",
         data.series.name,
@@ -412,9 +420,22 @@ pub fn run(cfg: &SeriesConfig, opts: &RunOptions, plot: Option<&Path>) -> Result
     let eval_bs = cfg.train.batch_size.max(256);
     let mut epochs = state.history.clone();
     if !opts.eval_only {
-        let mut opt = cfg.optim.build(&vs)?;
-        let trainer = Trainer::new(&cfg.train, Loss::Mse, device, progress)
-            .with_checkpointing(Some(checkpointing(&vs, opts, "rnn_series", cfg)?));
+        let early = cfg
+            .tune
+            .early_stopping
+            .map(|patience| (patience, "val rmse", Goal::Minimize));
+        let (mut opt, trainer) = optimizer_and_trainer(
+            &vs,
+            &cfg.optim,
+            &ft,
+            &cfg.train,
+            cfg.tune.lr_schedule,
+            early,
+            Loss::Mse,
+            device,
+            progress,
+            Some(checkpointing(&vs, opts, "rnn_series", cfg)?),
+        )?;
         epochs = trainer.fit(&model, &mut opt, &train_x, &train_y, state, |_, _| {
             let (loss, pred) = predict(&model, &data.val, &data.scaler, eval_bs, device);
             let rmse = RegressionScores::new(&data.val.windows.targets, &pred).rmse;
