@@ -159,23 +159,37 @@ impl MultiheadAttention {
         }
     }
 
-    /// Self-attention over `xs` `[batch, seq, d_model]` with an optional additive
-    /// mask `[seq, seq]`. Returns the output `[batch, seq, d_model]` and the
-    /// attention weights `[batch, heads, seq, seq]` (after softmax, before dropout).
-    pub fn forward_t(&self, xs: &Tensor, mask: Option<&Tensor>, train: bool) -> (Tensor, Tensor) {
+    /// The heads' queries, keys and values of `xs` `[batch, seq, d_model]`,
+    /// each `[batch, heads, seq, head_dim]`: one matmul, then split.
+    fn qkv(&self, xs: &Tensor) -> (Tensor, Tensor, Tensor) {
         let (b, l, d) = xs
             .size3()
             .expect("attention input is [batch, seq, d_model]");
         let hd = d / self.heads;
-        // One matmul for q, k and v, then split the heads.
         let qkv = xs.linear(&self.in_proj_weight, Some(&self.in_proj_bias)); // [b, l, 3d]
         let split = |t: Tensor| t.view([b, l, self.heads, hd]).transpose(1, 2); // [b, h, l, hd]
         let mut parts = qkv.chunk(3, -1).into_iter().map(split);
-        let (q, k, v) = (
+        (
             parts.next().expect("q"),
             parts.next().expect("k"),
             parts.next().expect("v"),
-        );
+        )
+    }
+
+    /// Merges the heads `[batch, heads, seq, head_dim]` and applies `out_proj`.
+    fn merge(&self, attended: Tensor) -> Tensor {
+        let (b, h, l, hd) = attended.size4().expect("[batch, heads, seq, head_dim]");
+        let merged = attended.transpose(1, 2).contiguous().view([b, l, h * hd]); // [b, l, d]
+        merged.apply(&self.out_proj)
+    }
+
+    /// Self-attention over `xs` `[batch, seq, d_model]` with an optional additive
+    /// mask `[seq, seq]`, written out step by step so that it can return the
+    /// attention weights: the output `[batch, seq, d_model]` and the weights
+    /// `[batch, heads, seq, seq]` (after softmax, before dropout).
+    pub fn forward_t(&self, xs: &Tensor, mask: Option<&Tensor>, train: bool) -> (Tensor, Tensor) {
+        let (q, k, v) = self.qkv(xs);
+        let hd = q.size()[3];
         // Scaled dot products: q·kᵀ / √head_dim, then the mask (−∞ where not allowed).
         let scores = (q * (1.0 / (hd as f64).sqrt())).matmul(&k.transpose(-2, -1)); // [b, h, l, l]
         let scores = match mask {
@@ -184,8 +198,19 @@ impl MultiheadAttention {
         };
         let weights = scores.softmax(-1, Kind::Float); // [b, h, l, l], rows sum to 1
         let attended = weights.dropout(self.dropout, train).matmul(&v); // [b, h, l, hd]
-        let merged = attended.transpose(1, 2).contiguous().view([b, l, d]); // [b, l, d]
-        (merged.apply(&self.out_proj), weights)
+        (self.merge(attended), weights)
+    }
+
+    /// The same attention through libtorch's fused
+    /// `scaled_dot_product_attention`, as `nn.MultiheadAttention` computes it when
+    /// no weights are asked for (every forward of `nn.TransformerEncoderLayer`):
+    /// faster, same kernel as PyTorch, no weights returned.
+    pub fn forward_fused(&self, xs: &Tensor, mask: Option<&Tensor>, train: bool) -> Tensor {
+        let (q, k, v) = self.qkv(xs);
+        let p = if train { self.dropout } else { 0.0 };
+        let attended =
+            Tensor::scaled_dot_product_attention(&q, &k, &v, mask, p, false, None, false); // [b, h, l, hd]
+        self.merge(attended)
     }
 
     fn params(&self) -> Vec<&Tensor> {
@@ -250,14 +275,24 @@ impl EncoderLayer {
     /// `xs` `[batch, seq, d_model]` → (`[batch, seq, d_model]`, attention weights `[batch, heads, seq, seq]`).
     pub fn forward_t(&self, xs: &Tensor, mask: Option<&Tensor>, train: bool) -> (Tensor, Tensor) {
         let (attn, weights) = self.self_attn.forward_t(xs, mask, train);
+        (self.rest(xs, attn, train), weights)
+    }
+
+    /// [`EncoderLayer::forward_t`] through the fused attention, without weights.
+    pub fn forward_fused(&self, xs: &Tensor, mask: Option<&Tensor>, train: bool) -> Tensor {
+        let attn = self.self_attn.forward_fused(xs, mask, train);
+        self.rest(xs, attn, train)
+    }
+
+    /// The residuals, norms and feed-forward block after the attention.
+    fn rest(&self, xs: &Tensor, attn: Tensor, train: bool) -> Tensor {
         let xs = (xs + attn.dropout(self.dropout, train)).apply(&self.norm1);
         let ff = xs
             .apply(&self.linear1)
             .relu()
             .dropout(self.dropout, train)
             .apply(&self.linear2);
-        let xs = (&xs + ff.dropout(self.dropout, train)).apply(&self.norm2);
-        (xs, weights)
+        (&xs + ff.dropout(self.dropout, train)).apply(&self.norm2)
     }
 
     /// Every parameter, in a fixed order (used to copy one layer into another).
@@ -316,14 +351,22 @@ impl SeqTransformer {
         &self.cfg
     }
 
-    /// `xs` `[batch, seq, input]` → predictions `[batch, seq, 1]` and the
-    /// attention weights of every layer, each `[batch, heads, seq, seq]`.
-    pub fn forward_with_attention(&self, xs: &Tensor, train: bool) -> (Tensor, Vec<Tensor>) {
+    /// `xs` `[batch, seq, input]` → `[batch, seq, d_model]` after the input
+    /// projection, the position encoding and dropout; and the mask in force.
+    fn embed(&self, xs: &Tensor, train: bool) -> (Tensor, Option<Tensor>) {
         let (_, l, _) = xs.size3().expect("input is [batch, seq, features]");
         let device = xs.device();
         let pe = positional_encoding(l, self.cfg.d_model, device); // [seq, d_model]
         let mask = self.cfg.causal.then(|| causal_mask(l, device)); // [seq, seq]
-        let mut h = (xs.apply(&self.input_proj) + pe).dropout(self.cfg.dropout, train); // [batch, seq, d_model]
+        let h = (xs.apply(&self.input_proj) + pe).dropout(self.cfg.dropout, train); // [batch, seq, d_model]
+        (h, mask)
+    }
+
+    /// `xs` `[batch, seq, input]` → predictions `[batch, seq, 1]` and the
+    /// attention weights of every layer, each `[batch, heads, seq, seq]`
+    /// (the step-by-step attention; [`nn::ModuleT::forward_t`] uses the fused one).
+    pub fn forward_with_attention(&self, xs: &Tensor, train: bool) -> (Tensor, Vec<Tensor>) {
+        let (mut h, mask) = self.embed(xs, train);
         let mut weights = Vec::with_capacity(self.layers.len());
         for layer in &self.layers {
             let (next, w) = layer.forward_t(&h, mask.as_ref(), train);
@@ -343,8 +386,13 @@ impl SeqTransformer {
 }
 
 impl nn::ModuleT for SeqTransformer {
+    /// `xs` `[batch, seq, input]` → predictions `[batch, seq, 1]`, with the fused attention.
     fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
-        self.forward_with_attention(xs, train).0
+        let (mut h, mask) = self.embed(xs, train);
+        for layer in &self.layers {
+            h = layer.forward_fused(&h, mask.as_ref(), train);
+        }
+        h.apply(&self.head) // [batch, seq, 1]
     }
 }
 
@@ -371,6 +419,27 @@ mod tests {
     use super::*;
     use tch::nn::ModuleT;
     use tch::Device;
+
+    #[test]
+    fn fused_and_step_by_step_attention_agree() {
+        let vs = nn::VarStore::new(Device::Cpu);
+        for causal in [false, true] {
+            let cfg = TransformerConfig {
+                causal,
+                dropout: 0.0,
+                ..Default::default()
+            };
+            let model = SeqTransformer::new(&(vs.root() / format!("causal{causal}")), &cfg);
+            let xs = Tensor::randn([4, 9, 10], (Kind::Float, Device::Cpu));
+            let fused = model.forward_t(&xs, false);
+            let (explicit, _) = model.forward_with_attention(&xs, false);
+            let d = (fused - explicit).abs().max().double_value(&[]);
+            assert!(
+                d < 1e-5,
+                "causal {causal}: fused and step-by-step differ by {d}"
+            );
+        }
+    }
 
     #[test]
     fn shapes_and_causality() {
