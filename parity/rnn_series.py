@@ -11,7 +11,7 @@ baselines and the seconds per epoch (training only, as the Rust report), and
 writes them with the per-epoch losses and the test predictions to --json.
 
 Every data function mirrors src/data/series.rs line for line; where the
-tutorial is silent or wrong, the same choices are made (see notes/issue-3.md):
+tutorial is silent or wrong, the same choices are made (see build-notes.md, rnn_series):
 inputs are [batch, window, 1] (the tutorial's `inputs.unsqueeze(1)` would give
 [batch, 1, window], which nn.RNN(input_size=1) rejects), targets [batch, 1].
 """

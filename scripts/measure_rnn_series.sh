@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Measures notes/issue-3.md's table: for each cell, the Rust run and its PyTorch
+# Measures build-notes.md's rnn_series table: for each cell, the Rust run and its PyTorch
 # twin on sunspots with the defaults (100 epochs, SGD lr 0.01, batch 16,
 # window 20), one after the other (never in parallel), on the CPU.
 # Results: runs/measure/<cell>-{rust,torch}.json, a summary table on stdout.
