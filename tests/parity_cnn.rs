@@ -56,37 +56,9 @@ fn forward_backward_and_sgd_match(logit_relu: bool) {
     loss.backward();
     check_tensor("logits", &logits, &want["logits"], TOL);
     check_tensor("loss", &loss, &want["loss"], TOL);
-    for (name, var) in vs.variables() {
-        check_tensor(
-            &format!("grad.{name}"),
-            &var.grad(),
-            &want[&format!("grad.{name}")],
-            TOL,
-        );
-    }
+    common::check_grads(&vs, &want, TOL);
 
-    let mut opt = OptimConfig {
-        lr: 0.01,
-        momentum: 0.9,
-        ..OptimConfig::default()
-    }
-    .build(&vs)
-    .expect("valid SGD");
-    for step in 0..5 {
-        opt.zero_grad();
-        Loss::CrossEntropy
-            .compute(&model.forward_t(&xs.get(step), true), &ys.get(step))
-            .backward();
-        opt.step();
-    }
-    for (name, var) in vs.variables() {
-        check_tensor(
-            &format!("after 5 SGD steps: {name}"),
-            &var,
-            &want[&format!("after.{name}")],
-            TOL,
-        );
-    }
+    common::check_sgd_steps(&model, &vs, xs, ys, Loss::CrossEntropy, 5, &want, TOL);
 }
 
 #[test]

@@ -15,7 +15,6 @@ use tch::nn::{self, ModuleT};
 use tch::Device;
 use tchport::checkpoint;
 use tchport::models::{CellKind, RecurrentNet, RnnConfig};
-use tchport::optim::OptimConfig;
 use tchport::parity::check_tensor;
 use tchport::train::Loss;
 
@@ -89,37 +88,9 @@ fn forward_backward_and_sgd_match(cell: CellKind, layers: i64) {
     loss.backward();
     check_tensor("outputs", &outputs, &want["outputs"], TOL);
     check_tensor("loss", &loss, &want["loss"], TOL);
-    for (name, var) in vs.variables() {
-        check_tensor(
-            &format!("grad.{name}"),
-            &var.grad(),
-            &want[&format!("grad.{name}")],
-            TOL,
-        );
-    }
+    common::check_grads(&vs, &want, TOL);
 
-    let mut opt = OptimConfig {
-        lr: 0.01,
-        momentum: 0.9,
-        ..OptimConfig::default()
-    }
-    .build(&vs)
-    .expect("valid SGD");
-    for step in 0..5 {
-        opt.zero_grad();
-        Loss::Mse
-            .compute(&model.forward_t(&xs.get(step), true), &ys.get(step))
-            .backward();
-        opt.step();
-    }
-    for (name, var) in vs.variables() {
-        check_tensor(
-            &format!("after 5 SGD steps: {name}"),
-            &var,
-            &want[&format!("after.{name}")],
-            TOL,
-        );
-    }
+    common::check_sgd_steps(&model, &vs, xs, ys, Loss::Mse, 5, &want, TOL);
 }
 
 #[test]

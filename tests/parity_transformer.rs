@@ -24,7 +24,6 @@ use tch::{Device, Tensor};
 use tchport::checkpoint;
 use tchport::models::transformer::{causal_mask, EncoderLayer};
 use tchport::models::{SeqLstm, SeqLstmConfig, SeqTransformer, TransformerConfig};
-use tchport::optim::OptimConfig;
 use tchport::parity::check_tensor;
 use tchport::train::Loss;
 
@@ -65,39 +64,11 @@ fn model_matches(model: &dyn ModuleT, vs: &nn::VarStore, dir: &Path) {
     loss.backward();
     check_tensor("eval output", &out, &want["out"], TOL);
     check_tensor("eval loss", &loss, &want["loss"], TOL);
-    for (name, var) in vs.variables() {
-        check_tensor(
-            &format!("grad.{name}"),
-            &var.grad(),
-            &want[&format!("grad.{name}")],
-            TOL,
-        );
-    }
+    common::check_grads(vs, &want, TOL);
     let nograd = tch::no_grad(|| model.forward_t(&xs.get(0), false));
     check_tensor("eval output, no_grad", &nograd, &want["out_nograd"], TOL);
 
-    let mut opt = OptimConfig {
-        lr: 0.01,
-        momentum: 0.9,
-        ..OptimConfig::default()
-    }
-    .build(vs)
-    .expect("valid SGD");
-    for step in 0..5 {
-        opt.zero_grad();
-        Loss::Mse
-            .compute(&model.forward_t(&xs.get(step), true), &ys.get(step))
-            .backward();
-        opt.step();
-    }
-    for (name, var) in vs.variables() {
-        check_tensor(
-            &format!("after 5 SGD steps: {name}"),
-            &var,
-            &want[&format!("after.{name}")],
-            TOL,
-        );
-    }
+    common::check_sgd_steps(model, vs, xs, ys, Loss::Mse, 5, &want, TOL);
 }
 
 fn transformer_matches(causal: bool) {

@@ -36,3 +36,47 @@ pub fn rng_lock() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+/// Checks the gradient of every variable of `vs` against `want["grad.<name>"]`.
+pub fn check_grads(vs: &tch::nn::VarStore, want: &BTreeMap<String, Tensor>, tol: f64) {
+    for (name, var) in vs.variables() {
+        tchport::parity::check_tensor(
+            &format!("grad.{name}"),
+            &var.grad(),
+            &want[&format!("grad.{name}")],
+            tol,
+        );
+    }
+}
+
+/// Runs one SGD step (lr 0.01, momentum 0.9: the reference scripts' settings)
+/// per batch `xs.get(i)`/`ys.get(i)` for `steps` batches in train mode, then
+/// checks every weight against `want["after.<name>"]`.
+#[allow(clippy::too_many_arguments)]
+pub fn check_sgd_steps<M: tch::nn::ModuleT + ?Sized>(
+    model: &M,
+    vs: &tch::nn::VarStore,
+    xs: &Tensor,
+    ys: &Tensor,
+    loss: tchport::train::Loss,
+    steps: i64,
+    want: &BTreeMap<String, Tensor>,
+    tol: f64,
+) {
+    let sgd = tchport::optim::OptimConfig {
+        lr: 0.01,
+        momentum: 0.9,
+        ..Default::default()
+    };
+    let mut opt = sgd.build(vs).expect("valid SGD");
+    for step in 0..steps {
+        opt.zero_grad();
+        loss.compute(&model.forward_t(&xs.get(step), true), &ys.get(step))
+            .backward();
+        opt.step();
+    }
+    for (name, var) in vs.variables() {
+        let label = format!("after {steps} SGD steps: {name}");
+        tchport::parity::check_tensor(&label, &var, &want[&format!("after.{name}")], tol);
+    }
+}
