@@ -106,7 +106,7 @@ fn train(args: Args) -> Result<()> {
         cfg.digits = Some(digits);
     }
     cfg.val_fraction = args.val_fraction;
-    (cfg.finetune, cfg.lr_schedule, cfg.early_stopping) = args.tune.into_parts(args.epochs);
+    cfg.tune = args.tune.into_config(args.epochs);
     let opts = args.run.into_options();
     let report = mnist::run(&cfg, &opts)?;
     mnist::print_report(&report);

@@ -17,7 +17,6 @@ use tchport::data::series::{MissingPolicy, SineConfig, SplitFractions};
 use tchport::models::{CellKind, RnnConfig};
 use tchport::optim::{OptimConfig, OptimizerKind};
 use tchport::tasks::series::{self, SeriesConfig, Synthetic};
-use tchport::tasks::TuneConfig;
 use tchport::train::LoopConfig;
 
 /// Train the tutorial's RNN (recurrent layer, then a linear layer on the last
@@ -113,7 +112,7 @@ fn main() {
 
 fn train(args: Args) -> Result<()> {
     let defaults = SeriesConfig::default();
-    let (finetune, lr_schedule, early_stopping) = args.tune.into_parts(args.epochs);
+    let tune = args.tune.into_config(args.epochs);
     let cfg = SeriesConfig {
         model: RnnConfig {
             cell: args.cell,
@@ -149,11 +148,7 @@ fn train(args: Args) -> Result<()> {
             val: args.val_frac,
         },
         forecast: args.forecast,
-        tune: TuneConfig {
-            finetune,
-            lr_schedule,
-            early_stopping,
-        },
+        tune,
     };
     let opts = args.run.into_options();
     let report = series::run(&cfg, &opts, args.plot.as_deref())?;

@@ -16,7 +16,6 @@ use tchport::cli::{RunArgs, TuneArgs};
 use tchport::data::series::MissingPolicy;
 use tchport::optim::OptimizerKind;
 use tchport::tasks::sequence::{self, Arch, SeqTask, SequenceConfig};
-use tchport::tasks::TuneConfig;
 
 /// Train a Transformer encoder (`--arch transformer`) or the tutorial's
 /// LSTM(10, 50) + Linear(50, 1) (`--arch lstm`) to predict one value per time
@@ -154,12 +153,7 @@ fn train(args: Args) -> Result<()> {
     cfg.recall.val = args.val_sequences;
     cfg.recall.test = args.test_sequences;
     cfg.recall.data_seed = args.data_seed;
-    let (finetune, lr_schedule, early_stopping) = args.tune.into_parts(cfg.train.epochs);
-    cfg.tune = TuneConfig {
-        finetune,
-        lr_schedule,
-        early_stopping,
-    };
+    cfg.tune = args.tune.into_config(cfg.train.epochs);
     let opts = args.run.into_options();
     let report = sequence::run(&cfg, &opts, args.attention.as_deref())?;
     sequence::print_report(&report);

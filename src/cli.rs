@@ -132,18 +132,10 @@ pub struct TuneArgs {
 }
 
 impl TuneArgs {
-    /// The fine-tuning options, the schedule (cosine over `epochs`) and the
-    /// early-stopping patience.
-    pub fn into_parts(
-        self,
-        epochs: usize,
-    ) -> (
-        crate::finetune::FinetuneConfig,
-        crate::schedule::LrSchedule,
-        Option<usize>,
-    ) {
+    /// The run's tuning configuration (a cosine schedule spans `epochs`).
+    pub fn into_config(self, epochs: usize) -> crate::tasks::TuneConfig {
         use crate::schedule::LrSchedule;
-        let schedule = match self.lr_schedule {
+        let lr_schedule = match self.lr_schedule {
             None => LrSchedule::Constant,
             Some(ScheduleKind::Step) => LrSchedule::Step {
                 step_size: self.lr_step_size,
@@ -160,6 +152,10 @@ impl TuneArgs {
             reset: self.reset,
             lr_backbone: self.lr_backbone,
         };
-        (finetune, schedule, self.early_stopping)
+        crate::tasks::TuneConfig {
+            finetune,
+            lr_schedule,
+            early_stopping: self.early_stopping,
+        }
     }
 }

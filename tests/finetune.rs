@@ -403,12 +403,12 @@ fn a_pytorch_pretrained_checkpoint_fine_tunes_in_rust_and_evaluates_identically_
     cfg.train_limit = Some(300);
     cfg.test_limit = Some(1000);
     cfg.val_fraction = Some(0.2);
-    cfg.early_stopping = Some(1);
-    cfg.lr_schedule = LrSchedule::Cosine {
+    cfg.tune.early_stopping = Some(1);
+    cfg.tune.lr_schedule = LrSchedule::Cosine {
         t_max: 2,
         eta_min: 0.0,
     };
-    cfg.finetune = FinetuneConfig {
+    cfg.tune.finetune = FinetuneConfig {
         init_from: Some(pre.clone()),
         freeze: prefixes(&["conv1"]),
         reset: prefixes(&["fc"]),

@@ -141,40 +141,19 @@ impl RecurrentNet {
             [self.cfg.layers, batch, self.cfg.hidden],
             (xs.kind(), xs.device()),
         ); // [layers, batch, hidden]
-        let (layers, (dropout, bidirectional, batch_first)) = (self.cfg.layers, (0.0, false, true));
-        match self.cfg.cell {
-            CellKind::Rnn => {
-                xs.rnn_tanh(
-                    &h0,
-                    &self.params,
-                    true,
-                    layers,
-                    dropout,
-                    train,
-                    bidirectional,
-                    batch_first,
-                )
-                .0
-            }
-            CellKind::Gru => {
-                xs.gru(
-                    &h0,
-                    &self.params,
-                    true,
-                    layers,
-                    dropout,
-                    train,
-                    bidirectional,
-                    batch_first,
-                )
-                .0
-            }
+           // PyTorch's defaults for nn.RNN/GRU/LSTM: biases, no dropout, one
+           // direction; batch-first as the tutorial asks.
+        let (layers, dropout, bidirectional, batch_first) = (self.cfg.layers, 0.0, false, true);
+        // at::rnn_tanh and at::gru take the same arguments; at::lstm takes (h0, c0).
+        type Fused =
+            fn(&Tensor, &Tensor, &[Tensor], bool, i64, f64, bool, bool, bool) -> (Tensor, Tensor);
+        let fused: Fused = match self.cfg.cell {
+            CellKind::Rnn => Tensor::rnn_tanh::<Tensor>,
+            CellKind::Gru => Tensor::gru::<Tensor>,
             CellKind::Lstm => {
-                let c0 = h0.zeros_like();
-                let hx = [h0, c0];
+                let hx = [&h0, &h0.zeros_like()];
                 let params: Vec<&Tensor> = self.params.iter().collect();
-                let hx: Vec<&Tensor> = hx.iter().collect();
-                xs.lstm(
+                let out = xs.lstm(
                     &hx,
                     &params,
                     true,
@@ -183,10 +162,22 @@ impl RecurrentNet {
                     train,
                     bidirectional,
                     batch_first,
-                )
-                .0
+                );
+                return out.0;
             }
-        }
+        };
+        fused(
+            xs,
+            &h0,
+            &self.params,
+            true,
+            layers,
+            dropout,
+            train,
+            bidirectional,
+            batch_first,
+        )
+        .0
     }
 }
 

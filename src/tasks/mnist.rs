@@ -9,14 +9,14 @@ use tch::{nn, Device};
 
 use super::{
     checkpointing, optimizer_and_trainer, parameter_count, prepare_weights, save_final, RunOptions,
+    TuneConfig,
 };
 use crate::checkpoint;
 use crate::data::mnist::{self, ImageSet, MNIST_MEAN_STD};
-use crate::finetune::{FinetuneConfig, FinetuneReport};
+use crate::finetune::FinetuneReport;
 use crate::metrics::{ClassificationReport, ConfusionMatrix};
 use crate::models::{Cnn, CnnConfig};
 use crate::optim::OptimConfig;
-use crate::schedule::{Goal, LrSchedule};
 use crate::split;
 use crate::train::{self, EpochRecord, FitOutcome, LoopConfig, Loss, Progress};
 
@@ -45,13 +45,9 @@ pub struct MnistConfig {
     /// Hold out this fraction of the training images (stratified, seeded) for
     /// validation; the test set is then evaluated only at the end.
     pub val_fraction: Option<f64>,
-    /// Stop when the validation loss has not improved for this many epochs,
-    /// keeping the best epoch's weights (needs `val_fraction`).
-    pub early_stopping: Option<usize>,
-    /// Learning-rate schedule over the epochs.
-    pub lr_schedule: LrSchedule,
-    /// `--init-from`, `--freeze`, `--reset`, `--lr-backbone`.
-    pub finetune: FinetuneConfig,
+    /// Fine-tuning, learning-rate schedule, early stopping on the validation
+    /// loss (which needs `val_fraction`).
+    pub tune: TuneConfig,
 }
 
 impl Default for MnistConfig {
@@ -74,9 +70,7 @@ impl Default for MnistConfig {
             test_limit: None,
             digits: None,
             val_fraction: None,
-            early_stopping: None,
-            lr_schedule: LrSchedule::Constant,
-            finetune: FinetuneConfig::default(),
+            tune: TuneConfig::default(),
         }
     }
 }
@@ -86,8 +80,7 @@ impl MnistConfig {
     pub fn validate(&self) -> Result<()> {
         self.optim.validate()?;
         self.train.validate()?;
-        self.lr_schedule.validate()?;
-        self.finetune.validate()?;
+        self.tune.validate()?;
         if let Some(d) = &self.digits {
             if d.len() as i64 != self.model.num_classes {
                 bail!(
@@ -102,8 +95,7 @@ impl MnistConfig {
                 bail!("--val-fraction must be in (0, 1), got {f}");
             }
         }
-        match self.early_stopping {
-            Some(0) => bail!("--early-stopping needs a patience of at least 1 epoch"),
+        match self.tune.early_stopping {
             Some(_) if self.val_fraction.is_none() => bail!(
                 "--early-stopping watches the validation loss: add --val-fraction (the test set is not for choosing epochs)"
             ),
@@ -276,7 +268,7 @@ fn train_model(
     if let Some(path) = opts.resume.as_ref().or(opts.load.as_ref()) {
         check_checkpoint_config(path, &cfg.model)?;
     }
-    let (ft, state) = prepare_weights(&mut vs, opts, &cfg.finetune, &cfg.optim, progress)?;
+    let (ft, state) = prepare_weights(&mut vs, opts, &cfg.tune.finetune, &cfg.optim, progress)?;
     let mut outcome = FitOutcome {
         history: state.history.clone(),
         best_epoch: None,
@@ -289,16 +281,13 @@ fn train_model(
         } else {
             None
         };
-        let early = cfg
-            .early_stopping
-            .map(|patience| (patience, "val loss", Goal::Minimize));
         let (mut opt, trainer) = optimizer_and_trainer(
             &vs,
             &cfg.optim,
             &ft,
             &cfg.train,
-            cfg.lr_schedule,
-            early,
+            &cfg.tune,
+            "val loss",
             Loss::CrossEntropy,
             device,
             progress,
@@ -328,7 +317,7 @@ fn train_model(
         vs,
         model,
         outcome,
-        finetune: cfg.finetune.is_active().then_some(ft),
+        finetune: cfg.tune.finetune.is_active().then_some(ft),
     })
 }
 

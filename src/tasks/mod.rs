@@ -10,8 +10,8 @@ use std::path::PathBuf;
 
 use crate::device::DeviceChoice;
 
-/// Fine-tuning, learning-rate schedule and early stopping of a series run
-/// (the `TuneArgs` flags), written to `config.json` with the rest.
+/// Fine-tuning, learning-rate schedule and early stopping of a run (the
+/// `TuneArgs` flags), written to `config.json` with the rest.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct TuneConfig {
@@ -19,7 +19,8 @@ pub struct TuneConfig {
     pub finetune: crate::finetune::FinetuneConfig,
     /// `--lr-schedule`.
     pub lr_schedule: crate::schedule::LrSchedule,
-    /// `--early-stopping PATIENCE` on the validation RMSE.
+    /// `--early-stopping PATIENCE` on the validation metric (loss for the
+    /// CNN, RMSE for the series), keeping the best epoch's weights.
     pub early_stopping: Option<usize>,
 }
 
@@ -30,7 +31,7 @@ impl TuneConfig {
         self.lr_schedule.validate()?;
         anyhow::ensure!(
             self.early_stopping != Some(0),
-            "--early-stopping must be at least 1"
+            "--early-stopping needs a patience of at least 1 epoch"
         );
         Ok(())
     }
@@ -112,37 +113,38 @@ pub fn prepare_weights(
 }
 
 /// Builds the optimizer of `vs` (with the fine-tuning groups' learning rates)
-/// and the trainer: checkpoints per `opts`, the learning-rate schedule, and
-/// early stopping on `metric` (a name the epoch callback reports).
+/// and the trainer: checkpoints per `opts`, `tune`'s learning-rate schedule,
+/// and its early stopping on `early_metric` (a name the epoch callback
+/// reports; smaller is better).
 #[allow(clippy::too_many_arguments)]
 pub fn optimizer_and_trainer<'a>(
     vs: &'a tch::nn::VarStore,
     optim: &crate::optim::OptimConfig,
     ft: &crate::finetune::FinetuneReport,
     loop_cfg: &'a crate::train::LoopConfig,
-    schedule: crate::schedule::LrSchedule,
-    early_stopping: Option<(usize, &str, crate::schedule::Goal)>,
+    tune: &TuneConfig,
+    early_metric: &str,
     loss: crate::train::Loss,
     device: tch::Device,
     progress: crate::train::Progress,
     checkpointing: Option<crate::train::Checkpointing<'a>>,
 ) -> anyhow::Result<(tch::nn::Optimizer, crate::train::Trainer<'a>)> {
-    use crate::schedule::{EarlyStopping, LrSchedule};
+    use crate::schedule::{EarlyStopping, Goal, LrSchedule};
     let mut opt = optim.build(vs)?;
     crate::finetune::set_group_lrs(&mut opt, &ft.lr_groups);
-    let groups = if schedule == LrSchedule::Constant {
+    let groups = if tune.lr_schedule == LrSchedule::Constant {
         Vec::new()
     } else {
         ft.lr_groups.clone()
     };
-    let early = early_stopping.map(|(patience, metric, goal)| EarlyStopping {
+    let early = tune.early_stopping.map(|patience| EarlyStopping {
         patience,
-        metric: metric.to_string(),
-        goal,
+        metric: early_metric.to_string(),
+        goal: Goal::Minimize,
     });
     let trainer = crate::train::Trainer::new(loop_cfg, loss, device, progress)
         .with_checkpointing(checkpointing)
-        .with_lr_schedule(schedule, groups)
+        .with_lr_schedule(tune.lr_schedule, groups)
         .with_early_stopping(early, vs);
     Ok((opt, trainer))
 }

@@ -37,7 +37,6 @@ use crate::data::shuffle::SplitMix64;
 use crate::metrics::RegressionScores;
 use crate::models::{SeqLstm, SeqLstmConfig, SeqTransformer, TransformerConfig};
 use crate::optim::OptimConfig;
-use crate::schedule::Goal;
 use crate::train::{self, EpochRecord, LoopConfig, Loss, Progress};
 
 /// Inputs per step: the previous 10 values (the tutorial's `input_size=10`).
@@ -650,17 +649,13 @@ pub fn run(
     let bs = cfg.train.batch_size.max(256);
     let mut epochs = state.history.clone();
     if !opts.eval_only {
-        let early = cfg
-            .tune
-            .early_stopping
-            .map(|patience| (patience, "val rmse", Goal::Minimize));
         let (mut opt, trainer) = optimizer_and_trainer(
             &vs,
             &cfg.optim,
             &ft,
             &cfg.train,
-            cfg.tune.lr_schedule,
-            early,
+            &cfg.tune,
+            "val rmse",
             Loss::Mse,
             device,
             progress,

@@ -27,7 +27,6 @@ use crate::metrics::RegressionScores;
 use crate::models::{RecurrentNet, RnnConfig};
 use crate::optim::OptimConfig;
 use crate::plot::{self, Line, Panel};
-use crate::schedule::Goal;
 use crate::train::{self, EpochRecord, LoopConfig, Loss, Progress};
 
 /// A generated series in place of the CSV (`--synthetic`).
@@ -420,17 +419,13 @@ pub fn run(cfg: &SeriesConfig, opts: &RunOptions, plot: Option<&Path>) -> Result
     let eval_bs = cfg.train.batch_size.max(256);
     let mut epochs = state.history.clone();
     if !opts.eval_only {
-        let early = cfg
-            .tune
-            .early_stopping
-            .map(|patience| (patience, "val rmse", Goal::Minimize));
         let (mut opt, trainer) = optimizer_and_trainer(
             &vs,
             &cfg.optim,
             &ft,
             &cfg.train,
-            cfg.tune.lr_schedule,
-            early,
+            &cfg.tune,
+            "val rmse",
             Loss::Mse,
             device,
             progress,
