@@ -4,6 +4,7 @@
 //! cargo run --release --example cnn_mnist                     # the tutorial's settings
 //! cargo run --release --example cnn_mnist -- --no-logit-relu --optimizer adam --epochs 3
 //! cargo run --release --example cnn_mnist -- --load runs/cnn/model.safetensors --eval-only
+//! cargo run --release --example cnn_mnist -- --kfold 5 --train-limit 6000 --epochs 2
 //! # transfer: pre-train on digits 0-4, fine-tune a new head on 100 images of 5-9
 //! cargo run --release --example cnn_mnist -- --digits 0-4 --no-logit-relu --save runs/pre/m.safetensors
 //! cargo run --release --example cnn_mnist -- --digits 5-9 --no-logit-relu --train-limit 100 \
@@ -13,48 +14,28 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use clap::Parser;
-use tchport::cli::{RunArgs, TuneArgs};
-use tchport::optim::OptimizerKind;
-use tchport::tasks::mnist::{self, MnistConfig};
+use tchport::cli::{RunArgs, TrainArgs, TuneArgs};
+use tchport::session;
+use tchport::tasks::cnn_mnist::{self, CnnMnist, MnistConfig};
 
 /// Train the tutorial's CNN (conv 1→32, conv 32→64, fc 3136→10) on MNIST and
 /// report test accuracy, macro F1 and the confusion matrix.
 ///
 /// Defaults reproduce the tutorial: SGD, lr 0.001, no momentum, 10 epochs,
 /// ReLU on the logits; batch 64 where the tutorial is silent.
-#[derive(Parser, Debug)]
+#[derive(clap::Parser, Debug)]
 #[command(version)]
 struct Args {
-    /// Passes over the training set.
-    #[arg(long, default_value_t = 10)]
-    epochs: usize,
-    /// Images per mini-batch (the last, smaller batch is kept).
-    #[arg(long, default_value_t = 64)]
-    batch_size: usize,
-    /// Learning rate.
-    #[arg(long, default_value_t = 0.001, allow_negative_numbers = true)]
-    lr: f64,
-    /// Optimizer.
-    #[arg(long, value_enum, default_value_t = OptimizerKind::Sgd)]
-    optimizer: OptimizerKind,
-    /// SGD momentum (0 = plain SGD, as in the tutorial).
-    #[arg(long, default_value_t = 0.0)]
-    momentum: f64,
-    /// L2 weight decay.
-    #[arg(long, default_value_t = 0.0)]
-    weight_decay: f64,
-    /// Seed of the initial weights and of the batch order.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    #[command(flatten)]
+    train: TrainArgs,
     /// Folder with the four MNIST IDX files (raw or .gz); Fashion-MNIST works too.
-    #[arg(long, default_value = "data/mnist")]
+    #[arg(long, value_name = "DIR", default_value_os_t = MnistConfig::default().data_dir)]
     data_dir: PathBuf,
     /// Train on the first N training images only (quick runs).
-    #[arg(long)]
+    #[arg(long, value_name = "N")]
     train_limit: Option<usize>,
     /// Evaluate on the first N test images only.
-    #[arg(long)]
+    #[arg(long, value_name = "N")]
     test_limit: Option<usize>,
     /// Normalise pixels with MNIST's mean/std (0.1307, 0.3081) after scaling to [0, 1].
     #[arg(long)]
@@ -62,8 +43,6 @@ struct Args {
     /// Drop the tutorial's ReLU on the logits (the usual CNN; learns faster).
     #[arg(long)]
     no_logit_relu: bool,
-    #[command(flatten)]
-    run: RunArgs,
     /// Keep only these digits, relabelled 0.. in the order given (the head gets
     /// one output per digit), e.g. `0-4`, `5-9` or `1,7`. Filters train and test
     /// before --train-limit/--test-limit.
@@ -74,41 +53,38 @@ struct Args {
     /// printed every epoch and the test set is evaluated only at the end.
     #[arg(long, value_name = "F")]
     val_fraction: Option<f64>,
-    #[command(flatten)]
-    tune: TuneArgs,
     /// Stratified K-fold cross-validation on the training images: K fresh
     /// models, held-out accuracy per fold and its mean ± std (no test set).
     #[arg(long, value_name = "K", conflicts_with_all = ["val_fraction", "save", "resume", "eval_only"])]
     kfold: Option<usize>,
+    #[command(flatten)]
+    tune: TuneArgs,
+    #[command(flatten)]
+    run: RunArgs,
 }
 
 fn main() {
-    tchport::cli::run(|| train(Args::parse()));
+    let d = MnistConfig::default();
+    let args: Args = tchport::cli::parse(TrainArgs::defaults(&d.optim, &d.train));
+    tchport::cli::run(|| train(args));
 }
 
 fn train(args: Args) -> Result<()> {
     let mut cfg = MnistConfig::default();
+    args.train.apply(&mut cfg.optim, &mut cfg.train);
     cfg.model.logit_relu = !args.no_logit_relu;
-    cfg.optim.optimizer = args.optimizer;
-    cfg.optim.lr = args.lr;
-    cfg.optim.momentum = args.momentum;
-    cfg.optim.weight_decay = args.weight_decay;
-    cfg.train.epochs = args.epochs;
-    cfg.train.batch_size = args.batch_size;
-    cfg.train.seed = args.seed;
     cfg.data_dir = args.data_dir;
     cfg.normalize = args.normalize;
     cfg.train_limit = args.train_limit;
     cfg.test_limit = args.test_limit;
     if let Some(d) = &args.digits {
-        let digits = mnist::parse_digits(d)?;
+        let digits = cnn_mnist::parse_digits(d)?;
         cfg.model.num_classes = digits.len() as i64;
         cfg.digits = Some(digits);
     }
     cfg.val_fraction = args.val_fraction;
-    cfg.tune = args.tune.into_config(args.epochs);
-    let opts = args.run.into_options();
-    let report = mnist::run(&cfg, &opts)?;
-    mnist::print_report(&report);
-    Ok(())
+    cfg.tune = args.tune.into_config(cfg.train.epochs);
+    let mut opts = args.run.into_options();
+    opts.folds = args.kfold;
+    session::execute(&CnnMnist, &cfg, &opts)
 }

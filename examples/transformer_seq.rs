@@ -6,16 +6,18 @@
 //! cargo run --release --example transformer_seq -- --arch lstm     # the tutorial's LSTM
 //! cargo run --release --example transformer_seq -- --task recall --optimizer adam --lr 0.001 \
 //!     --epochs 30 --attention runs/attention.svg
+//! cargo run --release --example transformer_seq -- --folds 3 --epochs 20  # rolling origin
 //! ```
 
-use std::path::PathBuf;
-
 use anyhow::Result;
-use clap::Parser;
-use tchport::cli::{RunArgs, TuneArgs};
-use tchport::data::series::MissingPolicy;
-use tchport::optim::OptimizerKind;
-use tchport::tasks::sequence::{self, Arch, SeqTask, SequenceConfig};
+use tchport::cli::{RunArgs, SeriesArgs, TrainArgs, TuneArgs};
+use tchport::models::Arch;
+use tchport::session;
+use tchport::tasks::transformer_seq::{SeqTask, SequenceConfig, TransformerSeq};
+
+fn defaults() -> SequenceConfig {
+    SequenceConfig::default()
+}
 
 /// Train a Transformer encoder (`--arch transformer`) or the tutorial's
 /// LSTM(10, 50) + Linear(50, 1) (`--arch lstm`) to predict one value per time
@@ -24,33 +26,33 @@ use tchport::tasks::sequence::{self, Arch, SeqTask, SequenceConfig};
 ///
 /// Defaults follow the tutorial: MSE loss, SGD, lr 0.01, 100 epochs; batch 16
 /// where it is silent.
-#[derive(Parser, Debug)]
+#[derive(clap::Parser, Debug)]
 #[command(version)]
 struct Args {
     /// Model.
-    #[arg(long, value_enum, default_value_t = Arch::Transformer)]
+    #[arg(long, value_enum, default_value_t = defaults().arch)]
     arch: Arch,
     /// Data: a CSV series (previous 10 values → next value at every step) or
     /// the synthetic delayed-recall problem (target = feature 0 from --delay steps back).
-    #[arg(long, value_enum, default_value_t = SeqTask::Series)]
+    #[arg(long, value_enum, default_value_t = defaults().task)]
     task: SeqTask,
     /// Steps per sequence [default: 32 for series, 2 × --delay for recall].
-    #[arg(long)]
+    #[arg(long, value_name = "N")]
     seq_len: Option<usize>,
     /// Transformer width.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, value_name = "N", default_value_t = defaults().transformer.d_model)]
     d_model: i64,
     /// Attention heads (must divide --d-model).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, value_name = "N", default_value_t = defaults().transformer.heads)]
     heads: i64,
     /// Encoder layers.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, value_name = "N", default_value_t = defaults().transformer.layers)]
     layers: i64,
     /// Feed-forward width of each encoder layer.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, value_name = "N", default_value_t = defaults().transformer.ff_dim)]
     ff_dim: i64,
     /// Transformer dropout (position encoding, attention weights, residual branches).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, value_name = "P", default_value_t = defaults().transformer.dropout)]
     dropout: f64,
     /// Causal mask: step t attends only to steps ≤ t. On by default for
     /// --task series, where the next step's input holds this step's target.
@@ -60,57 +62,31 @@ struct Args {
     #[arg(long)]
     no_causal: bool,
     /// LSTM hidden size (the tutorial's 50).
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, value_name = "N", default_value_t = defaults().lstm.hidden_size)]
     hidden: i64,
-    /// Passes over the training sequences.
-    #[arg(long, default_value_t = 100)]
-    epochs: usize,
-    /// Sequences per mini-batch.
-    #[arg(long, default_value_t = 16)]
-    batch_size: usize,
-    /// Learning rate.
-    #[arg(long, default_value_t = 0.01, allow_negative_numbers = true)]
-    lr: f64,
-    /// Optimizer.
-    #[arg(long, value_enum, default_value_t = OptimizerKind::Sgd)]
-    optimizer: OptimizerKind,
-    /// SGD momentum (0 = plain SGD, as in the tutorial).
-    #[arg(long, default_value_t = 0.0)]
-    momentum: f64,
-    /// L2 weight decay.
-    #[arg(long, default_value_t = 0.0)]
-    weight_decay: f64,
-    /// Seed of the initial weights, dropout and batch order.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// CSV file of --task series (a header line is required).
-    #[arg(long, default_value = "data/series/sunspots.csv")]
-    csv: PathBuf,
-    /// Column of the values in --csv.
-    #[arg(long, default_value = "SUNACTIVITY")]
-    column: String,
-    /// Empty or non-numeric cells in --csv.
-    #[arg(long, value_enum, default_value_t = MissingPolicy::Error)]
-    missing: MissingPolicy,
+    #[command(flatten)]
+    train: TrainArgs,
+    #[command(flatten)]
+    series: SeriesArgs,
     /// Recall: how many steps back the target is.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, value_name = "STEPS", default_value_t = defaults().recall.delay)]
     delay: usize,
     /// Recall: training sequences.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, value_name = "N", default_value_t = defaults().recall.train)]
     train_sequences: usize,
     /// Recall: validation sequences (scored after every epoch).
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, value_name = "N", default_value_t = defaults().recall.val)]
     val_sequences: usize,
     /// Recall: test sequences.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, value_name = "N", default_value_t = defaults().recall.test)]
     test_sequences: usize,
     /// Recall: seed of the synthetic data.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, value_name = "N", default_value_t = defaults().recall.data_seed)]
     data_seed: u64,
     /// Draw the last layer's attention weights per head for the first test
     /// sequence as an SVG heatmap (--arch transformer).
     #[arg(long, value_name = "PATH")]
-    attention: Option<PathBuf>,
+    attention: Option<std::path::PathBuf>,
     #[command(flatten)]
     tune: TuneArgs,
     #[command(flatten)]
@@ -118,11 +94,17 @@ struct Args {
 }
 
 fn main() {
-    tchport::cli::run(|| train(Args::parse()));
+    let d = defaults();
+    let mut shown = TrainArgs::defaults(&d.optim, &d.train);
+    shown.extend(SeriesArgs::defaults(&d.series));
+    let args: Args = tchport::cli::parse(shown);
+    tchport::cli::run(|| train(args));
 }
 
 fn train(args: Args) -> Result<()> {
     let mut cfg = SequenceConfig::for_task(args.task);
+    args.train.apply(&mut cfg.optim, &mut cfg.train);
+    args.series.apply(&mut cfg.series);
     cfg.arch = args.arch;
     cfg.seq_len = args.seq_len;
     let t = &mut cfg.transformer;
@@ -138,24 +120,16 @@ fn train(args: Args) -> Result<()> {
         t.causal = false;
     }
     cfg.lstm.hidden_size = args.hidden;
-    cfg.optim.optimizer = args.optimizer;
-    cfg.optim.lr = args.lr;
-    cfg.optim.momentum = args.momentum;
-    cfg.optim.weight_decay = args.weight_decay;
-    cfg.train.epochs = args.epochs;
-    cfg.train.batch_size = args.batch_size;
-    cfg.train.seed = args.seed;
-    cfg.series.csv = args.csv;
-    cfg.series.column = args.column;
-    cfg.series.missing = args.missing;
     cfg.recall.delay = args.delay;
     cfg.recall.train = args.train_sequences;
     cfg.recall.val = args.val_sequences;
     cfg.recall.test = args.test_sequences;
     cfg.recall.data_seed = args.data_seed;
     cfg.tune = args.tune.into_config(cfg.train.epochs);
-    let opts = args.run.into_options();
-    let report = sequence::run(&cfg, &opts, args.attention.as_deref())?;
-    sequence::print_report(&report);
-    Ok(())
+    let mut opts = args.run.into_options();
+    opts.folds = args.series.folds;
+    let task = TransformerSeq {
+        attention: args.attention,
+    };
+    session::execute(&task, &cfg, &opts)
 }

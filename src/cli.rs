@@ -1,4 +1,17 @@
-//! Small helpers every example's `main` uses.
+//! The command line of the examples: the flag groups they share, each
+//! declared once and flattened into every example's `Args`, with defaults
+//! taken from the example's own `Default` configuration ([`parse`]), and the
+//! `main` wrapper that turns errors into one line and an exit status.
+
+use std::path::PathBuf;
+
+use clap::{ArgMatches, CommandFactory, FromArgMatches, ValueEnum};
+
+use crate::data::series::{MissingPolicy, SplitFractions};
+use crate::data::source::SeriesSource;
+use crate::optim::{OptimConfig, OptimizerKind};
+use crate::session::{RunOptions, TuneConfig};
+use crate::train::LoopConfig;
 
 /// Restores the default `SIGPIPE` action, so `cnn_mnist | head` ends quietly
 /// like any Unix tool instead of panicking on a closed stdout.
@@ -65,11 +78,11 @@ pub struct RunArgs {
 
 impl RunArgs {
     /// Applies `--threads` and returns the options of the run.
-    pub fn into_options(self) -> crate::tasks::RunOptions {
+    pub fn into_options(self) -> RunOptions {
         if let Some(n) = self.threads {
             tch::set_num_threads(n);
         }
-        crate::tasks::RunOptions {
+        RunOptions {
             device: self.device,
             save: self.save,
             load: self.load,
@@ -78,6 +91,7 @@ impl RunArgs {
             eval_only: self.eval_only,
             metrics_json: self.metrics_json,
             quiet: self.quiet,
+            folds: None,
         }
     }
 }
@@ -133,7 +147,7 @@ pub struct TuneArgs {
 
 impl TuneArgs {
     /// The run's tuning configuration (a cosine schedule spans `epochs`).
-    pub fn into_config(self, epochs: usize) -> crate::tasks::TuneConfig {
+    pub fn into_config(self, epochs: usize) -> TuneConfig {
         use crate::schedule::LrSchedule;
         let lr_schedule = match self.lr_schedule {
             None => LrSchedule::Constant,
@@ -152,10 +166,158 @@ impl TuneArgs {
             reset: self.reset,
             lr_backbone: self.lr_backbone,
         };
-        crate::tasks::TuneConfig {
+        TuneConfig {
             finetune,
             lr_schedule,
             early_stopping: self.early_stopping,
         }
+    }
+}
+
+/// Parses an example's flags, first giving the flags of `defaults` (clap ids,
+/// e.g. `"epochs"`) their default values, so that `--help` shows each
+/// example's own defaults, which come from its `Default` configuration.
+/// Exits with clap's message and status on bad flags, like `Parser::parse`.
+pub fn parse<A: CommandFactory + FromArgMatches>(defaults: Vec<(&'static str, String)>) -> A {
+    let matches = command_with_defaults::<A>(defaults).get_matches();
+    A::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
+/// [`parse`] on given arguments (the first is the program name), for tests.
+pub fn try_parse_from<A: CommandFactory + FromArgMatches>(
+    defaults: Vec<(&'static str, String)>,
+    args: &[&str],
+) -> Result<A, clap::Error> {
+    let matches: ArgMatches = command_with_defaults::<A>(defaults).try_get_matches_from(args)?;
+    A::from_arg_matches(&matches)
+}
+
+fn command_with_defaults<A: CommandFactory>(
+    defaults: Vec<(&'static str, String)>,
+) -> clap::Command {
+    let mut cmd = A::command();
+    for (id, value) in defaults {
+        // Leaked once per flag at start-up: clap keeps `&'static str` defaults.
+        let value: &'static str = Box::leak(value.into_boxed_str());
+        cmd = cmd.mut_arg(id, |a| a.default_value(value));
+    }
+    cmd
+}
+
+/// The name clap shows for a value of a `ValueEnum`.
+fn value_name<E: ValueEnum>(value: &E) -> String {
+    value
+        .to_possible_value()
+        .map_or_else(String::new, |v| v.get_name().to_string())
+}
+
+/// The training flags every example shares; their defaults are the example's
+/// (from [`TrainArgs::defaults`]).
+#[derive(Debug, Clone, clap::Args)]
+pub struct TrainArgs {
+    /// Passes over the training data.
+    #[arg(long, value_name = "N")]
+    pub epochs: Option<usize>,
+    /// Samples per mini-batch (the last, smaller batch is kept).
+    #[arg(long, value_name = "N")]
+    pub batch_size: Option<usize>,
+    /// Learning rate.
+    #[arg(long, value_name = "LR", allow_negative_numbers = true)]
+    pub lr: Option<f64>,
+    /// Optimizer (libtorch's C++ SGD or Adam, as torch.optim's).
+    #[arg(long, value_enum)]
+    pub optimizer: Option<OptimizerKind>,
+    /// SGD momentum (0 = plain SGD, as in the tutorial).
+    #[arg(long, value_name = "M")]
+    pub momentum: Option<f64>,
+    /// L2 weight decay.
+    #[arg(long, value_name = "W")]
+    pub weight_decay: Option<f64>,
+    /// Seed of the initial weights, dropout, the batch order (and synthetic data).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+}
+
+impl TrainArgs {
+    /// The defaults `--help` shows: those of `optim` and `train`.
+    pub fn defaults(optim: &OptimConfig, train: &LoopConfig) -> Vec<(&'static str, String)> {
+        vec![
+            ("epochs", train.epochs.to_string()),
+            ("batch_size", train.batch_size.to_string()),
+            ("lr", optim.lr.to_string()),
+            ("optimizer", value_name(&optim.optimizer)),
+            ("momentum", optim.momentum.to_string()),
+            ("weight_decay", optim.weight_decay.to_string()),
+            ("seed", train.seed.to_string()),
+        ]
+    }
+
+    /// Sets the given flags in `optim` and `train`.
+    pub fn apply(&self, optim: &mut OptimConfig, train: &mut LoopConfig) {
+        set(&mut train.epochs, self.epochs);
+        set(&mut train.batch_size, self.batch_size);
+        set(&mut train.seed, self.seed);
+        set(&mut optim.lr, self.lr);
+        set(&mut optim.optimizer, self.optimizer);
+        set(&mut optim.momentum, self.momentum);
+        set(&mut optim.weight_decay, self.weight_decay);
+    }
+}
+
+fn set<T>(field: &mut T, value: Option<T>) {
+    if let Some(v) = value {
+        *field = v;
+    }
+}
+
+/// Where a series comes from and how it is split: the flags `rnn_series` and
+/// `transformer_seq` share (defaults from [`SeriesSource::default`]).
+#[derive(Debug, Clone, clap::Args)]
+pub struct SeriesArgs {
+    /// CSV file with a header line.
+    #[arg(long, value_name = "PATH")]
+    pub csv: Option<PathBuf>,
+    /// Column of the CSV holding the series (exact name, else ignoring case).
+    #[arg(long, value_name = "NAME")]
+    pub column: Option<String>,
+    /// Empty or non-numeric cells: stop with an error, drop the row, or
+    /// interpolate linearly.
+    #[arg(long, value_enum)]
+    pub missing: Option<MissingPolicy>,
+    /// Leading fraction of the series used for training.
+    #[arg(long, value_name = "F")]
+    pub train_frac: Option<f64>,
+    /// Following fraction used for validation (the test part is the rest).
+    #[arg(long, value_name = "F")]
+    pub val_frac: Option<f64>,
+    /// Rolling-origin evaluation instead of one run: K expanding training
+    /// windows, each scored on the block right after it (as long as the test
+    /// part); per-fold RMSE and mean ± std.
+    #[arg(long, value_name = "K", conflicts_with_all = ["save", "resume", "eval_only"])]
+    pub folds: Option<usize>,
+}
+
+impl SeriesArgs {
+    /// The defaults `--help` shows: those of `source`.
+    pub fn defaults(source: &SeriesSource) -> Vec<(&'static str, String)> {
+        vec![
+            ("csv", source.csv.display().to_string()),
+            ("column", source.column.clone()),
+            ("missing", value_name(&source.missing)),
+            ("train_frac", source.split.train.to_string()),
+            ("val_frac", source.split.val.to_string()),
+        ]
+    }
+
+    /// Sets the given flags in `source`.
+    pub fn apply(&self, source: &mut SeriesSource) {
+        set(&mut source.csv, self.csv.clone());
+        set(&mut source.column, self.column.clone());
+        set(&mut source.missing, self.missing);
+        let SplitFractions { train, val } = source.split;
+        source.split = SplitFractions {
+            train: self.train_frac.unwrap_or(train),
+            val: self.val_frac.unwrap_or(val),
+        };
     }
 }

@@ -5,8 +5,9 @@
 //! pieces they share: dataset loaders and batching ([`data`]), models whose
 //! parameter names equal PyTorch's `state_dict` keys ([`models`]), PyTorch's
 //! optimizers ([`optim`]), one training/evaluation loop ([`train`]), metrics
-//! ([`metrics`]) and safetensors checkpoints that PyTorch reads too
-//! ([`checkpoint`]). [`parity`] holds the tools that compare Rust with PyTorch.
+//! ([`metrics`]), safetensors checkpoints that PyTorch reads too
+//! ([`checkpoint`]) and pictures ([`plot`]). [`session`] is the one run path
+//! of the examples; [`tasks`] holds what each example supplies to it.
 
 pub mod checkpoint;
 pub mod cli;
@@ -16,12 +17,11 @@ pub mod finetune;
 pub mod metrics;
 pub mod models;
 pub mod optim;
-pub mod parity;
 pub mod plot;
 pub mod schedule;
+pub mod session;
 pub mod split;
 pub mod tasks;
 pub mod train;
-pub mod viz;
 
 pub use tch;

@@ -62,17 +62,6 @@ pub fn stratified_split(labels: &[i64], fraction: f64, seed: u64) -> Result<(Vec
     Ok((train, val))
 }
 
-/// `(train, val)` ranges of a series of `n` steps: the last `round(fraction × n)`
-/// steps validate, everything before trains.
-pub fn chronological_split(n: usize, fraction: f64) -> Result<(Range<usize>, Range<usize>)> {
-    check_fraction(fraction)?;
-    let k = (fraction * n as f64).round() as usize;
-    if k == 0 || k >= n {
-        bail!("--val-fraction {fraction} of a series of {n} steps leaves an empty part");
-    }
-    Ok((0..n - k, n - k..n))
-}
-
 /// `k` stratified folds (sorted sample indices): every class's samples, in a
 /// seeded order, are dealt to the folds in turn, continuing where the previous
 /// class stopped so fold sizes differ by at most one.
@@ -163,12 +152,6 @@ mod tests {
         assert_eq!(folds[0], (0..70, 70..80));
         assert_eq!(folds[2], (0..90, 90..100));
         assert!(rolling_origin(30, 3, 10, 1).is_err());
-    }
-
-    #[test]
-    fn chronological_keeps_the_end_for_validation() {
-        assert_eq!(chronological_split(10, 0.2).unwrap(), (0..8, 8..10));
-        assert!(chronological_split(10, 0.01).is_err());
     }
 
     #[test]

@@ -12,8 +12,8 @@ use tchport::checkpoint;
 use tchport::data::mnist;
 use tchport::device::DeviceChoice;
 use tchport::models::{Cnn, CnnConfig};
-use tchport::tasks::mnist::{run, MnistConfig};
-use tchport::tasks::RunOptions;
+use tchport::session::RunOptions;
+use tchport::tasks::cnn_mnist::{run, MnistConfig};
 
 fn idx_bytes(dims: &[u32], payload: &[u8]) -> Vec<u8> {
     let mut v = vec![0, 0, 8, dims.len() as u8];
@@ -158,7 +158,7 @@ fn images_of_another_size_are_refused() {
 fn bad_flags_are_refused_before_training() {
     let mnist = PathBuf::from("data/mnist");
     let with = |f: &dyn Fn(&mut MnistConfig)| {
-        let mut cfg = quick(tchport::parity::repo_root().join(&mnist));
+        let mut cfg = quick(common::repo_root().join(&mnist));
         f(&mut cfg);
         run_err(&cfg, &cpu())
     };
@@ -205,7 +205,7 @@ fn bad_flags_are_refused_before_training() {
 #[test]
 fn checkpoint_problems_are_explained() {
     let dir = common::scratch("err-ckpt");
-    let data = tchport::parity::repo_root().join("data/mnist");
+    let data = common::repo_root().join("data/mnist");
     let load = |path: PathBuf| RunOptions {
         load: Some(path),
         eval_only: true,
@@ -267,7 +267,7 @@ fn checkpoint_problems_are_explained() {
 
 #[test]
 fn a_diverging_run_stops_naming_epoch_and_step() {
-    let mut cfg = quick(tchport::parity::repo_root().join("data/mnist"));
+    let mut cfg = quick(common::repo_root().join("data/mnist"));
     cfg.model.logit_relu = false;
     cfg.optim.lr = 1e12;
     cfg.train_limit = Some(640);

@@ -21,15 +21,15 @@ use tchport::finetune::{self, FinetuneConfig, BACKBONE_GROUP, HEAD_GROUP};
 use tchport::models::{Cnn, CnnConfig};
 use tchport::optim::{OptimConfig, OptimizerKind};
 use tchport::schedule::{EarlyStopping, Goal, LrSchedule};
+use tchport::session::RunOptions;
 use tchport::split;
-use tchport::tasks::mnist::{self as task, MnistConfig};
-use tchport::tasks::RunOptions;
+use tchport::tasks::cnn_mnist::{self as task, MnistConfig};
 use tchport::train::{LoopConfig, Loss, Progress, TrainState, Trainer};
 
 const QUIET: Progress = Progress { quiet: true };
 
 fn data(n: usize) -> (Tensor, Tensor) {
-    let set = mnist::load_dir(&tchport::parity::repo_root().join("data/mnist"))
+    let set = mnist::load_dir(&common::repo_root().join("data/mnist"))
         .expect("MNIST ships with the repo");
     let train = set
         .train
@@ -88,7 +88,7 @@ fn frozen_weights_stay_bit_identical_even_with_momentum_and_weight_decay() {
             report.frozen,
             ["conv1.bias", "conv1.weight", "conv2.bias", "conv2.weight"]
         );
-        assert_eq!(tchport::tasks::parameter_count(&vs), 3136 * 10 + 10);
+        assert_eq!(tchport::session::parameter_count(&vs), 3136 * 10 + 10);
         let before = copies(&vs);
         let mut opt = OptimConfig {
             optimizer,
@@ -252,7 +252,7 @@ fn early_stopping_restores_the_best_epoch() {
         &vs,
     );
     let out = trainer
-        .fit_full(&model, &mut opt, &xs, &ys, TrainState::default(), |e, _| {
+        .fit(&model, &mut opt, &xs, &ys, TrainState::default(), |e, _| {
             if e == 2 {
                 at_epoch_2 = copies(&vs);
             }
@@ -424,7 +424,11 @@ fn a_pytorch_pretrained_checkpoint_fine_tunes_in_rust_and_evaluates_identically_
         let _lock = common::rng_lock();
         task::run(&cfg, &opts).expect("fine-tuning runs")
     };
-    let ft = report.finetune.as_ref().expect("a fine-tuning report");
+    let ft = report
+        .summary
+        .finetune
+        .as_ref()
+        .expect("a fine-tuning report");
     assert_eq!(ft.initialised, ["fc.bias", "fc.weight"]);
     assert_eq!(ft.frozen, ["conv1.bias", "conv1.weight"]);
     // conv1 is still PyTorch's pre-trained conv1, bit for bit.
@@ -451,7 +455,7 @@ fn a_pytorch_pretrained_checkpoint_fine_tunes_in_rust_and_evaluates_identically_
         ],
     );
     let torch = torch_json(&json);
-    let rust_correct = (report.test.accuracy * 1000.0).round() as i64;
+    let rust_correct = (report.results.test.accuracy * 1000.0).round() as i64;
     println!(
         "rust: {rust_correct}/1000, pytorch on the Rust fine-tuned checkpoint: {}",
         torch["test_correct"]
@@ -461,6 +465,7 @@ fn a_pytorch_pretrained_checkpoint_fine_tunes_in_rust_and_evaluates_identically_
         "better than chance on 5 classes ({rust_correct}/1000)"
     );
     assert_eq!(torch["test_correct"].as_i64(), Some(rust_correct));
-    let loss_diff = (torch["test_loss"].as_f64().expect("a number") - report.test_loss).abs();
+    let loss_diff =
+        (torch["test_loss"].as_f64().expect("a number") - report.summary.test_loss).abs();
     assert!(loss_diff < 1e-5, "test loss differs by {loss_diff}");
 }

@@ -7,15 +7,15 @@ mod common;
 use std::time::{Duration, Instant};
 
 use tchport::device::DeviceChoice;
-use tchport::tasks::mnist::{run, MnistConfig};
-use tchport::tasks::RunOptions;
+use tchport::session::RunOptions;
+use tchport::tasks::cnn_mnist::{run, MnistConfig};
 use tchport::train::{install_interrupt_handler, interrupt_flag, Interrupted};
 
 #[test]
 fn sigint_writes_a_checkpoint_and_resume_finishes_the_run_exactly() {
     let dir = common::scratch("sigint");
     let mut cfg = MnistConfig {
-        data_dir: tchport::parity::repo_root().join("data/mnist"),
+        data_dir: common::repo_root().join("data/mnist"),
         train_limit: Some(640),
         test_limit: Some(100),
         ..MnistConfig::default()
@@ -80,7 +80,7 @@ fn sigint_writes_a_checkpoint_and_resume_finishes_the_run_exactly() {
         },
     )
     .expect("the resumed run finishes with the saved configuration");
-    assert_eq!(report.epochs.len(), 2);
+    assert_eq!(report.summary.epochs.len(), 2);
     assert_eq!(
         report.config.train_limit,
         Some(640),
@@ -90,6 +90,6 @@ fn sigint_writes_a_checkpoint_and_resume_finishes_the_run_exactly() {
     let got = common::read(&ckpt);
     let want = common::read(&reference);
     for (name, t) in &want {
-        tchport::parity::check_tensor(&format!("resumed {name}"), &got[name], t, 0.0);
+        common::check_tensor(&format!("resumed {name}"), &got[name], t, 0.0);
     }
 }

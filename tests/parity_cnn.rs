@@ -8,15 +8,15 @@ mod common;
 
 use std::path::Path;
 
+use common::check_tensor;
 use tch::nn::{self, ModuleT};
 use tch::Device;
 use tchport::checkpoint;
 use tchport::device::DeviceChoice;
 use tchport::models::{Cnn, CnnConfig};
 use tchport::optim::{OptimConfig, OptimizerKind};
-use tchport::parity::check_tensor;
-use tchport::tasks::mnist::{self, MnistConfig};
-use tchport::tasks::RunOptions;
+use tchport::session::RunOptions;
+use tchport::tasks::cnn_mnist::{self, MnistConfig};
 use tchport::train::Loss;
 
 const TOL: f64 = 1e-5;
@@ -130,14 +130,14 @@ fn a_rust_checkpoint_evaluates_identically_in_pytorch() {
     };
     let report = {
         let _lock = common::rng_lock();
-        mnist::run(&quick_config(false), &opts).expect("a short Rust run trains and saves")
+        cnn_mnist::run(&quick_config(false), &opts).expect("a short Rust run trains and saves")
     };
     assert!(
         dir.join("config.json").exists(),
         "config.json is written beside the checkpoint"
     );
     let torch = torch_eval(&ckpt, &dir.join("torch.json"));
-    let rust_correct = (report.test.accuracy * 2000.0).round() as i64;
+    let rust_correct = (report.results.test.accuracy * 2000.0).round() as i64;
     println!(
         "rust: {rust_correct}/2000 correct, pytorch on the Rust checkpoint: {}",
         torch["test_correct"]
@@ -147,7 +147,8 @@ fn a_rust_checkpoint_evaluates_identically_in_pytorch() {
         "a trained model beats chance ({rust_correct}/2000)"
     );
     assert_eq!(torch["test_correct"].as_i64(), Some(rust_correct));
-    let loss_diff = (torch["test_loss"].as_f64().expect("a number") - report.test_loss).abs();
+    let loss_diff =
+        (torch["test_loss"].as_f64().expect("a number") - report.summary.test_loss).abs();
     assert!(loss_diff < 1e-5, "test loss differs by {loss_diff}");
 }
 
@@ -190,9 +191,9 @@ fn a_pytorch_checkpoint_evaluates_identically_in_rust() {
     };
     let report = {
         let _lock = common::rng_lock();
-        mnist::run(&quick_config(false), &opts).expect("Rust evaluates the PyTorch checkpoint")
+        cnn_mnist::run(&quick_config(false), &opts).expect("Rust evaluates the PyTorch checkpoint")
     };
-    let rust_correct = (report.test.accuracy * 2000.0).round() as i64;
+    let rust_correct = (report.results.test.accuracy * 2000.0).round() as i64;
     println!(
         "pytorch: {} correct, rust on the PyTorch checkpoint: {rust_correct}/2000",
         torch["test_correct"]

@@ -11,11 +11,11 @@ mod common;
 
 use std::path::Path;
 
+use common::check_tensor;
 use tch::nn::{self, ModuleT};
 use tch::Device;
 use tchport::checkpoint;
 use tchport::models::{CellKind, RecurrentNet, RnnConfig};
-use tchport::parity::check_tensor;
 use tchport::train::Loss;
 
 const TOL: f64 = 1e-5;

@@ -19,12 +19,12 @@ mod common;
 
 use std::path::Path;
 
+use common::check_tensor;
 use tch::nn::{self, ModuleT};
 use tch::{Device, Tensor};
 use tchport::checkpoint;
 use tchport::models::transformer::{causal_mask, EncoderLayer};
 use tchport::models::{SeqLstm, SeqLstmConfig, SeqTransformer, TransformerConfig};
-use tchport::parity::check_tensor;
 use tchport::train::Loss;
 
 const TOL: f64 = 1e-5;

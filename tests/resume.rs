@@ -7,12 +7,12 @@ mod common;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use common::check_tensor;
 use tch::{nn, Device, Tensor};
 use tchport::checkpoint;
 use tchport::data::mnist;
 use tchport::models::{Cnn, CnnConfig};
 use tchport::optim::OptimConfig;
-use tchport::parity::check_tensor;
 use tchport::train::{Checkpointing, Interrupted, LoopConfig, Loss, Progress, TrainState, Trainer};
 
 const CFG: LoopConfig = LoopConfig {
@@ -23,7 +23,7 @@ const CFG: LoopConfig = LoopConfig {
 };
 
 fn data() -> (Tensor, Tensor) {
-    let set = mnist::load_dir(&tchport::parity::repo_root().join("data/mnist"))
+    let set = mnist::load_dir(&common::repo_root().join("data/mnist"))
         .expect("MNIST ships with the repo");
     let train = set
         .train
@@ -69,7 +69,7 @@ fn resuming_after_every_single_step_reproduces_the_uninterrupted_run() {
             Ok(vec![])
         })
         .expect("trains");
-    assert_eq!(history.len(), 2);
+    assert_eq!(history.history.len(), 2);
 
     // The same run, stopped after each step and resumed from disk each time.
     let dir = common::scratch("resume-every-step");
@@ -96,7 +96,7 @@ fn resuming_after_every_single_step_reproduces_the_uninterrupted_run() {
         trainer.stop = stop.clone();
         match trainer.fit(&m, &mut opt, &xs, &ys, state.clone(), |_, _| Ok(vec![])) {
             Ok(h) => {
-                assert_eq!(h.len(), 2, "the resumed history holds both epochs");
+                assert_eq!(h.history.len(), 2, "the resumed history holds both epochs");
                 break vs;
             }
             Err(e) => {

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use tchport::data::series::MissingPolicy;
 use tchport::device::DeviceChoice;
 use tchport::models::CellKind;
-use tchport::tasks::series::{self, SeriesConfig, SeriesReport, Synthetic};
-use tchport::tasks::RunOptions;
+use tchport::session::RunOptions;
+use tchport::tasks::rnn_series::{self, SeriesConfig, SeriesReport, Synthetic};
 
 fn quiet() -> RunOptions {
     RunOptions {
@@ -28,7 +28,7 @@ fn config(epochs: usize) -> SeriesConfig {
 
 fn run(cfg: &SeriesConfig, opts: &RunOptions, plot: Option<&Path>) -> anyhow::Result<SeriesReport> {
     let _lock = common::rng_lock();
-    series::run(cfg, opts, plot)
+    rnn_series::run(cfg, opts, plot)
 }
 
 /// The error of a run on a CSV with `text`, as `{:#}` prints it.
@@ -37,8 +37,8 @@ fn csv_error(name: &str, text: &str, column: &str) -> (PathBuf, String) {
     let path = dir.join("bad.csv");
     std::fs::write(&path, text).expect("scratch file");
     let mut cfg = config(1);
-    cfg.csv = path.clone();
-    cfg.column = column.into();
+    cfg.source.csv = path.clone();
+    cfg.source.column = column.into();
     let err = run(&cfg, &quiet(), None).expect_err("a bad CSV must fail");
     (path, format!("{err:#}"))
 }
@@ -52,7 +52,7 @@ fn numbers(n: usize) -> String {
 #[test]
 fn missing_file_names_the_file() {
     let mut cfg = config(1);
-    cfg.csv = "no/such/series.csv".into();
+    cfg.source.csv = "no/such/series.csv".into();
     let err = format!("{:#}", run(&cfg, &quiet(), None).unwrap_err());
     assert!(
         err.contains("cannot read series file no/such/series.csv"),
@@ -90,8 +90,8 @@ fn junk_cell_names_file_line_and_cell() {
 #[test]
 fn empty_cell_in_co2_asks_for_a_policy() {
     let mut cfg = config(1);
-    cfg.csv = "data/series/co2.csv".into();
-    cfg.column = "co2".into();
+    cfg.source.csv = "data/series/co2.csv".into();
+    cfg.source.column = "co2".into();
     let err = format!("{:#}", run(&cfg, &quiet(), None).unwrap_err());
     assert!(
         err.contains("data/series/co2.csv line 8: column \"co2\" is empty"),
@@ -129,9 +129,9 @@ fn empty_file_and_forecast_needing_horizon_one() {
         "{err}"
     );
     let mut cfg = config(1);
-    cfg.csv = "data/series/co2.csv".into();
-    cfg.column = "co2".into();
-    cfg.missing = MissingPolicy::Drop;
+    cfg.source.csv = "data/series/co2.csv".into();
+    cfg.source.column = "co2".into();
+    cfg.source.missing = MissingPolicy::Drop;
     cfg.horizon = 3;
     cfg.forecast = 2;
     let err = format!("{:#}", run(&cfg, &quiet(), None).unwrap_err());
@@ -157,8 +157,8 @@ fn same_run(rust: &SeriesReport, torch: &serde_json::Value) {
         .iter()
         .map(|e| f(&e["train_loss"]))
         .collect();
-    assert_eq!(losses.len(), rust.epochs.len());
-    for (r, t) in rust.epochs.iter().zip(&losses) {
+    assert_eq!(losses.len(), rust.summary.epochs.len());
+    for (r, t) in rust.summary.epochs.iter().zip(&losses) {
         assert!(
             (r.train_loss - t).abs() <= 1e-6 * t.abs().max(1.0),
             "epoch {}: train loss {} (rust) vs {t} (pytorch)",
@@ -172,18 +172,18 @@ fn same_run(rust: &SeriesReport, torch: &serde_json::Value) {
         .iter()
         .map(f)
         .collect();
-    assert_eq!(preds.len(), rust.test_predictions.len());
-    let scale = rust.data.scaler.std;
-    for (i, (r, t)) in rust.test_predictions.iter().zip(&preds).enumerate() {
+    assert_eq!(preds.len(), rust.results.test_predictions.len());
+    let scale = rust.results.data.scaler.std;
+    for (i, (r, t)) in rust.results.test_predictions.iter().zip(&preds).enumerate() {
         assert!(
             (r - t).abs() <= 1e-5 * scale,
             "test prediction {i}: {r} (rust) vs {t} (pytorch)"
         );
     }
     for (name, r) in [
-        ("test", &rust.test),
-        ("persistence", &rust.persistence),
-        ("train_mean", &rust.train_mean),
+        ("test", &rust.results.test),
+        ("persistence", &rust.results.persistence),
+        ("train_mean", &rust.results.train_mean),
     ] {
         let t = f(&torch[name]["rmse"]);
         assert!(
@@ -194,7 +194,7 @@ fn same_run(rust: &SeriesReport, torch: &serde_json::Value) {
     }
     println!(
         "rust test RMSE {:.6}, pytorch twin {:.6}",
-        rust.test.rmse,
+        rust.results.test.rmse,
         f(&torch["test"]["rmse"])
     );
 }
@@ -236,13 +236,19 @@ fn twin_matches_gru_on_the_synthetic_sine() {
 #[test]
 fn twin_matches_lstm_on_interpolated_co2() {
     let mut cfg = config(1);
-    cfg.csv = "data/series/co2.csv".into();
-    cfg.column = "co2".into();
-    cfg.missing = MissingPolicy::Interpolate;
+    cfg.source.csv = "data/series/co2.csv".into();
+    cfg.source.column = "co2".into();
+    cfg.source.missing = MissingPolicy::Interpolate;
     cfg.model.cell = CellKind::Lstm;
     cfg.model.layers = 2;
     let report = run(&cfg, &quiet(), None).unwrap();
-    assert_eq!((report.data.missing, report.data.interpolated), (59, 59));
+    assert_eq!(
+        (
+            report.results.data.missing,
+            report.results.data.interpolated
+        ),
+        (59, 59)
+    );
     same_run(
         &report,
         &twin(
@@ -283,8 +289,8 @@ fn save_load_eval_only_forecast_and_plot() {
         Some(&plot),
     )
     .unwrap();
-    assert_eq!(trained.forecast.len(), 7);
-    assert!(trained.forecast.iter().all(|v| v.is_finite()));
+    assert_eq!(trained.results.forecast.len(), 7);
+    assert!(trained.results.forecast.iter().all(|v| v.is_finite()));
     assert!(dir.join("config.json").is_file());
     let svg = std::fs::read_to_string(&plot).unwrap();
     assert!(
@@ -296,7 +302,7 @@ fn save_load_eval_only_forecast_and_plot() {
     assert_eq!(json["forecast"].as_array().unwrap().len(), 7);
     assert_eq!(
         json["beats_persistence"].as_bool(),
-        Some(trained.beats_persistence)
+        Some(trained.results.beats_persistence)
     );
 
     let reloaded = run(
@@ -309,9 +315,12 @@ fn save_load_eval_only_forecast_and_plot() {
         None,
     )
     .unwrap();
-    assert!(reloaded.epochs.is_empty());
-    assert_eq!(reloaded.test_predictions, trained.test_predictions);
-    assert_eq!(reloaded.forecast, trained.forecast);
+    assert!(reloaded.summary.epochs.is_empty());
+    assert_eq!(
+        reloaded.results.test_predictions,
+        trained.results.test_predictions
+    );
+    assert_eq!(reloaded.results.forecast, trained.results.forecast);
 
     let mut other = cfg.clone();
     other.model.cell = CellKind::Gru;

@@ -10,8 +10,9 @@
 mod common;
 
 use serde_json::Value;
-use tchport::tasks::sequence::{self, Arch, SeqTask, SequenceConfig, SequenceReport};
-use tchport::tasks::RunOptions;
+use tchport::models::Arch;
+use tchport::session::RunOptions;
+use tchport::tasks::transformer_seq::{self as sequence, SeqTask, SequenceConfig, SequenceReport};
 
 fn config(arch: Arch, task: SeqTask) -> SequenceConfig {
     let mut cfg = SequenceConfig::for_task(task);
@@ -92,17 +93,24 @@ fn same_as_twin(arch: Arch, task: SeqTask) {
     let rust = rust_run(&cfg, &quiet());
     let torch = twin(&cfg, &format!("twin-{arch:?}-{task:?}"));
     let want = |k: &str, m: &str| torch[k][m].as_f64().expect("a number");
-    assert_eq!(rust.parameters, torch["parameters"].as_i64().unwrap());
     assert_eq!(
-        rust.test_sequences as i64,
+        rust.summary.parameters,
+        torch["parameters"].as_i64().unwrap()
+    );
+    assert_eq!(
+        rust.results.test_sequences as i64,
         torch["test_sequences"].as_i64().unwrap()
     );
     // The data and the baseline are computed the same way: equal to rounding.
     assert!(
-        (rust.baseline.rmse - want("baseline", "rmse")).abs() <= 1e-9 * rust.baseline.rmse.max(1.0)
+        (rust.results.baseline.rmse - want("baseline", "rmse")).abs()
+            <= 1e-9 * rust.results.baseline.rmse.max(1.0)
     );
     // Two epochs of identical float32 training: the same model up to summation order.
-    for (m, got) in [("rmse", rust.test.rmse), ("mae", rust.test.mae)] {
+    for (m, got) in [
+        ("rmse", rust.results.test.rmse),
+        ("mae", rust.results.test.mae),
+    ] {
         let w = want("test", m);
         println!("{arch:?} {task:?} test {m}: rust {got:.6}, pytorch {w:.6}");
         assert!(
@@ -151,7 +159,7 @@ fn checkpoint_round_trip_and_mismatch() {
         ..quiet()
     };
     let reloaded = rust_run(&cfg, &load);
-    assert_eq!(trained.test, reloaded.test);
+    assert_eq!(trained.results.test, reloaded.results.test);
     let svg_path = dir.join("attention.svg");
     {
         let _lock = common::rng_lock();
@@ -159,7 +167,7 @@ fn checkpoint_round_trip_and_mismatch() {
     }
     let svg = std::fs::read_to_string(&svg_path).expect("the heatmap was written");
     assert!(svg.starts_with("<svg") && svg.contains("last layer (1), head 3"));
-    assert!(reloaded.epochs.is_empty());
+    assert!(reloaded.summary.epochs.is_empty());
 
     let mut other = cfg.clone();
     other.arch = Arch::Lstm;
@@ -195,12 +203,12 @@ fn a_pytorch_checkpoint_evaluates_the_same_in_rust() {
     let want = torch["test"]["rmse"].as_f64().expect("a number");
     println!(
         "PyTorch-trained weights: test rmse rust {:.7}, pytorch {want:.7}",
-        rust.test.rmse
+        rust.results.test.rmse
     );
     assert!(
-        (rust.test.rmse - want).abs() <= 1e-5 * want,
+        (rust.results.test.rmse - want).abs() <= 1e-5 * want,
         "{} vs {want}",
-        rust.test.rmse
+        rust.results.test.rmse
     );
 }
 
@@ -233,11 +241,14 @@ fn resuming_from_an_epoch_checkpoint_reproduces_the_uninterrupted_run() {
             ..quiet()
         },
     );
-    assert_eq!(resumed.epochs.len(), 2);
+    assert_eq!(resumed.summary.epochs.len(), 2);
     assert_eq!(resumed.config, cfg);
     println!(
         "test rmse: uninterrupted {:.6}, resumed {:.6}",
-        whole.test.rmse, resumed.test.rmse
+        whole.results.test.rmse, resumed.results.test.rmse
     );
-    assert!((whole.test.rmse - resumed.test.rmse).abs() <= 1e-9 * whole.test.rmse);
+    assert!(
+        (whole.results.test.rmse - resumed.results.test.rmse).abs()
+            <= 1e-9 * whole.results.test.rmse
+    );
 }

@@ -114,13 +114,6 @@ impl Iterator for Batches<'_> {
     }
 }
 
-/// Sample indices as an `i64` tensor (handy for tests and subsets).
-pub fn indices(idx: &[i64], device: Device) -> Tensor {
-    Tensor::from_slice(idx)
-        .to_kind(Kind::Int64)
-        .to_device(device)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

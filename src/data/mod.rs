@@ -3,8 +3,10 @@
 pub mod batch;
 pub mod idx;
 pub mod mnist;
+pub mod sequence;
 pub mod series;
 pub mod shuffle;
+pub mod source;
 
 pub use batch::Batches;
 pub use shuffle::permutation;

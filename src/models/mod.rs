@@ -5,9 +5,11 @@ pub mod cnn;
 pub mod init;
 pub mod rnn;
 pub mod seq_lstm;
+pub mod seq_model;
 pub mod transformer;
 
 pub use cnn::{Cnn, CnnConfig};
 pub use rnn::{CellKind, RecurrentNet, RnnConfig};
 pub use seq_lstm::{SeqLstm, SeqLstmConfig};
+pub use seq_model::{Arch, SeqModel};
 pub use transformer::{SeqTransformer, TransformerConfig};

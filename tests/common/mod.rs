@@ -1,6 +1,11 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod parity;
+
+#[allow(unused_imports)]
+pub use parity::{check_tensor, repo_root, run_python};
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -9,7 +14,7 @@ use tch::Tensor;
 
 /// A fresh, empty scratch folder under `target/test-scratch/`.
 pub fn scratch(name: &str) -> PathBuf {
-    let dir = tchport::parity::repo_root()
+    let dir = parity::repo_root()
         .join("target/test-scratch")
         .join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -27,7 +32,7 @@ pub fn read(path: &Path) -> BTreeMap<String, Tensor> {
 
 /// Runs a parity script, panicking with its stderr when it fails.
 pub fn python(script: &str, args: &[&str]) -> String {
-    tchport::parity::run_python(script, args).unwrap_or_else(|e| panic!("{e:#}"))
+    parity::run_python(script, args).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 /// Serialises tests that use libtorch's global generator (`manual_seed`,
@@ -40,7 +45,7 @@ pub fn rng_lock() -> MutexGuard<'static, ()> {
 /// Checks the gradient of every variable of `vs` against `want["grad.<name>"]`.
 pub fn check_grads(vs: &tch::nn::VarStore, want: &BTreeMap<String, Tensor>, tol: f64) {
     for (name, var) in vs.variables() {
-        tchport::parity::check_tensor(
+        parity::check_tensor(
             &format!("grad.{name}"),
             &var.grad(),
             &want[&format!("grad.{name}")],
@@ -77,6 +82,6 @@ pub fn check_sgd_steps<M: tch::nn::ModuleT + ?Sized>(
     }
     for (name, var) in vs.variables() {
         let label = format!("after {steps} SGD steps: {name}");
-        tchport::parity::check_tensor(&label, &var, &want[&format!("after.{name}")], tol);
+        parity::check_tensor(&label, &var, &want[&format!("after.{name}")], tol);
     }
 }

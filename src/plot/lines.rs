@@ -1,7 +1,4 @@
-//! Line charts as SVG files (`--plot`), drawn with `plotters`' SVG backend.
-//!
-//! Only SVG is written: it needs no fonts, no bitmap encoder and no system
-//! library, and every browser shows it.
+//! Line charts as SVG files, drawn with `plotters`' SVG backend.
 
 use std::path::Path;
 

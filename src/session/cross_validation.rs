@@ -1,0 +1,174 @@
+//! Cross-validation on the one run path: `--kfold K` (cnn_mnist, stratified
+//! K-fold over the training images) and `--folds K` (the series examples,
+//! rolling-origin evaluation: K expanding training windows, each scored on the
+//! block right after it; Hyndman & Athanasopoulos, *Forecasting: Principles
+//! and Practice*, §5.10 "time series cross-validation").
+//!
+//! Each fold trains a fresh, same-seed model with the run's settings (no
+//! checkpoints); the test set is not touched.
+
+use anyhow::{bail, Result};
+use serde::Serialize;
+use tch::nn;
+
+use super::TrainerParts;
+use super::{optimizer_and_trainer, prepare_weights, RunOptions, Task, TaskConfig, Trained};
+use crate::train::{FitOutcome, Progress};
+
+/// One fold's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct FoldResult {
+    /// 1-based fold number.
+    pub fold: usize,
+    /// Training samples of the fold.
+    pub train_samples: usize,
+    /// Held-out samples scored.
+    pub held_out_samples: usize,
+    /// The fold's score (see `metric`).
+    pub score: f64,
+    /// Epochs trained.
+    pub epochs: usize,
+    /// With early stopping: the epoch kept.
+    pub best_epoch: Option<usize>,
+}
+
+/// The result of `--kfold`/`--folds K`, printed and written to `--metrics-json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CrossValidationReport<C> {
+    /// The configuration.
+    pub config: C,
+    /// The example.
+    pub example: String,
+    /// Number of folds.
+    pub k: usize,
+    /// What each fold's score measures (`held-out accuracy`, `held-out RMSE`).
+    pub metric: String,
+    /// Every fold, in order.
+    pub folds: Vec<FoldResult>,
+    /// Mean of the fold scores.
+    pub mean: f64,
+    /// Sample standard deviation of the fold scores (n − 1; 0 for one fold).
+    pub std: f64,
+}
+
+/// Trains one fresh model per fold of `task.folds(..)` and scores it on the
+/// fold's held-out part. Refuses `--resume`, `--eval-only` and `--save`,
+/// which name one model.
+pub fn run<T: Task>(
+    task: &T,
+    cfg: &T::Config,
+    opts: &RunOptions,
+    k: usize,
+) -> Result<CrossValidationReport<T::Config>> {
+    if opts.resume.is_some() || opts.eval_only || opts.save.is_some() {
+        bail!(
+            "cross-validation trains {k} fresh models: it does not combine with --resume, \
+             --eval-only or --save"
+        );
+    }
+    if k < 2 {
+        bail!("cross-validation needs at least 2 folds, got {k}");
+    }
+    cfg.validate_folds()?;
+    let device = opts.device.resolve()?;
+    let progress = Progress { quiet: opts.quiet };
+    let data = task.load_data(cfg, device)?;
+    let mut folds = Vec::with_capacity(k);
+    for (i, fold) in task.folds(cfg, &data, k)?.iter().enumerate() {
+        progress.line(format!("fold {}/{k}: {}", i + 1, task.describe(cfg, fold)));
+        let result = train_fold(task, cfg, opts, fold, i + 1)?;
+        progress.line(format!(
+            "fold {}/{k}: {} {:.4}",
+            i + 1,
+            task.fold_metric(),
+            result.score
+        ));
+        folds.push(result);
+    }
+    let scores: Vec<f64> = folds.iter().map(|f| f.score).collect();
+    let (mean, std) = crate::split::mean_std(&scores);
+    let report = CrossValidationReport {
+        config: cfg.clone(),
+        example: T::NAME.to_string(),
+        k,
+        metric: task.fold_metric().to_string(),
+        folds,
+        mean,
+        std,
+    };
+    if let Some(path) = &opts.metrics_json {
+        crate::checkpoint::write_json(path, &report)?;
+    }
+    Ok(report)
+}
+
+/// Trains a fresh model on `fold`'s training part and scores it.
+fn train_fold<T: Task>(
+    task: &T,
+    cfg: &T::Config,
+    opts: &RunOptions,
+    fold: &T::Data,
+    number: usize,
+) -> Result<FoldResult> {
+    let device = opts.device.resolve()?;
+    let progress = Progress { quiet: opts.quiet };
+    tch::manual_seed(cfg.train().seed as i64);
+    let mut vs = nn::VarStore::new(device);
+    let model = task.build_model(&vs.root(), cfg);
+    let (ft, state) = prepare_weights(&mut vs, opts, cfg, progress)?;
+    let (mut opt, trainer) = optimizer_and_trainer(TrainerParts {
+        cfg,
+        vs: &vs,
+        finetune: &ft,
+        loss: task.loss(),
+        early_metric: task.early_metric(),
+        device,
+        progress,
+        checkpointing: None,
+    })?;
+    let (xs, ys) = task.training_set(fold);
+    let trained = |history| Trained {
+        cfg,
+        model: &model,
+        data: fold,
+        device,
+        progress,
+        history,
+    };
+    let outcome: FitOutcome = trainer.fit(&model, &mut opt, xs, ys, state, |_, _| {
+        task.after_epoch(&trained(&[]))
+    })?;
+    let (held_out_samples, score) = task.fold_score(&trained(&outcome.history))?;
+    Ok(FoldResult {
+        fold: number,
+        train_samples: xs.size()[0] as usize,
+        held_out_samples,
+        score,
+        epochs: outcome.history.len(),
+        best_epoch: outcome.best_epoch,
+    })
+}
+
+/// Prints the per-fold scores and their mean ± standard deviation.
+pub fn print<C>(r: &CrossValidationReport<C>) {
+    println!("\n== {} {}-fold cross-validation ==", r.example, r.k);
+    println!(
+        "fold  train  held-out  {:>18}  epochs  best epoch",
+        r.metric
+    );
+    for f in &r.folds {
+        println!(
+            "{:>4}  {:>5}  {:>8}  {:>18.4}  {:>6}  {}",
+            f.fold,
+            f.train_samples,
+            f.held_out_samples,
+            f.score,
+            f.epochs,
+            f.best_epoch.map_or("-".to_string(), |e| e.to_string())
+        );
+    }
+    println!(
+        "{} over {} folds: mean {:.4} ± {:.4} (sample std)",
+        r.metric, r.k, r.mean, r.std
+    );
+}

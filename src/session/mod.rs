@@ -1,0 +1,227 @@
+//! The one run path of every example, after burn's `training.rs`: a [`Task`]
+//! supplies its data, model and scoring; [`run`] does the rest, once, for all
+//! three examples:
+//!
+//! ```text
+//! flags ─► Config (serde, Default = the example's defaults) + RunOptions
+//!       ─► resolve (--resume's config.json) ─► validate ─► device
+//!       ─► Task::load_data ─► seed ─► Task::build_model ─► --load / --resume / --init-from
+//!       ─► header ─► optimizer + Trainer (schedule, early stopping, checkpoints, Ctrl-C)
+//!       ─► fit (Task::after_epoch each epoch) ─► save ─► Task::evaluate
+//!       ─► RunReport { config, RunSummary, Task::Results } ─► --metrics-json, Task::print
+//! ```
+//!
+//! With `RunOptions::folds` the same steps train one fresh model per fold
+//! ([`cross_validation`]).
+
+pub mod cross_validation;
+mod options;
+mod report;
+mod weights;
+
+pub use cross_validation::{CrossValidationReport, FoldResult};
+pub use options::{RunOptions, TuneConfig};
+pub use report::{RunReport, RunSummary};
+pub use weights::{
+    check_checkpoint_config, checkpointing, optimizer_and_trainer, parameter_count,
+    prepare_weights, save_final, TrainerParts,
+};
+
+use std::time::Instant;
+
+use anyhow::Result;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tch::{nn, Device, Tensor};
+
+use crate::optim::OptimConfig;
+use crate::train::{EpochRecord, FitOutcome, LoopConfig, Loss, Progress};
+
+/// The configuration of an example: written as `config.json` beside its
+/// checkpoints, with the pieces the shared run path needs.
+pub trait TaskConfig: Serialize + DeserializeOwned + Clone {
+    /// Optimizer settings.
+    fn optim(&self) -> &OptimConfig;
+    /// Epochs, batch size, seed.
+    fn train(&self) -> &LoopConfig;
+    /// Fine-tuning, schedule, early stopping.
+    fn tune(&self) -> &TuneConfig;
+    /// Checks the values a user can set; errors name the flag.
+    fn validate(&self) -> Result<()>;
+    /// [`TaskConfig::validate`] for cross-validation, where the folds are the
+    /// validation sets.
+    fn validate_folds(&self) -> Result<()> {
+        self.validate()
+    }
+    /// When `saved` (a checkpoint's `config.json`) describes another model:
+    /// `"<saved options>, but this run uses <these> (check --flag, ...)"`.
+    fn model_mismatch(&self, saved: &Self) -> Option<String>;
+    /// A note when `saved` was trained on other data (printed, not an error).
+    fn data_note(&self, _saved: &Self) -> Option<String> {
+        None
+    }
+}
+
+/// What one example supplies to the shared run path: its data, its model, what
+/// it measures after each epoch and at the end, and how it prints its report.
+pub trait Task {
+    /// The example's name (`cnn_mnist`): messages and `runs/<name>/`.
+    const NAME: &'static str;
+    /// Everything that determines a run.
+    type Config: TaskConfig;
+    /// The prepared data (training set, validation and test parts).
+    type Data;
+    /// The model.
+    type Model: nn::ModuleT;
+    /// What the example reports beyond [`RunSummary`], flattened into the same JSON object.
+    type Results: Serialize;
+
+    /// Reads and prepares the data (errors name the file); tensors may be put
+    /// on `device` already.
+    fn load_data(&self, cfg: &Self::Config, device: Device) -> Result<Self::Data>;
+    /// One line on the data and the model, printed before training.
+    fn describe(&self, cfg: &Self::Config, data: &Self::Data) -> String;
+    /// Builds the model under `p` (PyTorch's initialisation, seeded by the caller).
+    fn build_model(&self, p: &nn::Path, cfg: &Self::Config) -> Self::Model;
+    /// The training inputs and targets, `[n, ...]` each.
+    fn training_set<'d>(&self, data: &'d Self::Data) -> (&'d Tensor, &'d Tensor);
+    /// The training loss.
+    fn loss(&self) -> Loss;
+    /// The metric `--early-stopping` watches, as [`Task::after_epoch`] names it.
+    fn early_metric(&self) -> &'static str;
+    /// The metrics printed and recorded after every epoch (validation scores).
+    fn after_epoch(&self, t: &Trained<'_, Self>) -> Result<Vec<(String, f64)>>;
+    /// The final evaluation: the test loss and the example's results (writes
+    /// the example's pictures too).
+    fn evaluate(&self, t: &Trained<'_, Self>) -> Result<(f64, Self::Results)>;
+    /// Prints the end-of-run report.
+    fn print(&self, report: &RunReport<Self::Config, Self::Results>);
+    /// The folds of `--kfold`/`--folds K`: each a data set whose training part
+    /// trains a fresh model and whose held-out part scores it.
+    fn folds(&self, cfg: &Self::Config, data: &Self::Data, k: usize) -> Result<Vec<Self::Data>>;
+    /// The held-out score of a fold's model: `(held-out samples, score)`.
+    fn fold_score(&self, t: &Trained<'_, Self>) -> Result<(usize, f64)>;
+    /// What [`Task::fold_score`] measures (`held-out accuracy`, `held-out RMSE`).
+    fn fold_metric(&self) -> &'static str;
+}
+
+/// A model with its data, as the task's scoring functions see it.
+pub struct Trained<'a, T: Task + ?Sized> {
+    /// The run's configuration.
+    pub cfg: &'a T::Config,
+    /// The model (trained, or being trained).
+    pub model: &'a T::Model,
+    /// The data.
+    pub data: &'a T::Data,
+    /// Where the model lives.
+    pub device: Device,
+    /// Bars and lines.
+    pub progress: Progress,
+    /// The epochs trained so far.
+    pub history: &'a [EpochRecord],
+}
+
+/// What [`run`] or [`cross_validation::run`] produced.
+#[derive(Debug)]
+pub enum Outcome<C, R> {
+    /// One training run.
+    Run(RunReport<C, R>),
+    /// `--kfold`/`--folds`.
+    CrossValidation(CrossValidationReport<C>),
+}
+
+/// Runs `task` as the flags say (one run, or cross-validation with
+/// `opts.folds`), writes `--metrics-json` and prints the report.
+pub fn execute<T: Task>(task: &T, cfg: &T::Config, opts: &RunOptions) -> Result<()> {
+    match opts.folds {
+        Some(k) => {
+            let report = cross_validation::run(task, cfg, opts, k)?;
+            cross_validation::print(&report);
+        }
+        None => {
+            let report = run(task, cfg, opts)?;
+            task.print(&report);
+        }
+    }
+    Ok(())
+}
+
+/// Trains (unless `--eval-only`) and evaluates `task`; with `--resume` the
+/// configuration, weights and position come from that checkpoint. Writes
+/// `--metrics-json`.
+pub fn run<T: Task>(
+    task: &T,
+    cfg: &T::Config,
+    opts: &RunOptions,
+) -> Result<RunReport<T::Config, T::Results>> {
+    let cfg = &opts.resolve_config(cfg)?;
+    cfg.validate()?;
+    let device = opts.device.resolve()?;
+    let progress = Progress { quiet: opts.quiet };
+
+    let t0 = Instant::now();
+    let data = task.load_data(cfg, device)?;
+    let data_seconds = t0.elapsed().as_secs_f64();
+
+    tch::manual_seed(cfg.train().seed as i64);
+    let mut vs = nn::VarStore::new(device);
+    let model = task.build_model(&vs.root(), cfg);
+    let (ft, state) = prepare_weights(&mut vs, opts, cfg, progress)?;
+    progress.line(format!(
+        "{}: {}, {} parameters, {} on {}",
+        T::NAME,
+        task.describe(cfg, &data),
+        parameter_count(&vs),
+        if opts.eval_only {
+            "evaluating"
+        } else {
+            "training"
+        },
+        crate::device::name(device)
+    ));
+    let outcome = if opts.eval_only {
+        FitOutcome::untrained(&state)
+    } else {
+        let (mut opt, trainer) = optimizer_and_trainer(TrainerParts {
+            cfg,
+            vs: &vs,
+            finetune: &ft,
+            loss: task.loss(),
+            early_metric: task.early_metric(),
+            device,
+            progress,
+            checkpointing: Some(checkpointing(&vs, opts, T::NAME, cfg)?),
+        })?;
+        let (xs, ys) = task.training_set(&data);
+        trainer.fit(&model, &mut opt, xs, ys, state, |_, _| {
+            task.after_epoch(&Trained {
+                cfg,
+                model: &model,
+                data: &data,
+                device,
+                progress,
+                history: &[],
+            })
+        })?
+    };
+    save_final(&vs, opts, cfg, &outcome.history, progress)?;
+    let trained = Trained {
+        cfg,
+        model: &model,
+        data: &data,
+        device,
+        progress,
+        history: &outcome.history,
+    };
+    let (test_loss, results) = task.evaluate(&trained)?;
+    let report = RunReport {
+        config: cfg.clone(),
+        summary: RunSummary::new(&vs, device, data_seconds, outcome, test_loss)
+            .with_finetune(cfg.tune().finetune.is_active().then_some(ft)),
+        results,
+    };
+    if let Some(path) = &opts.metrics_json {
+        crate::checkpoint::write_json(path, &report)?;
+    }
+    Ok(report)
+}

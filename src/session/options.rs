@@ -1,0 +1,87 @@
+//! What a run does besides training (devices, checkpoints, reports) and the
+//! fine-tuning / schedule / early-stopping settings every example shares.
+
+use std::path::PathBuf;
+
+use crate::device::DeviceChoice;
+
+/// Fine-tuning, learning-rate schedule and early stopping of a run (the
+/// `TuneArgs` flags), written to `config.json` with the rest.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct TuneConfig {
+    /// `--init-from`, `--freeze`, `--reset`, `--lr-backbone`.
+    pub finetune: crate::finetune::FinetuneConfig,
+    /// `--lr-schedule`.
+    pub lr_schedule: crate::schedule::LrSchedule,
+    /// `--early-stopping PATIENCE` on the validation metric (loss for the
+    /// CNN, RMSE for the series), keeping the best epoch's weights.
+    pub early_stopping: Option<usize>,
+}
+
+impl TuneConfig {
+    /// Checks the values a user can set.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        self.finetune.validate()?;
+        self.lr_schedule.validate()?;
+        anyhow::ensure!(
+            self.early_stopping != Some(0),
+            "--early-stopping needs a patience of at least 1 epoch"
+        );
+        Ok(())
+    }
+}
+
+/// What a run does besides training, common to every example.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Where to run.
+    pub device: DeviceChoice,
+    /// Save the final weights here (safetensors, `config.json` beside).
+    pub save: Option<PathBuf>,
+    /// Start from these weights (safetensors).
+    pub load: Option<PathBuf>,
+    /// Continue the run checkpointed here (weights, `config.json` and
+    /// `train_state.json` beside): same configuration, epochs and batch order.
+    pub resume: Option<PathBuf>,
+    /// Write a checkpoint every N epochs (to `save`, or the example's default path).
+    pub checkpoint_every: Option<usize>,
+    /// Only evaluate the loaded weights.
+    pub eval_only: bool,
+    /// Write the report as JSON here.
+    pub metrics_json: Option<PathBuf>,
+    /// No progress bars or per-epoch lines.
+    pub quiet: bool,
+    /// Cross-validate with this many folds instead of one training run
+    /// (`--kfold` of cnn_mnist, `--folds` of the series examples).
+    pub folds: Option<usize>,
+}
+
+impl RunOptions {
+    /// Where periodic and Ctrl-C checkpoints go: `--save`, else the resumed
+    /// checkpoint, else `runs/<example>/checkpoint.safetensors`.
+    pub fn checkpoint_path(&self, example: &str) -> PathBuf {
+        self.save
+            .clone()
+            .or_else(|| self.resume.clone())
+            .unwrap_or_else(|| PathBuf::from(format!("runs/{example}/checkpoint.safetensors")))
+    }
+
+    /// Reads the configuration saved beside `--resume`'s checkpoint, or returns
+    /// `cfg` for a fresh run. A resumed run uses its saved configuration.
+    pub fn resolve_config<C: serde::de::DeserializeOwned + Clone>(
+        &self,
+        cfg: &C,
+    ) -> anyhow::Result<C> {
+        match &self.resume {
+            None => Ok(cfg.clone()),
+            Some(path) => crate::checkpoint::read_config(path)?.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "cannot resume from {}: {} is missing (a resumable checkpoint has its config.json beside it)",
+                    path.display(),
+                    crate::checkpoint::config_path(path).display()
+                )
+            }),
+        }
+    }
+}

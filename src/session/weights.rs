@@ -1,0 +1,188 @@
+//! The weights of a run: what a checkpoint's `config.json` must agree with,
+//! `--load`/`--resume`/`--init-from` before training, the optimizer and
+//! trainer built around them, checkpoints during training and the final save.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use tch::nn;
+
+use super::{RunOptions, TaskConfig};
+use crate::checkpoint;
+use crate::finetune::FinetuneReport;
+use crate::schedule::{EarlyStopping, Goal, LrSchedule};
+use crate::train::{Checkpointing, EpochRecord, Loss, Progress, TrainState, Trainer};
+
+/// Refuses a checkpoint whose `config.json` describes another model (the
+/// message names the flags to check); prints a note when it was trained on
+/// other data. A checkpoint without `config.json` (PyTorch's) passes.
+pub fn check_checkpoint_config<C: TaskConfig>(
+    path: &Path,
+    cfg: &C,
+    progress: Progress,
+) -> Result<()> {
+    let Some(saved) = checkpoint::read_config::<C>(path)? else {
+        return Ok(());
+    };
+    if let Some(difference) = cfg.model_mismatch(&saved) {
+        bail!(
+            "{} was saved with model options {difference}",
+            checkpoint::config_path(path).display()
+        );
+    }
+    if let Some(note) = cfg.data_note(&saved) {
+        progress.line(format!("note: {} {note}", path.display()));
+    }
+    Ok(())
+}
+
+/// Applies `--load`/`--resume`, then `--init-from`/`--freeze`/`--reset`/
+/// `--lr-backbone` to `vs`, printing what was loaded; returns the fine-tuning
+/// report (with the optimizer's learning-rate groups) and the training state
+/// to start from (epoch 1 unless resuming).
+pub fn prepare_weights<C: TaskConfig>(
+    vs: &mut nn::VarStore,
+    opts: &RunOptions,
+    cfg: &C,
+    progress: Progress,
+) -> Result<(FinetuneReport, TrainState)> {
+    let load = opts.resume.as_deref().or(opts.load.as_deref());
+    if let Some(path) = load {
+        check_checkpoint_config(path, cfg, progress)?;
+    }
+    let finetune = &cfg.tune().finetune;
+    let report =
+        crate::finetune::prepare(vs, finetune, cfg.optim().lr, load, opts.resume.is_some())?;
+    if let Some(path) = load {
+        progress.line(format!("loaded {}", path.display()));
+    }
+    if finetune.is_active() {
+        for line in report.lines() {
+            progress.line(line);
+        }
+    }
+    Ok((report, resume_state(opts, cfg, progress)?))
+}
+
+/// The training state of `--resume`'s checkpoint (`train_state.json`), or a
+/// fresh one; says what is resumed and what is not (optimizer state).
+fn resume_state<C: TaskConfig>(
+    opts: &RunOptions,
+    cfg: &C,
+    progress: Progress,
+) -> Result<TrainState> {
+    let Some(path) = &opts.resume else {
+        return Ok(TrainState::default());
+    };
+    let state = TrainState::read(path)?;
+    progress.line(format!(
+        "resuming after {} epochs and {} steps (configuration from {})",
+        state.epochs_done,
+        state.steps_done,
+        checkpoint::config_path(path).display()
+    ));
+    let optim = cfg.optim();
+    if optim.momentum > 0.0 || optim.optimizer == crate::optim::OptimizerKind::Adam {
+        progress.line(
+            "note: momentum buffers / Adam moments are not checkpointed; they restart from zero",
+        );
+    }
+    Ok(state)
+}
+
+/// What the trainer of a run is built from.
+pub struct TrainerParts<'a, C> {
+    /// The run's configuration (optimizer, loop, tuning).
+    pub cfg: &'a C,
+    /// The variables trained.
+    pub vs: &'a nn::VarStore,
+    /// The fine-tuning groups and their learning rates.
+    pub finetune: &'a FinetuneReport,
+    /// The loss.
+    pub loss: Loss,
+    /// The validation metric early stopping watches (smaller is better).
+    pub early_metric: &'static str,
+    /// Where batches go.
+    pub device: tch::Device,
+    /// Bars and lines.
+    pub progress: Progress,
+    /// Periodic and Ctrl-C checkpoints.
+    pub checkpointing: Option<Checkpointing<'a>>,
+}
+
+/// Builds the optimizer of `vs` (with the fine-tuning groups' learning rates)
+/// and the trainer: checkpoints, the learning-rate schedule and early stopping.
+pub fn optimizer_and_trainer<'a, C: TaskConfig>(
+    parts: TrainerParts<'a, C>,
+) -> Result<(nn::Optimizer, Trainer<'a>)> {
+    let (cfg, ft) = (parts.cfg, parts.finetune);
+    let mut opt = cfg.optim().build(parts.vs)?;
+    crate::finetune::set_group_lrs(&mut opt, &ft.lr_groups);
+    let tune = cfg.tune();
+    let groups = if tune.lr_schedule == LrSchedule::Constant {
+        Vec::new()
+    } else {
+        ft.lr_groups.clone()
+    };
+    let early = tune.early_stopping.map(|patience| EarlyStopping {
+        patience,
+        metric: parts.early_metric.to_string(),
+        goal: Goal::Minimize,
+    });
+    let trainer = Trainer::new(cfg.train(), parts.loss, parts.device, parts.progress)
+        .with_checkpointing(parts.checkpointing)
+        .with_lr_schedule(tune.lr_schedule, groups)
+        .with_early_stopping(early, parts.vs);
+    Ok((opt, trainer))
+}
+
+/// The checkpointing of a training run: to `opts.checkpoint_path(example)`,
+/// every `--checkpoint-every` epochs and on Ctrl-C, with `cfg` as `config.json`.
+pub fn checkpointing<'a>(
+    vs: &'a nn::VarStore,
+    opts: &RunOptions,
+    example: &str,
+    cfg: &impl serde::Serialize,
+) -> Result<Checkpointing<'a>> {
+    Ok(Checkpointing {
+        vs,
+        path: opts.checkpoint_path(example),
+        every: opts.checkpoint_every.unwrap_or(0),
+        config: serde_json::to_value(cfg).context("cannot serialise the configuration")?,
+    })
+}
+
+/// Saves the final weights, `config.json` and a finished `train_state.json`
+/// to `--save` (or over the `--resume` checkpoint).
+pub fn save_final(
+    vs: &nn::VarStore,
+    opts: &RunOptions,
+    cfg: &impl serde::Serialize,
+    history: &[EpochRecord],
+    progress: Progress,
+) -> Result<()> {
+    let Some(path) = opts.save.as_ref().or(opts.resume.as_ref()) else {
+        return Ok(());
+    };
+    checkpoint::save_with_config(vs, path, cfg)?;
+    let done = TrainState {
+        epochs_done: history.len(),
+        history: history.to_vec(),
+        ..TrainState::default()
+    };
+    checkpoint::write_json(&TrainState::path(path), &done)?;
+    progress.line(format!(
+        "saved {} and {}",
+        path.display(),
+        checkpoint::config_path(path).display()
+    ));
+    Ok(())
+}
+
+/// Number of scalar parameters of a VarStore.
+pub fn parameter_count(vs: &nn::VarStore) -> i64 {
+    vs.trainable_variables()
+        .iter()
+        .map(|t| t.numel() as i64)
+        .sum()
+}

@@ -1,0 +1,331 @@
+//! The training loop: epochs of mini-batch steps (PyTorch's `zero_grad`,
+//! `backward`, `step`), the learning-rate schedule, early stopping,
+//! checkpoints and Ctrl-C, each in a step of its own.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+use tch::{nn, Device, Tensor};
+
+use super::early_stopping::EarlyStopper;
+use super::{
+    interrupt_flag, Checkpointing, EpochEnd, EpochRecord, EpochStats, Interrupted, LoopConfig,
+    Loss, Progress, TrainState,
+};
+use crate::data::Batches;
+use crate::metrics::RunningMean;
+use crate::schedule::{EarlyStopping, LrSchedule};
+
+/// The training loop with its settings: epochs, batch order, loss, device,
+/// progress, checkpoints, schedule, early stopping and the stop flag.
+#[derive(Debug, Clone)]
+pub struct Trainer<'a> {
+    /// Epochs, batch size, seed, shuffling.
+    pub cfg: &'a LoopConfig,
+    /// The loss.
+    pub loss: Loss,
+    /// Where batches go.
+    pub device: Device,
+    /// Bars and lines.
+    pub progress: Progress,
+    /// Periodic and Ctrl-C checkpoints (none: Ctrl-C stops without saving).
+    pub checkpointing: Option<Checkpointing<'a>>,
+    /// Polled after every step; Ctrl-C's flag by default.
+    pub stop: Arc<AtomicBool>,
+    /// Learning-rate schedule, applied at the start of every epoch to `lr_groups`.
+    pub schedule: LrSchedule,
+    /// `(optimizer group, base learning rate)`; empty: the loop never sets a rate.
+    pub lr_groups: Vec<(usize, f64)>,
+    /// Stop on a validation metric, keeping the best weights of this VarStore.
+    pub early_stopping: Option<(EarlyStopping, &'a nn::VarStore)>,
+}
+
+/// What [`Trainer::fit`] returns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FitOutcome {
+    /// Every epoch's record.
+    pub history: Vec<EpochRecord>,
+    /// With early stopping: the epoch whose weights the model holds now.
+    pub best_epoch: Option<usize>,
+    /// Whether early stopping ended the run before `epochs`.
+    pub stopped_early: bool,
+}
+
+impl FitOutcome {
+    /// The outcome of a run that trained nothing (`--eval-only`): the history
+    /// of the loaded state.
+    pub fn untrained(state: &TrainState) -> Self {
+        Self {
+            history: state.history.clone(),
+            best_epoch: None,
+            stopped_early: false,
+        }
+    }
+}
+
+/// The model, optimizer and training data of one [`Trainer::fit`] call.
+pub struct FitData<'m, M> {
+    /// The model, trained in place.
+    pub model: &'m M,
+    /// Its optimizer.
+    pub opt: &'m mut nn::Optimizer,
+    /// Training inputs `[n, ...]` (any device; batches are moved to the trainer's).
+    pub xs: &'m Tensor,
+    /// Training targets `[n, ...]`.
+    pub ys: &'m Tensor,
+}
+
+impl<'a> Trainer<'a> {
+    /// A trainer without checkpoints, stopped by Ctrl-C.
+    pub fn new(cfg: &'a LoopConfig, loss: Loss, device: Device, progress: Progress) -> Self {
+        Self {
+            cfg,
+            loss,
+            device,
+            progress,
+            checkpointing: None,
+            stop: interrupt_flag(),
+            schedule: LrSchedule::Constant,
+            lr_groups: Vec::new(),
+            early_stopping: None,
+        }
+    }
+
+    /// Sets the learning rate of each `(group, base rate)` every epoch as
+    /// `schedule` says (PyTorch's `scheduler.step()` after each epoch). The
+    /// rate depends only on the epoch number, so `--resume` gets it right.
+    pub fn with_lr_schedule(mut self, schedule: LrSchedule, lr_groups: Vec<(usize, f64)>) -> Self {
+        self.schedule = schedule;
+        self.lr_groups = lr_groups;
+        self
+    }
+
+    /// Stops when `es.metric` (from `after_epoch`) has not improved for
+    /// `es.patience` epochs, and leaves the best epoch's weights in `vs`.
+    pub fn with_early_stopping(mut self, es: Option<EarlyStopping>, vs: &'a nn::VarStore) -> Self {
+        self.early_stopping = es.map(|e| (e, vs));
+        self
+    }
+
+    /// Adds checkpointing.
+    pub fn with_checkpointing(mut self, checkpointing: Option<Checkpointing<'a>>) -> Self {
+        self.checkpointing = checkpointing;
+        self
+    }
+
+    /// Trains `model` over `xs`/`ys` from `state` up to `cfg.epochs` epochs,
+    /// calling `after_epoch` after each epoch for the metrics to print and
+    /// record. The history holds every epoch, those of the state included. A
+    /// resumed run visits exactly the batches the uninterrupted run would have
+    /// (same seeded order, the done ones skipped).
+    pub fn fit<M: nn::ModuleT>(
+        &self,
+        model: &M,
+        opt: &mut nn::Optimizer,
+        xs: &Tensor,
+        ys: &Tensor,
+        mut state: TrainState,
+        mut after_epoch: impl FnMut(usize, &EpochStats) -> Result<Vec<(String, f64)>>,
+    ) -> Result<FitOutcome> {
+        self.cfg.validate()?;
+        self.schedule.validate()?;
+        let mut data = FitData { model, opt, xs, ys };
+        let mut stopper = match &self.early_stopping {
+            Some((es, vs)) => Some(EarlyStopper::new(
+                es,
+                vs,
+                self.checkpointing.as_ref(),
+                &state,
+            )?),
+            None => None,
+        };
+        let mut stopped_early = false;
+        while state.epochs_done < self.cfg.epochs {
+            let epoch = state.epochs_done + 1;
+            let stats = match self.train_epoch(&mut data, &state)? {
+                EpochEnd::Complete(stats) => stats,
+                EpochEnd::Stopped { steps, stats } => {
+                    state.steps_done += steps;
+                    state.partial_loss_sum = stats.loss * stats.samples as f64;
+                    state.partial_samples = stats.samples as f64;
+                    return Err(self.interrupted(&state, epoch)?);
+                }
+            };
+            let metrics = self.epoch_metrics(after_epoch(epoch, &stats)?, epoch);
+            let stop_now = match &mut stopper {
+                Some(s) => s.observe(&metrics, epoch, &mut state)?,
+                None => false,
+            };
+            self.finish_epoch(&mut state, epoch, stats, metrics)?;
+            if stop_now && epoch < self.cfg.epochs {
+                stopped_early = true;
+                if let Some(s) = &stopper {
+                    self.progress.line(s.stop_line(&state));
+                }
+                break;
+            }
+            if self.stop.load(Ordering::SeqCst) && epoch < self.cfg.epochs {
+                return Err(self.interrupted(&state, epoch + 1)?);
+            }
+        }
+        if let Some(s) = &stopper {
+            if let Some(line) = s.restore_best(&state) {
+                self.progress.line(line);
+            }
+        }
+        Ok(FitOutcome {
+            best_epoch: state.best_epoch.filter(|_| stopper.is_some()),
+            stopped_early,
+            history: state.history,
+        })
+    }
+
+    /// The epoch's metrics from `after_epoch`, plus the learning rate of the
+    /// first group when a schedule moves it.
+    fn epoch_metrics(&self, mut metrics: Vec<(String, f64)>, epoch: usize) -> Vec<(String, f64)> {
+        if self.schedule != LrSchedule::Constant {
+            if let Some(&(group, base)) = self.lr_groups.first() {
+                let name = if self.lr_groups.len() > 1 {
+                    format!("lr{group}")
+                } else {
+                    "lr".to_string()
+                };
+                metrics.push((name, self.schedule.lr_at(base, epoch - 1)));
+            }
+        }
+        metrics
+    }
+
+    /// Prints and records a complete epoch, advances the state and writes the
+    /// periodic checkpoint when one is due.
+    fn finish_epoch(
+        &self,
+        state: &mut TrainState,
+        epoch: usize,
+        stats: EpochStats,
+        metrics: Vec<(String, f64)>,
+    ) -> Result<()> {
+        let shown: Vec<String> = metrics.iter().map(|(k, v)| format!("{k} {v:.4}")).collect();
+        self.progress.line(format!(
+            "epoch {epoch:>3}/{}  train loss {:.4}  {}  {:.1} s  {:.0} samples/s",
+            self.cfg.epochs,
+            stats.loss,
+            shown.join("  "),
+            stats.seconds,
+            stats.samples_per_sec()
+        ));
+        state.history.push(EpochRecord {
+            epoch,
+            train_loss: stats.loss,
+            train_seconds: stats.seconds,
+            samples_per_sec: stats.samples_per_sec(),
+            metrics,
+        });
+        state.epochs_done = epoch;
+        state.steps_done = 0;
+        state.partial_loss_sum = 0.0;
+        state.partial_samples = 0.0;
+        match &self.checkpointing {
+            Some(c)
+                if c.every > 0 && (epoch.is_multiple_of(c.every) || epoch == self.cfg.epochs) =>
+            {
+                c.write(state)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// One pass of mini-batch training over epoch `state.epochs_done + 1`:
+    /// forward in train mode, loss, `zero_grad`, `backward`, `step`, as the
+    /// tutorial's loop does, skipping the `state.steps_done` batches an
+    /// interrupted run already did.
+    ///
+    /// The loss is checked before the update: when it is NaN or infinite the
+    /// epoch stops with an error naming the epoch and step, and the weights are
+    /// left as they were after the last good step. The stop flag is polled
+    /// after each step.
+    pub fn train_epoch<M: nn::ModuleT>(
+        &self,
+        data: &mut FitData<'_, M>,
+        state: &TrainState,
+    ) -> Result<EpochEnd> {
+        let (epoch, bs) = (state.epochs_done + 1, self.cfg.batch_size);
+        for &(group, base) in &self.lr_groups {
+            data.opt
+                .set_lr_group(group, self.schedule.lr_at(base, epoch - 1));
+        }
+        let n = data.xs.size()[0] as usize;
+        let order = self.cfg.order(n, epoch - 1);
+        let batches = Batches::new(data.xs, data.ys, bs)
+            .order(&order)
+            .to_device(self.device);
+        let bar = self
+            .progress
+            .epoch_bar(epoch, self.cfg.epochs, batches.num_batches() as u64);
+        bar.set_position(state.steps_done as u64);
+        let mut mean = RunningMean::new();
+        mean.add(
+            if state.partial_samples > 0.0 {
+                state.partial_loss_sum / state.partial_samples
+            } else {
+                0.0
+            },
+            state.partial_samples,
+        );
+        let (start, seen_before) = (Instant::now(), mean.weight());
+        let stats = |mean: &RunningMean| EpochStats {
+            loss: mean.mean(),
+            samples: mean.weight() as i64,
+            seconds: start.elapsed().as_secs_f64(),
+        };
+        let skip = (state.steps_done * bs).min(n);
+        for (done, (xs, ys)) in batches.skip_samples(skip).enumerate() {
+            let outputs = data.model.forward_t(&xs, true);
+            let loss = self.loss.compute(&outputs, &ys);
+            let value = loss.double_value(&[]);
+            if !value.is_finite() {
+                bar.abandon();
+                bail!(
+                    "the training loss became {value} at epoch {epoch}, step {}: the run diverged \
+                     (the weights of the last good step are kept; a smaller learning rate, --lr, usually helps)",
+                    state.steps_done + done + 1
+                );
+            }
+            data.opt.zero_grad();
+            loss.backward();
+            data.opt.step();
+            mean.add(value, xs.size()[0] as f64);
+            bar.inc(1);
+            let secs = start.elapsed().as_secs_f64().max(1e-9);
+            bar.set_message(format!(
+                "loss {:.4} | {:.0} samples/s",
+                mean.mean(),
+                (mean.weight() - seen_before) / secs
+            ));
+            if self.stop.load(Ordering::SeqCst) {
+                bar.abandon();
+                return Ok(EpochEnd::Stopped {
+                    steps: done + 1,
+                    stats: stats(&mean),
+                });
+            }
+        }
+        bar.finish_and_clear();
+        Ok(EpochEnd::Complete(stats(&mean)))
+    }
+
+    /// Writes the Ctrl-C checkpoint and builds the [`Interrupted`] error.
+    fn interrupted(&self, state: &TrainState, epoch: usize) -> Result<anyhow::Error> {
+        let Some(c) = &self.checkpointing else {
+            bail!("interrupted during epoch {epoch} (no checkpoint configured)");
+        };
+        c.write(state)?;
+        Ok(anyhow::Error::new(Interrupted {
+            epoch,
+            steps: state.steps_done,
+            checkpoint: c.path.clone(),
+        }))
+    }
+}

@@ -1,0 +1,284 @@
+//! Every `cargo run --release --example ...` command shown in README.md, run
+//! as written (with small limits put in: one or two epochs, a few hundred
+//! images, `runs/` moved to a scratch folder, `--metrics-json` added), in
+//! README order so that a `--load` finds what an earlier `--save` wrote.
+//! Each flag the README shows has a check of its visible effect below; a
+//! README flag without one fails the test, and so does a flag that stops
+//! working.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+/// One README command: the example and its arguments.
+#[derive(Debug, Clone)]
+struct ReadmeCommand {
+    example: String,
+    args: Vec<String>,
+}
+
+/// The `cargo run --release --example NAME [-- ARGS]` commands of README.md,
+/// with `\` continuations joined and `#` comments dropped.
+fn readme_commands() -> Vec<ReadmeCommand> {
+    let text = std::fs::read_to_string(common::repo_root().join("README.md"))
+        .expect("README.md is readable");
+    let mut joined = Vec::new();
+    let mut pending = String::new();
+    for line in text.lines() {
+        let line = line.split(" #").next().unwrap_or("").trim_end();
+        if let Some(head) = line.strip_suffix('\\') {
+            pending.push_str(head);
+            pending.push(' ');
+            continue;
+        }
+        pending.push_str(line);
+        joined.push(std::mem::take(&mut pending));
+    }
+    joined
+        .iter()
+        .filter_map(|l| l.trim().strip_prefix("cargo run --release --example "))
+        .map(|rest| {
+            let mut words = rest.split_whitespace().map(str::to_string);
+            let example = words.next().expect("an example name");
+            let args: Vec<String> = words.filter(|w| w != "--").collect();
+            ReadmeCommand { example, args }
+        })
+        .collect()
+}
+
+/// Small limits per example, put in place of the README's values.
+fn limits(example: &str, task_recall: bool) -> Vec<(&'static str, &'static str)> {
+    match example {
+        "cnn_mnist" => vec![
+            ("--epochs", "1"),
+            ("--train-limit", "600"),
+            ("--test-limit", "300"),
+            ("--threads", "1"),
+        ],
+        "transformer_seq" if task_recall => vec![
+            ("--epochs", "2"),
+            ("--train-sequences", "64"),
+            ("--val-sequences", "16"),
+            ("--test-sequences", "16"),
+            ("--threads", "1"),
+        ],
+        _ => vec![("--epochs", "2"), ("--threads", "1")],
+    }
+}
+
+/// The command's arguments with the limits in, `runs/` under `scratch` and a
+/// `--metrics-json` report.
+fn with_limits(cmd: &ReadmeCommand, scratch: &Path, report: &Path) -> Vec<String> {
+    let recall = cmd
+        .args
+        .windows(2)
+        .any(|w| w[0] == "--task" && w[1] == "recall");
+    let mut args: Vec<String> = cmd
+        .args
+        .iter()
+        .map(|a| a.replacen("runs/", &format!("{}/", scratch.display()), 1))
+        .collect();
+    let kfold = args.iter().any(|a| a == "--kfold" || a == "--folds");
+    let mut put = |flag: &str, value: &str| match args.iter().position(|a| a == flag) {
+        Some(i) => args[i + 1] = value.to_string(),
+        None => args.extend([flag.to_string(), value.to_string()]),
+    };
+    for (flag, value) in limits(&cmd.example, recall) {
+        // --kfold trains K models: keep its --train-limit small but stratifiable.
+        if !(kfold && flag == "--train-limit") {
+            put(flag, value);
+        }
+    }
+    if kfold {
+        put("--train-limit", "600");
+    }
+    put("--metrics-json", &report.display().to_string());
+    args.push("--quiet".to_string());
+    args
+}
+
+fn example_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    // target/release/deps/<test> → target/release/examples/<name>
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
+    dir.join("examples").join(name)
+}
+
+/// What a finished command left: its output and its JSON report.
+struct Ran<'a> {
+    args: &'a [String],
+    stdout: String,
+    json: Value,
+    /// The reports of earlier commands, by the checkpoint they saved.
+    saved: &'a BTreeMap<String, Value>,
+}
+
+impl Ran<'_> {
+    fn value(&self, flag: &str) -> String {
+        let i = self
+            .args
+            .iter()
+            .position(|a| a == flag)
+            .unwrap_or_else(|| panic!("{flag} is in the command"));
+        self.args[i + 1].clone()
+    }
+
+    fn config(&self, path: &str) -> &Value {
+        path.split('.').fold(&self.json["config"], |v, k| &v[k])
+    }
+}
+
+/// Checks the visible effect of `flag`; false when the test knows no check
+/// for it (then the test fails: every README flag needs one).
+fn check_flag(flag: &str, r: &Ran<'_>) -> bool {
+    let num = |path: &str| r.config(path).as_f64().unwrap_or(f64::NAN);
+    let parsed = |flag: &str| r.value(flag).parse::<f64>().expect("a number");
+    match flag {
+        "--help" => assert!(r.stdout.contains("Usage:")),
+        "--epochs" => assert_eq!(
+            r.json["epochs"].as_array().map(Vec::len),
+            Some(parsed("--epochs") as usize)
+        ),
+        "--train-limit" => assert!(r.json["train_images"].as_i64().unwrap_or(0) <= 600),
+        "--test-limit" | "--threads" | "--quiet" => {}
+        "--metrics-json" => assert!(r.json.is_object()),
+        "--lr" => assert_eq!(num("optim.lr"), parsed("--lr")),
+        "--optimizer" => assert_eq!(
+            r.config("optim.optimizer"),
+            &Value::from(r.value("--optimizer"))
+        ),
+        "--no-logit-relu" => assert_eq!(r.config("model.logit_relu"), &Value::Bool(false)),
+        "--save" | "--plot" | "--attention" => {
+            let path = PathBuf::from(r.value(flag));
+            assert!(path.is_file(), "{flag} wrote {}", path.display());
+            if flag == "--save" {
+                assert!(path.with_file_name("config.json").is_file());
+            } else {
+                let svg = std::fs::read_to_string(&path).expect("an SVG");
+                assert!(svg.contains("<svg"), "{flag} wrote an SVG");
+            }
+        }
+        "--load" => {
+            // The loaded weights score exactly what they scored when saved.
+            let saved = &r.saved[&r.value("--load")];
+            assert_eq!(r.json["test"]["accuracy"], saved["test"]["accuracy"]);
+        }
+        "--eval-only" => assert_eq!(r.json["epochs"].as_array().map(Vec::len), Some(0)),
+        "--checkpoint-every" => {
+            let path = PathBuf::from(r.value("--save"));
+            assert!(path.with_file_name("train_state.json").is_file());
+        }
+        "--resume" => {
+            // Resuming a finished run continues from its history, trains no more.
+            let saved = &r.saved[&r.value("--resume")];
+            assert_eq!(r.json["epochs"], saved["epochs"]);
+        }
+        "--cell" => assert_eq!(r.config("model.cell"), &Value::from(r.value("--cell"))),
+        "--forecast" => assert_eq!(
+            r.json["forecast"].as_array().map(Vec::len),
+            Some(parsed("--forecast") as usize)
+        ),
+        "--synthetic" => assert!(r.json["data"]["series"]
+            .as_str()
+            .unwrap_or("")
+            .contains("sine")),
+        "--csv" => assert!(r.json["data"]["series"]
+            .as_str()
+            .unwrap_or("")
+            .contains(&r.value("--csv"))),
+        "--column" => assert_eq!(r.config("column"), &Value::from(r.value("--column"))),
+        "--missing" => assert!(r.json["data"]["missing"].as_u64().unwrap_or(0) > 0),
+        "--arch" => assert_eq!(r.config("arch"), &Value::from(r.value("--arch"))),
+        "--task" => assert_eq!(r.config("task"), &Value::from(r.value("--task"))),
+        "--dropout" => assert_eq!(num("transformer.dropout"), parsed("--dropout")),
+        "--digits" => assert_eq!(num("model.num_classes"), 5.0),
+        "--init-from" => assert!(r.json["finetune"]["loaded"]
+            .as_array()
+            .is_some_and(|l| !l.is_empty())),
+        "--reset" => assert!(r.json["finetune"]["initialised"]
+            .as_array()
+            .is_some_and(|l| !l.is_empty())),
+        "--freeze" => assert!(r.json["finetune"]["frozen"]
+            .as_array()
+            .is_some_and(|l| !l.is_empty())),
+        "--val-fraction" => assert!(r.json["val_images"].as_i64().unwrap_or(0) > 0),
+        "--early-stopping" => assert!(r.json["best_epoch"].as_u64().is_some()),
+        "--lr-schedule" => assert!(r.json["epochs"][0]["metrics"]
+            .as_array()
+            .is_some_and(|m| m.iter().any(|p| p[0] == "lr"))),
+        "--kfold" | "--folds" => {
+            let k = parsed(flag) as usize;
+            assert_eq!(r.json["folds"].as_array().map(Vec::len), Some(k));
+            assert!(r.stdout.contains(&format!("{k}-fold cross-validation")));
+        }
+        _ => return false,
+    }
+    true
+}
+
+#[test]
+fn every_readme_command_runs_and_each_flag_shows_its_effect() {
+    let commands = readme_commands();
+    assert!(
+        commands.len() >= 10,
+        "README.md shows its commands ({} found)",
+        commands.len()
+    );
+    let scratch = common::scratch("readme");
+    let mut unchecked = Vec::new();
+    let mut saved: BTreeMap<String, Value> = BTreeMap::new();
+    for (i, cmd) in commands.iter().enumerate() {
+        let report = scratch.join(format!("report-{i}.json"));
+        let help = cmd.args.iter().any(|a| a == "--help");
+        let args = if help {
+            cmd.args.clone()
+        } else {
+            with_limits(cmd, &scratch, &report)
+        };
+        let out = Command::new(example_binary(&cmd.example))
+            .args(&args)
+            .current_dir(common::repo_root())
+            .output()
+            .expect("the example runs");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "README command {} {} failed:\n{stdout}\n{}",
+            cmd.example,
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let json = if help {
+            Value::Null
+        } else {
+            let text = std::fs::read_to_string(&report).expect("the report was written");
+            serde_json::from_str(&text).expect("the report is JSON")
+        };
+        let ran = Ran {
+            args: &args,
+            stdout,
+            json,
+            saved: &saved,
+        };
+        println!("ok: {} {}", cmd.example, cmd.args.join(" "));
+        for flag in args.iter().filter(|a| a.starts_with("--")) {
+            if !check_flag(flag, &ran) {
+                unchecked.push(flag.clone());
+            }
+        }
+        if let Some(i) = args.iter().position(|a| a == "--save") {
+            saved.insert(args[i + 1].clone(), ran.json.clone());
+        }
+    }
+    assert!(
+        unchecked.is_empty(),
+        "README flags without a check of their effect: {unchecked:?}"
+    );
+}
