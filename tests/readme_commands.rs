@@ -93,7 +93,7 @@ fn with_limits(cmd: &ReadmeCommand, scratch: &Path, report: &Path) -> Vec<String
             put(flag, value);
         }
     }
-    if kfold {
+    if kfold && cmd.example == "cnn_mnist" {
         put("--train-limit", "600");
     }
     put("--metrics-json", &report.display().to_string());
@@ -142,12 +142,28 @@ fn check_flag(flag: &str, r: &Ran<'_>) -> bool {
     let parsed = |flag: &str| r.value(flag).parse::<f64>().expect("a number");
     match flag {
         "--help" => assert!(r.stdout.contains("Usage:")),
-        "--epochs" => assert_eq!(
-            r.json["epochs"].as_array().map(Vec::len),
-            Some(parsed("--epochs") as usize)
-        ),
+        "--epochs" => {
+            let has = |f: &str| r.args.iter().any(|a| a == f);
+            let n = parsed("--epochs") as usize;
+            let trained = r.json["epochs"].as_array().map(Vec::len);
+            if has("--eval-only") {
+                assert_eq!(trained, Some(0), "--eval-only trains nothing");
+            } else if has("--kfold") || has("--folds") {
+                let folds = r.json["folds"].as_array().expect("folds");
+                assert!(folds.iter().all(|f| f["epochs"] == n));
+            } else if !has("--resume") && !has("--early-stopping") {
+                assert_eq!(trained, Some(n));
+            }
+        }
         "--train-limit" => assert!(r.json["train_images"].as_i64().unwrap_or(0) <= 600),
-        "--test-limit" | "--threads" | "--quiet" => {}
+        "--test-limit" => {
+            assert!(r.json["test"]["macro_avg"]["support"].as_u64().unwrap_or(0) <= 300)
+        }
+        "--threads" | "--quiet" => {}
+        "--train-sequences" | "--val-sequences" | "--test-sequences" => {
+            let key = flag.trim_start_matches("--").replace('-', "_");
+            assert_eq!(r.json[key.as_str()].as_f64(), Some(parsed(flag)));
+        }
         "--metrics-json" => assert!(r.json.is_object()),
         "--lr" => assert_eq!(num("optim.lr"), parsed("--lr")),
         "--optimizer" => assert_eq!(
