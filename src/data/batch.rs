@@ -1,6 +1,6 @@
 //! Mini-batches over a pair of tensors, in a seeded order, on a chosen device.
 
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Tensor};
 
 /// An iterator of `(xs, ys)` mini-batches over the first dimension of two tensors.
 ///
@@ -117,6 +117,7 @@ impl Iterator for Batches<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tch::Kind;
 
     #[test]
     fn keeps_the_last_partial_batch_unless_told() {
