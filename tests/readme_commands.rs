@@ -54,7 +54,6 @@ fn readme_commands() -> Vec<ReadmeCommand> {
 fn limits(example: &str, task_recall: bool) -> Vec<(&'static str, &'static str)> {
     match example {
         "cnn_mnist" => vec![
-            ("--epochs", "1"),
             ("--train-limit", "600"),
             ("--test-limit", "300"),
             ("--threads", "1"),
@@ -87,6 +86,12 @@ fn with_limits(cmd: &ReadmeCommand, scratch: &Path, report: &Path) -> Vec<String
         Some(i) => args[i + 1] = value.to_string(),
         None => args.extend([flag.to_string(), value.to_string()]),
     };
+    if cmd.example == "cnn_mnist" {
+        // One epoch, or up to three where the README asks for more (schedules).
+        let given = cmd.args.windows(2).find(|w| w[0] == "--epochs");
+        let epochs = given.map_or(1, |w| w[1].parse::<usize>().unwrap_or(1).min(3));
+        put("--epochs", &epochs.to_string());
+    }
     for (flag, value) in limits(&cmd.example, recall) {
         // --kfold trains K models: keep its --train-limit small but stratifiable.
         if !(kfold && flag == "--train-limit") {
@@ -229,6 +234,28 @@ fn check_flag(flag: &str, r: &Ran<'_>) -> bool {
         "--lr-schedule" => assert!(r.json["epochs"][0]["metrics"]
             .as_array()
             .is_some_and(|m| m.iter().any(|p| p[0] == "lr"))),
+        "--lr-step-size" | "--lr-gamma" => {
+            // StepLR: epoch 1 + step_size runs at lr · gamma.
+            let step = parsed("--lr-step-size") as usize;
+            let want = num("optim.lr") * parsed("--lr-gamma");
+            assert!(
+                (lr_at(r, step + 1) - want).abs() < 1e-12,
+                "StepLR decayed once"
+            );
+        }
+        "--lr-min" => {
+            // Cosine annealing towards eta_min = --lr-min over --epochs (T_max).
+            let (base, min, t) = (num("optim.lr"), parsed("--lr-min"), parsed("--epochs"));
+            let want = min + (base - min) * (1.0 + (std::f64::consts::PI / t).cos()) / 2.0;
+            assert!((lr_at(r, 2) - want).abs() < 1e-12, "cosine lr of epoch 2");
+        }
+        "--lr-backbone" => {
+            let groups = r.json["finetune"]["lr_groups"]
+                .as_array()
+                .expect("lr groups");
+            let rates: Vec<f64> = groups.iter().filter_map(|g| g[1].as_f64()).collect();
+            assert!(rates.contains(&parsed("--lr-backbone")), "{rates:?}");
+        }
         "--kfold" | "--folds" => {
             let k = parsed(flag) as usize;
             assert_eq!(r.json["folds"].as_array().map(Vec::len), Some(k));
@@ -237,6 +264,18 @@ fn check_flag(flag: &str, r: &Ran<'_>) -> bool {
         _ => return false,
     }
     true
+}
+
+/// The learning rate recorded for epoch `epoch` (1-based).
+fn lr_at(r: &Ran<'_>, epoch: usize) -> f64 {
+    let metrics = r.json["epochs"][epoch - 1]["metrics"]
+        .as_array()
+        .expect("metrics");
+    metrics
+        .iter()
+        .find(|p| p[0] == "lr")
+        .and_then(|p| p[1].as_f64())
+        .expect("an lr metric")
 }
 
 #[test]
