@@ -74,6 +74,13 @@ pub struct RunArgs {
     /// No progress bars or per-epoch lines (the final report is still printed).
     #[arg(long)]
     pub quiet: bool,
+    /// On a GPU, read the running loss back (and refresh the bar) every N
+    /// steps instead of every step, so the host never waits on the device
+    /// mid-epoch; a non-finite loss then restores the weights of the last
+    /// read-back. The CPU always reads every step.
+    #[arg(long, value_name = "N", default_value_t = RunOptions::default().log_every as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub log_every: u64,
 }
 
 impl RunArgs {
@@ -92,6 +99,7 @@ impl RunArgs {
             metrics_json: self.metrics_json,
             quiet: self.quiet,
             folds: None,
+            log_every: self.log_every as usize,
         }
     }
 }

@@ -125,6 +125,7 @@ fn train_fold<T: Task>(
         device,
         progress,
         checkpointing: None,
+        log_every: opts.log_every,
     })?;
     let (xs, ys) = task.training_set(fold);
     let trained = |history| Trained {

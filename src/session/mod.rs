@@ -191,6 +191,7 @@ pub fn run<T: Task>(
             device,
             progress,
             checkpointing: Some(checkpointing(&vs, opts, T::NAME, cfg)?),
+            log_every: opts.log_every,
         })?;
         let (xs, ys) = task.training_set(&data);
         trainer.fit(&model, &mut opt, xs, ys, state, |_, _| {

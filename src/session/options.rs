@@ -33,7 +33,7 @@ impl TuneConfig {
 }
 
 /// What a run does besides training, common to every example.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RunOptions {
     /// Where to run.
     pub device: DeviceChoice,
@@ -55,6 +55,26 @@ pub struct RunOptions {
     /// Cross-validate with this many folds instead of one training run
     /// (`--kfold` of cnn_mnist, `--folds` of the series examples).
     pub folds: Option<usize>,
+    /// Steps between read-backs of the running loss on a GPU (`--log-every`);
+    /// the CPU reads every step.
+    pub log_every: usize,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            device: DeviceChoice::default(),
+            save: None,
+            load: None,
+            resume: None,
+            checkpoint_every: None,
+            eval_only: false,
+            metrics_json: None,
+            quiet: false,
+            folds: None,
+            log_every: crate::train::DEFAULT_LOG_EVERY,
+        }
+    }
 }
 
 impl RunOptions {

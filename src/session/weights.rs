@@ -108,6 +108,8 @@ pub struct TrainerParts<'a, C> {
     pub progress: Progress,
     /// Periodic and Ctrl-C checkpoints.
     pub checkpointing: Option<Checkpointing<'a>>,
+    /// Steps between read-backs of the running loss on a GPU (`--log-every`).
+    pub log_every: usize,
 }
 
 /// Builds the optimizer of `vs` (with the fine-tuning groups' learning rates)
@@ -132,7 +134,8 @@ pub fn optimizer_and_trainer<'a, C: TaskConfig>(
     let trainer = Trainer::new(cfg.train(), parts.loss, parts.device, parts.progress)
         .with_checkpointing(parts.checkpointing)
         .with_lr_schedule(tune.lr_schedule, groups)
-        .with_early_stopping(early, parts.vs);
+        .with_early_stopping(early, parts.vs)
+        .with_log_every(parts.log_every, parts.vs);
     Ok((opt, trainer))
 }
 

@@ -6,12 +6,14 @@
 mod early_stopping;
 mod interrupt;
 mod state;
+mod step_loss;
 mod trainer;
 
 pub use early_stopping::EarlyStopper;
 pub use interrupt::{install_interrupt_handler, interrupt_flag, Interrupted};
 pub use state::{Checkpointing, TrainState};
-pub use trainer::{FitData, FitOutcome, Trainer};
+pub use step_loss::StepLoss;
+pub use trainer::{FitData, FitOutcome, Trainer, DEFAULT_LOG_EVERY};
 
 use anyhow::{bail, Result};
 use indicatif::{ProgressBar, ProgressStyle};

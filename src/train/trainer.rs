@@ -10,6 +10,7 @@ use anyhow::{bail, Result};
 use tch::{nn, Device, Tensor};
 
 use super::early_stopping::EarlyStopper;
+use super::step_loss::StepLoss;
 use super::{
     interrupt_flag, Checkpointing, EpochEnd, EpochRecord, EpochStats, Interrupted, LoopConfig,
     Loss, Progress, TrainState,
@@ -40,7 +41,16 @@ pub struct Trainer<'a> {
     pub lr_groups: Vec<(usize, f64)>,
     /// Stop on a validation metric, keeping the best weights of this VarStore.
     pub early_stopping: Option<(EarlyStopping, &'a nn::VarStore)>,
+    /// Steps between read-backs of the running loss: 1 on the CPU (each
+    /// step's loss is checked before its update), `--log-every` on a GPU.
+    pub sync_every: usize,
+    /// The variables restored after a non-finite loss found at a deferred
+    /// read-back (`sync_every > 1`).
+    pub rollback: Option<&'a nn::VarStore>,
 }
+
+/// Steps between read-backs of the running loss on a GPU (`--log-every`).
+pub const DEFAULT_LOG_EVERY: usize = 20;
 
 /// What [`Trainer::fit`] returns.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,7 +100,20 @@ impl<'a> Trainer<'a> {
             schedule: LrSchedule::Constant,
             lr_groups: Vec::new(),
             early_stopping: None,
+            sync_every: 1,
+            rollback: None,
         }
+    }
+
+    /// Reads the running loss back every `log_every` steps on a GPU, keeping
+    /// `vs`'s weights at each read-back to restore after a non-finite loss.
+    /// The CPU keeps reading (and checking) every step: it costs nothing there.
+    pub fn with_log_every(mut self, log_every: usize, vs: &'a nn::VarStore) -> Self {
+        if self.device != Device::Cpu {
+            self.sync_every = log_every.max(1);
+        }
+        self.rollback = Some(vs);
+        self
     }
 
     /// Sets the learning rate of each `(group, base rate)` every epoch as
@@ -242,10 +265,11 @@ impl<'a> Trainer<'a> {
     /// tutorial's loop does, skipping the `state.steps_done` batches an
     /// interrupted run already did.
     ///
-    /// The loss is checked before the update: when it is NaN or infinite the
-    /// epoch stops with an error naming the epoch and step, and the weights are
-    /// left as they were after the last good step. The stop flag is polled
-    /// after each step.
+    /// With `sync_every == 1` (the CPU) the loss is checked before the
+    /// update: when it is NaN or infinite the epoch stops with an error naming
+    /// the epoch and step, and the weights are left as they were after the
+    /// last good step. Otherwise the loss is read back every `sync_every`
+    /// steps ([`StepLoss`]). The stop flag is polled after each step.
     pub fn train_epoch<M: nn::ModuleT>(
         &self,
         data: &mut FitData<'_, M>,
@@ -261,9 +285,10 @@ impl<'a> Trainer<'a> {
         let batches = Batches::new(data.xs, data.ys, bs)
             .order(&order)
             .to_device(self.device);
+        let total = batches.num_batches() as usize;
         let bar = self
             .progress
-            .epoch_bar(epoch, self.cfg.epochs, batches.num_batches() as u64);
+            .epoch_bar(epoch, self.cfg.epochs, total as u64);
         bar.set_position(state.steps_done as u64);
         let mut mean = RunningMean::new();
         mean.add(
@@ -275,6 +300,7 @@ impl<'a> Trainer<'a> {
             state.partial_samples,
         );
         let (start, seen_before) = (Instant::now(), mean.weight());
+        let mut losses = StepLoss::new(self.sync_every, mean, state.steps_done, self.rollback);
         let stats = |mean: &RunningMean| EpochStats {
             loss: mean.mean(),
             samples: mean.weight() as i64,
@@ -282,38 +308,43 @@ impl<'a> Trainer<'a> {
         };
         let skip = (state.steps_done * bs).min(n);
         for (done, (xs, ys)) in batches.skip_samples(skip).enumerate() {
+            let step = state.steps_done + done + 1;
+            let (count, last) = (xs.size()[0] as f64, step == total);
             let outputs = data.model.forward_t(&xs, true);
             let loss = self.loss.compute(&outputs, &ys);
-            let value = loss.double_value(&[]);
-            if !value.is_finite() {
-                bar.abandon();
-                bail!(
-                    "the training loss became {value} at epoch {epoch}, step {}: the run diverged \
-                     (the weights of the last good step are kept; a smaller learning rate, --lr, usually helps)",
-                    state.steps_done + done + 1
-                );
+            if losses.checks_every_step() {
+                losses
+                    .check_now(&loss, count, epoch, step)
+                    .inspect_err(|_| bar.abandon())?;
             }
             data.opt.zero_grad();
             loss.backward();
             data.opt.step();
-            mean.add(value, xs.size()[0] as f64);
+            let stop = self.stop.load(Ordering::SeqCst);
+            if !losses.checks_every_step() {
+                losses
+                    .defer(&loss, count, epoch, step, last || stop)
+                    .inspect_err(|_| bar.abandon())?;
+            }
             bar.inc(1);
-            let secs = start.elapsed().as_secs_f64().max(1e-9);
-            bar.set_message(format!(
-                "loss {:.4} | {:.0} samples/s",
-                mean.mean(),
-                (mean.weight() - seen_before) / secs
-            ));
-            if self.stop.load(Ordering::SeqCst) {
+            if step == total || step.is_multiple_of(losses.sync_every) {
+                let secs = start.elapsed().as_secs_f64().max(1e-9);
+                bar.set_message(format!(
+                    "loss {:.4} | {:.0} samples/s",
+                    losses.mean.mean(),
+                    (losses.mean.weight() - seen_before) / secs
+                ));
+            }
+            if stop {
                 bar.abandon();
                 return Ok(EpochEnd::Stopped {
                     steps: done + 1,
-                    stats: stats(&mean),
+                    stats: stats(&losses.mean),
                 });
             }
         }
         bar.finish_and_clear();
-        Ok(EpochEnd::Complete(stats(&mean)))
+        Ok(EpochEnd::Complete(stats(&losses.mean)))
     }
 
     /// Writes the Ctrl-C checkpoint and builds the [`Interrupted`] error.
