@@ -65,11 +65,11 @@ struct Args {
 
 fn main() {
     let d = MnistConfig::default();
-    let args: Args = tchport::cli::parse(TrainArgs::defaults(&d.optim, &d.train));
-    tchport::cli::run(|| train(args));
+    let (args, explicit): (Args, _) = tchport::cli::parse(TrainArgs::defaults(&d.optim, &d.train));
+    tchport::cli::run(|| train(args, explicit));
 }
 
-fn train(args: Args) -> Result<()> {
+fn train(args: Args, explicit: Vec<String>) -> Result<()> {
     let mut cfg = MnistConfig::default();
     args.train.apply(&mut cfg.optim, &mut cfg.train);
     cfg.model.logit_relu = !args.no_logit_relu;
@@ -85,6 +85,7 @@ fn train(args: Args) -> Result<()> {
     cfg.val_fraction = args.val_fraction;
     cfg.tune = args.tune.into_config(cfg.train.epochs);
     let mut opts = args.run.into_options();
+    opts.explicit = explicit;
     opts.folds = args.kfold;
     session::execute(&CnnMnist, &cfg, &opts)
 }

@@ -77,11 +77,11 @@ fn main() {
     let d = defaults();
     let mut shown = TrainArgs::defaults(&d.optim, &d.train);
     shown.extend(SeriesArgs::defaults(&d.source));
-    let args: Args = tchport::cli::parse(shown);
-    tchport::cli::run(|| train(args));
+    let (args, explicit): (Args, _) = tchport::cli::parse(shown);
+    tchport::cli::run(|| train(args, explicit));
 }
 
-fn train(args: Args) -> Result<()> {
+fn train(args: Args, explicit: Vec<String>) -> Result<()> {
     let mut cfg = defaults();
     args.train.apply(&mut cfg.optim, &mut cfg.train);
     args.series.apply(&mut cfg.source);
@@ -97,6 +97,7 @@ fn train(args: Args) -> Result<()> {
     cfg.forecast = args.forecast;
     cfg.tune = args.tune.into_config(cfg.train.epochs);
     let mut opts = args.run.into_options();
+    opts.explicit = explicit;
     opts.folds = args.series.folds;
     session::execute(&RnnSeries { plot: args.plot }, &cfg, &opts)
 }

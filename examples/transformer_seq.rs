@@ -97,11 +97,11 @@ fn main() {
     let d = defaults();
     let mut shown = TrainArgs::defaults(&d.optim, &d.train);
     shown.extend(SeriesArgs::defaults(&d.series));
-    let args: Args = tchport::cli::parse(shown);
-    tchport::cli::run(|| train(args));
+    let (args, explicit): (Args, _) = tchport::cli::parse(shown);
+    tchport::cli::run(|| train(args, explicit));
 }
 
-fn train(args: Args) -> Result<()> {
+fn train(args: Args, explicit: Vec<String>) -> Result<()> {
     let mut cfg = SequenceConfig::for_task(args.task);
     args.train.apply(&mut cfg.optim, &mut cfg.train);
     args.series.apply(&mut cfg.series);
@@ -127,6 +127,7 @@ fn train(args: Args) -> Result<()> {
     cfg.recall.data_seed = args.data_seed;
     cfg.tune = args.tune.into_config(cfg.train.epochs);
     let mut opts = args.run.into_options();
+    opts.explicit = explicit;
     opts.folds = args.series.folds;
     let task = TransformerSeq {
         attention: args.attention,

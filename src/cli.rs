@@ -100,6 +100,7 @@ impl RunArgs {
             quiet: self.quiet,
             folds: None,
             log_every: self.log_every as usize,
+            explicit: Vec::new(),
         }
     }
 }
@@ -186,9 +187,26 @@ impl TuneArgs {
 /// e.g. `"epochs"`) their default values, so that `--help` shows each
 /// example's own defaults, which come from its `Default` configuration.
 /// Exits with clap's message and status on bad flags, like `Parser::parse`.
-pub fn parse<A: CommandFactory + FromArgMatches>(defaults: Vec<(&'static str, String)>) -> A {
+///
+/// Also returns the flags given explicitly on the command line (`--normalize`,
+/// `--window`, ...; see `RunOptions::explicit`).
+pub fn parse<A: CommandFactory + FromArgMatches>(
+    defaults: Vec<(&'static str, String)>,
+) -> (A, Vec<String>) {
     let matches = command_with_defaults::<A>(defaults).get_matches();
-    A::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    let args = A::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    (args, explicit_flags(&matches))
+}
+
+/// The long names of the flags `matches` got from the command line.
+fn explicit_flags(matches: &ArgMatches) -> Vec<String> {
+    matches
+        .ids()
+        .filter(|id| {
+            matches.value_source(id.as_str()) == Some(clap::parser::ValueSource::CommandLine)
+        })
+        .map(|id| format!("--{}", id.as_str().replace('_', "-")))
+        .collect()
 }
 
 /// [`parse`] on given arguments (the first is the program name), for tests.

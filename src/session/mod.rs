@@ -15,6 +15,7 @@
 //! ([`cross_validation`]).
 
 pub mod cross_validation;
+mod inputs;
 mod options;
 mod report;
 mod weights;
@@ -60,6 +61,14 @@ pub trait TaskConfig: Serialize + DeserializeOwned + Clone {
     fn data_note(&self, _saved: &Self) -> Option<String> {
         None
     }
+    /// The settings that change what the inputs mean (`--normalize`,
+    /// `--digits`, `--window`, ...) whose values differ between this run and
+    /// `saved`: `(flag, this run's value, saved value)`.
+    fn input_differences(&self, _saved: &Self) -> Vec<(&'static str, String, String)> {
+        Vec::new()
+    }
+    /// Takes `saved`'s input settings (those of [`TaskConfig::input_differences`]).
+    fn adopt_inputs(&mut self, _saved: &Self) {}
 }
 
 /// What one example supplies to the shared run path: its data, its model, what
@@ -154,10 +163,10 @@ pub fn run<T: Task>(
     cfg: &T::Config,
     opts: &RunOptions,
 ) -> Result<RunReport<T::Config, T::Results>> {
-    let cfg = &opts.resolve_config(cfg)?;
+    let progress = Progress { quiet: opts.quiet };
+    let cfg = &inputs::from_checkpoint(opts.resolve_config(cfg)?, opts, progress)?;
     cfg.validate()?;
     let device = opts.device.resolve()?;
-    let progress = Progress { quiet: opts.quiet };
 
     let t0 = Instant::now();
     let data = task.load_data(cfg, device)?;

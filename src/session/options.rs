@@ -58,6 +58,9 @@ pub struct RunOptions {
     /// Steps between read-backs of the running loss on a GPU (`--log-every`);
     /// the CPU reads every step.
     pub log_every: usize,
+    /// The flags given explicitly on the command line (`--normalize`, ...):
+    /// those may not contradict a loaded checkpoint's `config.json`.
+    pub explicit: Vec<String>,
 }
 
 impl Default for RunOptions {
@@ -73,6 +76,7 @@ impl Default for RunOptions {
             quiet: false,
             folds: None,
             log_every: crate::train::DEFAULT_LOG_EVERY,
+            explicit: Vec::new(),
         }
     }
 }

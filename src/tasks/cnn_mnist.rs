@@ -86,6 +86,33 @@ impl TaskConfig for MnistConfig {
         self.check_kfold()
     }
 
+    fn input_differences(&self, saved: &Self) -> Vec<(&'static str, String, String)> {
+        let mut out = Vec::new();
+        if saved.normalize != self.normalize {
+            out.push((
+                "--normalize",
+                self.normalize.to_string(),
+                saved.normalize.to_string(),
+            ));
+        }
+        if saved.digits != self.digits {
+            let show = |d: &Option<Vec<i64>>| {
+                d.as_ref()
+                    .map_or("0-9 (all)".to_string(), |d| format!("{d:?}"))
+            };
+            out.push(("--digits", show(&self.digits), show(&saved.digits)));
+        }
+        out
+    }
+
+    fn adopt_inputs(&mut self, saved: &Self) {
+        self.normalize = saved.normalize;
+        self.digits = saved.digits.clone();
+        if let Some(d) = &self.digits {
+            self.model.num_classes = d.len() as i64;
+        }
+    }
+
     fn model_mismatch(&self, saved: &Self) -> Option<String> {
         (saved.model != self.model).then(|| {
             format!(

@@ -108,6 +108,30 @@ impl TaskConfig for SeriesConfig {
         })
     }
 
+    fn input_differences(&self, saved: &Self) -> Vec<(&'static str, String, String)> {
+        let mut out = Vec::new();
+        if saved.window != self.window {
+            out.push((
+                "--window",
+                self.window.to_string(),
+                saved.window.to_string(),
+            ));
+        }
+        if saved.horizon != self.horizon {
+            out.push((
+                "--horizon",
+                self.horizon.to_string(),
+                saved.horizon.to_string(),
+            ));
+        }
+        out
+    }
+
+    fn adopt_inputs(&mut self, saved: &Self) {
+        self.window = saved.window;
+        self.horizon = saved.horizon;
+    }
+
     fn data_note(&self, saved: &Self) -> Option<String> {
         let data = |c: &SeriesConfig| (c.source.clone(), c.synthetic, c.window, c.horizon);
         (data(saved) != data(self)).then(|| {

@@ -200,6 +200,27 @@ impl TaskConfig for SequenceConfig {
         self.check()
     }
 
+    fn input_differences(&self, saved: &Self) -> Vec<(&'static str, String, String)> {
+        let mut out = Vec::new();
+        if saved.task != self.task {
+            let name = |t: SeqTask| format!("{t:?}").to_lowercase();
+            out.push(("--task", name(self.task), name(saved.task)));
+        }
+        if saved.seq_len() != self.seq_len() {
+            out.push((
+                "--seq-len",
+                self.seq_len().to_string(),
+                saved.seq_len().to_string(),
+            ));
+        }
+        out
+    }
+
+    fn adopt_inputs(&mut self, saved: &Self) {
+        self.task = saved.task;
+        self.seq_len = saved.seq_len;
+    }
+
     fn model_mismatch(&self, saved: &Self) -> Option<String> {
         let same = saved.arch == self.arch
             && match self.arch {
