@@ -305,7 +305,7 @@ pub fn step_sequences(scaled: &[f64], ends: std::ops::Range<usize>, seq_len: usi
 
 /// The series task's data (see the module documentation).
 pub fn series_data(cfg: &SeriesTaskConfig, seq_len: usize) -> Result<SeqData> {
-    let s = series::load_csv(&cfg.csv, &cfg.column, cfg.missing)?;
+    let s = series::load_csv(&cfg.csv, &cfg.column, cfg.missing, &Default::default())?;
     // The first target has WINDOW values before it; a training sequence needs seq_len targets.
     let parts = series::split(&s.values, cfg.split, 1)?;
     let (n_train, val_start, test_start) =

@@ -186,7 +186,7 @@ pub struct PreparedSeries {
 pub fn prepare(cfg: &SeriesConfig) -> Result<PreparedSeries> {
     let series = match cfg.synthetic {
         Some(Synthetic::Sine) => noisy_sine(&cfg.sine, cfg.train.seed),
-        None => series::load_csv(&cfg.csv, &cfg.column, cfg.missing)?,
+        None => series::load_csv(&cfg.csv, &cfg.column, cfg.missing, &Default::default())?,
     };
     prepare_series(series, cfg)
 }
