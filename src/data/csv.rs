@@ -585,8 +585,8 @@ impl Ctx<'_> {
             )
         };
         bail!(
-            "{} line {line}: {n} fields, but {reference} (line {first_line}) has {width} \
-             (delimiter {}): {cause}",
+            "{} line {line}: {n} fields, but {reference} (line {first_line}) has {width}, \
+             with delimiter {}: {cause}",
             self.source,
             self.delimiter
         )

@@ -213,8 +213,8 @@ fn check_gap(
              separator?); leave out --decimal-comma if `.` is the decimal point"
         ),
         (CellValue::OtherDecimal, _) => bail!(
-            "{at} holds {text:?}, a number with a decimal comma? add --decimal-comma (delimiter {})",
-            col.delimiter
+            "{at} holds {text:?}, a number with a decimal comma? add --decimal-comma (or, if \
+             `,` separates thousands here, remove it)"
         ),
         (_, MissingPolicy::Drop) => Ok(()),
         (CellValue::NotNumber, _) => {
