@@ -434,6 +434,16 @@ fn wrong_delimiter_hints() {
         err.contains("the header is one field that contains `;` — is the file `;`-separated? try `--delimiter ';'`"),
         "{err}"
     );
+    let path = write("comma-decimal-comma", "dots.csv", b"date,value\n2020,1.5\n");
+    let decimal_comma = CsvFormat {
+        decimal_comma: true,
+        ..CsvFormat::default()
+    };
+    let err = error(&path, "value", MissingPolicy::Error, &decimal_comma);
+    assert!(
+        err.contains("try `--delimiter ','` (--decimal-comma keeps detection from choosing `,`"),
+        "{err}"
+    );
     let path = write("tab-forced", "tab.tsv", b"date\tvalue\n2020\t1\n");
     let err = error(&path, "value", MissingPolicy::Error, &comma);
     assert!(

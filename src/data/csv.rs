@@ -274,6 +274,7 @@ pub fn read_column(bytes: &[u8], source: &str, column: &str, format: &CsvFormat)
         source,
         column,
         delimiter,
+        decimal_comma: format.decimal_comma,
     };
     let mut rows = records(body, delimiter.delimiter as u8, base);
     let Some(first) = rows.next().transpose().with_context(|| ctx.broken())? else {
@@ -335,7 +336,7 @@ fn records(
 
 /// A record that is a blank line (nothing but whitespace, no delimiter).
 fn is_blank(rec: &::csv::ByteRecord) -> bool {
-    rec.len() == 0 || (rec.len() == 1 && rec[0].trim_ascii().is_empty())
+    rec.is_empty() || (rec.len() == 1 && rec[0].trim_ascii().is_empty())
 }
 
 /// The physical line (1-based, within the parsed text) where `rec` starts:
@@ -391,6 +392,7 @@ struct Ctx<'a> {
     source: &'a str,
     column: &'a str,
     delimiter: DelimiterUsed,
+    decimal_comma: bool,
 }
 
 impl Ctx<'_> {
@@ -521,6 +523,10 @@ impl Ctx<'_> {
                  try `{}`",
                 delimiter_flag(d)
             );
+            if d == ',' && self.decimal_comma {
+                msg += " (--decimal-comma keeps detection from choosing `,`: leave it out for a \
+                        `,`-separated file with decimal points)";
+            }
         } else if let Some(n) = index_in(column) {
             msg += &format!(
                 "; column {n} is out of range: the header has {} fields",
