@@ -303,7 +303,8 @@ pub struct SeriesArgs {
     /// CSV file with a header line.
     #[arg(long, value_name = "PATH")]
     pub csv: Option<PathBuf>,
-    /// Column of the CSV holding the series (exact name, else ignoring case).
+    /// Column of the CSV holding the series: its name (exact, else ignoring
+    /// case) or its 1-based index.
     #[arg(long, value_name = "NAME")]
     pub column: Option<String>,
     /// Empty or non-numeric cells: stop with an error, drop the row, or
@@ -316,6 +317,19 @@ pub struct SeriesArgs {
     /// Following fraction used for validation (the test part is the rest).
     #[arg(long, value_name = "F")]
     pub val_frac: Option<f64>,
+    /// Field delimiter of the CSV: one character, or `tab` (default: detected
+    /// among `,` `;` tab `|` from the header and the first rows).
+    #[arg(long, value_name = "C", value_parser = crate::data::csv::parse_delimiter)]
+    pub delimiter: Option<char>,
+    /// Numbers are written with a decimal comma (`12,5` is 12.5).
+    #[arg(long)]
+    pub decimal_comma: bool,
+    /// Skip N lines before the header (text that agencies put above the table).
+    #[arg(long, value_name = "N")]
+    pub skip_rows: Option<usize>,
+    /// The first line is data, not a header; --column is then a 1-based index.
+    #[arg(long)]
+    pub no_header: bool,
     /// Rolling-origin evaluation instead of one run: K expanding training
     /// windows, each scored on the block right after it (as long as the test
     /// part); per-fold RMSE and mean ± std.
@@ -332,6 +346,7 @@ impl SeriesArgs {
             ("missing", value_name(&source.missing)),
             ("train_frac", source.split.train.to_string()),
             ("val_frac", source.split.val.to_string()),
+            ("skip_rows", source.format.skip_rows.to_string()),
         ]
     }
 
@@ -340,6 +355,10 @@ impl SeriesArgs {
         set(&mut source.csv, self.csv.clone());
         set(&mut source.column, self.column.clone());
         set(&mut source.missing, self.missing);
+        set(&mut source.format.delimiter, self.delimiter.map(Some));
+        set(&mut source.format.skip_rows, self.skip_rows);
+        source.format.decimal_comma |= self.decimal_comma;
+        source.format.no_header |= self.no_header;
         let SplitFractions { train, val } = source.split;
         source.split = SplitFractions {
             train: self.train_frac.unwrap_or(train),

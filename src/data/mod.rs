@@ -1,6 +1,7 @@
 //! Data: file readers (IDX, CSV series), batching and the seeded batch order.
 
 pub mod batch;
+pub mod csv;
 pub mod idx;
 pub mod mnist;
 pub mod sequence;

@@ -141,10 +141,14 @@ pub fn series_data(cfg: &SeriesSource, seq_len: usize) -> Result<SeqData> {
     let n = scaled.len();
     Ok(SeqData {
         name: format!(
-            "{} ({n} values: {n_train} train / {} val / {} test)",
+            "{} ({n} values: {n_train} train / {} val / {} test{})",
             s.name,
             parts.val.len(),
-            parts.test.len()
+            parts.test.len(),
+            match s.reading_note() {
+                note if note.is_empty() => note,
+                note => format!("; {note}"),
+            }
         ),
         train: step_sequences(&scaled, WINDOW + seq_len - 1..n_train, seq_len),
         val: step_sequences(&scaled, val_start..test_start, seq_len),

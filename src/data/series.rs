@@ -1,4 +1,4 @@
-//! Univariate time series: a CSV loader with an explicit missing-value policy, a
+//! Univariate time series: a CSV column loader with an explicit missing-value policy, a
 //! seeded synthetic noisy sine, a chronological train/validation/test split,
 //! sliding windows that never cross a split boundary, and a standard scaler
 //! fitted on the training part only.
@@ -6,9 +6,11 @@
 //! The pieces are independent so that other tasks can combine them:
 //!
 //! ```no_run
+//! use tchport::data::csv::CsvFormat;
 //! use tchport::data::series::{self, MissingPolicy, SplitFractions};
 //! # fn main() -> anyhow::Result<()> {
-//! let s = series::load_csv("data/series/sunspots.csv".as_ref(), "SUNACTIVITY", MissingPolicy::Error)?;
+//! let path = "data/series/sunspots.csv".as_ref();
+//! let s = series::load_csv(path, "SUNACTIVITY", MissingPolicy::Error, &CsvFormat::default())?;
 //! let parts = series::split(&s.values, SplitFractions::default(), 20 + 1)?; // window + horizon
 //! let scaler = series::Scaler::fit(parts.train)?;
 //! let train = series::windows(&scaler.transform(parts.train), 20, 1)?;
@@ -20,11 +22,12 @@
 
 use std::path::Path;
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{bail, ensure, Result};
 use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
+use super::csv::{self, CsvFormat, DelimiterUsed};
 use super::shuffle::SplitMix64;
 
 /// What the CSV loader does with an empty, non-numeric or non-finite cell (`--missing`).
@@ -48,104 +51,125 @@ pub struct Series {
     pub name: String,
     /// The values, in time order, all finite.
     pub values: Vec<f64>,
-    /// How many cells were missing or not numbers (0 under [`MissingPolicy::Error`]).
+    /// How many cells were missing, non-finite or (under [`MissingPolicy::Drop`])
+    /// not numbers; 0 under [`MissingPolicy::Error`]. `missing = interpolated + dropped`.
     pub missing: usize,
-    /// How many of those were filled by interpolation (the rest were dropped).
+    /// How many of those were filled by interpolation.
     pub interpolated: usize,
+    /// How many rows were left out: every gap under [`MissingPolicy::Drop`],
+    /// the gaps at either end under [`MissingPolicy::Interpolate`].
+    pub dropped: usize,
+    /// Physical line (1-based) of the first row left out, if any.
+    pub first_dropped_line: Option<u64>,
+    /// The CSV delimiter used and whether it was detected; `None` for a synthetic series.
+    pub delimiter: Option<DelimiterUsed>,
 }
 
-/// Splits one CSV line into fields: commas separate, double quotes enclose a
-/// field that may contain commas, `""` inside quotes is a quote. Fields are
-/// trimmed. Returns `None` for an unterminated quote.
-pub fn split_csv_line(line: &str) -> Option<Vec<String>> {
-    let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut chars = line.chars().peekable();
-    let mut quoted = false;
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            (true, '"') => quoted = false,
-            (true, c) => field.push(c),
-            (false, '"') if field.trim().is_empty() => {
-                field.clear();
-                quoted = true;
-            }
-            (false, ',') => fields.push(std::mem::take(&mut field).trim().to_string()),
-            (false, c) => field.push(c),
+/// The missing-value markers (compared ignoring ASCII case, after trimming):
+/// what R, pandas, SQL, Python and the UCI repository write for "no value".
+pub const MISSING_MARKERS: [&str; 9] = ["", "?", "NA", "N/A", "NaN", "nan", "null", "None", "-"];
+
+/// What one cell holds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum CellValue {
+    /// A finite number.
+    Number(f64),
+    /// One of [`MISSING_MARKERS`].
+    Marker,
+    /// A number that is infinite or NaN (`inf`, `1e999`).
+    NonFinite,
+    /// A number only with the other decimal separator (`12,5` without
+    /// `--decimal-comma`, `12.5` with it): refused under every policy.
+    OtherDecimal,
+    /// Anything else.
+    NotNumber,
+}
+
+/// Reads a cell: with `decimal_comma` one `,` is the decimal point and a `.`
+/// is refused; numbers are Rust's `f64` syntax (`1`, `-2.5`, `1e-3`).
+fn cell_value(text: &str, decimal_comma: bool) -> CellValue {
+    if MISSING_MARKERS.iter().any(|m| m.eq_ignore_ascii_case(text)) {
+        return CellValue::Marker;
+    }
+    let number = |t: &str| match t.parse::<f64>() {
+        Ok(v) if v.is_finite() => CellValue::Number(v),
+        Ok(_) => CellValue::NonFinite,
+        Err(_) => CellValue::NotNumber,
+    };
+    let (ours, other) = if decimal_comma {
+        let ours = if text.contains('.') {
+            CellValue::NotNumber
+        } else {
+            number(&text.replacen(',', ".", 1))
+        };
+        (ours, number(text))
+    } else {
+        (number(text), number(&text.replacen(',', ".", 1)))
+    };
+    match (ours, other) {
+        (CellValue::NotNumber, CellValue::Number(_)) => CellValue::OtherDecimal,
+        (v, _) => v,
+    }
+}
+
+impl Series {
+    /// How the file was read, for the report: the delimiter used (and
+    /// whether it was detected) and, under `--missing drop`, how many rows
+    /// were dropped and the first one's line. Empty for a synthetic series.
+    pub fn reading_note(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(d) = &self.delimiter {
+            parts.push(format!("delimiter {d}"));
         }
+        if let (n @ 1.., Some(line)) = (self.dropped, self.first_dropped_line) {
+            parts.push(format!("dropped {n} rows, the first on line {line}"));
+        }
+        parts.join("; ")
     }
-    if quoted {
-        return None;
-    }
-    fields.push(field.trim().to_string());
-    Some(fields)
 }
 
-/// Reads column `column` of the CSV file `path` (a header line naming the
-/// columns is required; the column is matched exactly, then ignoring case).
+/// Reads column `column` of the CSV file `path`, which may be gzip-compressed
+/// (see [`crate::data::csv`] for the formats, delimiters, header and line
+/// rules; `column` is a header name, matched exactly then ignoring case, or a
+/// 1-based index — a header field literally named `"2"` wins over index 2).
 ///
-/// Every cell of the column must be a finite number; an empty, non-numeric or
-/// non-finite cell (or a row too short to have the column) follows `policy`.
-/// Blank lines are skipped. Errors name the file and, for a bad cell, its line
-/// number (1-based, the header is line 1) and content.
-pub fn load_csv(path: &Path, column: &str, policy: MissingPolicy) -> Result<Series> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read series file {}", path.display()))?;
-    parse_csv(&text, &path.display().to_string(), column, policy)
+/// Every cell of the column must be a finite number. A missing-value marker
+/// ([`MISSING_MARKERS`], e.g. empty or `NA`) or a non-finite number (`inf`)
+/// follows `policy`; any other text is an error naming its line under
+/// [`MissingPolicy::Error`] and [`MissingPolicy::Interpolate`], and is left
+/// out (counted in [`Series::dropped`]) under [`MissingPolicy::Drop`]. A
+/// number written with the other decimal separator (`12,5` without
+/// `decimal_comma`) is an error under every policy. Errors name the file, the
+/// line (1-based physical lines), the column and the likely fix.
+pub fn load_csv(
+    path: &Path,
+    column: &str,
+    policy: MissingPolicy,
+    format: &CsvFormat,
+) -> Result<Series> {
+    let bytes = csv::read_file(path)?;
+    parse_csv(&bytes, &path.display().to_string(), column, policy, format)
 }
 
-/// [`load_csv`] on text already in memory; `source` names it in errors.
-pub fn parse_csv(text: &str, source: &str, column: &str, policy: MissingPolicy) -> Result<Series> {
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.trim_end_matches('\r')))
-        .filter(|(_, l)| !l.trim().is_empty());
-    let (header_no, header) = lines.next().with_context(|| {
-        format!("{source} is empty: a header line naming the columns is required")
-    })?;
-    let names = split_csv_line(header)
-        .with_context(|| format!("{source} line {header_no}: unterminated quote in the header"))?;
-    let col = names
-        .iter()
-        .position(|n| n == column)
-        .or_else(|| names.iter().position(|n| n.eq_ignore_ascii_case(column)))
-        .with_context(|| {
-            format!(
-                "{source} has no column {column:?}; its header (line {header_no}) names {}",
-                names
-                    .iter()
-                    .map(|n| format!("{n:?}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        })?;
-
-    // Parse: Some(value) for a good cell, None for a missing or bad one.
-    let mut cells: Vec<Option<f64>> = Vec::new();
-    for (line_no, line) in lines {
-        let fields = split_csv_line(line)
-            .with_context(|| format!("{source} line {line_no}: unterminated quote"))?;
-        let cell = fields.get(col).map(String::as_str);
-        let value = cell
-            .and_then(|c| c.parse::<f64>().ok())
-            .filter(|v| v.is_finite());
-        if value.is_none() && policy == MissingPolicy::Error {
-            let what = match cell {
-                None => format!("has {} fields, no cell for column {column:?}", fields.len()),
-                Some("") => format!("column {column:?} is empty"),
-                Some(c) => format!("column {column:?} holds {c:?}, not a finite number"),
-            };
-            bail!(
-                "{source} line {line_no}: {what} (use --missing drop or --missing interpolate \
-                 to accept gaps)"
-            );
+/// [`load_csv`] on the bytes of a file already in memory; `source` names it in errors.
+pub fn parse_csv(
+    bytes: &[u8],
+    source: &str,
+    column: &str,
+    policy: MissingPolicy,
+    format: &CsvFormat,
+) -> Result<Series> {
+    let col = csv::read_column(bytes, source, column, format)?;
+    // Some(value) for a good cell, None for a gap.
+    let mut cells: Vec<Option<f64>> = Vec::with_capacity(col.cells.len());
+    for cell in &col.cells {
+        match cell_value(&cell.text, format.decimal_comma) {
+            CellValue::Number(v) => cells.push(Some(v)),
+            value => {
+                check_gap(value, cell, &col, policy, source, format)?;
+                cells.push(None);
+            }
         }
-        cells.push(value);
     }
     let missing = cells.iter().filter(|c| c.is_none()).count();
     let (values, interpolated) = match policy {
@@ -156,16 +180,77 @@ pub fn parse_csv(text: &str, source: &str, column: &str, policy: MissingPolicy) 
     };
     if values.is_empty() {
         bail!(
-            "{source}: column {column:?} holds no numbers ({} data rows, {missing} missing or not numbers)",
+            "{source}: column {} holds no numbers ({} data rows, {missing} missing or not numbers)",
+            col.label,
             cells.len()
         );
     }
+    let dropped_rows = dropped(&cells, policy);
     Ok(Series {
-        name: format!("{source}:{}", names[col]),
+        name: format!("{source}:{}", col.name),
         values,
         missing,
         interpolated,
+        dropped: dropped_rows.len(),
+        first_dropped_line: dropped_rows.first().map(|&i| col.cells[i].line),
+        delimiter: Some(col.delimiter),
     })
+}
+
+/// Indices of the gaps of `cells` that `policy` leaves out.
+fn dropped(cells: &[Option<f64>], policy: MissingPolicy) -> Vec<usize> {
+    let first = cells
+        .iter()
+        .position(Option::is_some)
+        .unwrap_or(cells.len());
+    let last = cells.iter().rposition(Option::is_some).unwrap_or(0);
+    (0..cells.len())
+        .filter(|&i| cells[i].is_none())
+        .filter(|&i| policy != MissingPolicy::Interpolate || i < first || i > last)
+        .collect()
+}
+
+/// Accepts a gap (`value` is not a number) as `policy` says, or names the
+/// file, line, column and cell with the fix.
+fn check_gap(
+    value: CellValue,
+    cell: &csv::Cell,
+    col: &csv::Column,
+    policy: MissingPolicy,
+    source: &str,
+    format: &CsvFormat,
+) -> Result<()> {
+    let at = format!("{source} line {}: column {}", cell.line, col.label);
+    let text = &cell.text;
+    let accept = "(use --missing drop or --missing interpolate to accept gaps)";
+    match (value, policy) {
+        (CellValue::OtherDecimal, _) if format.decimal_comma => bail!(
+            "{at} holds {text:?}: with --decimal-comma a `.` is not a decimal point (a thousands \
+             separator?); leave out --decimal-comma if `.` is the decimal point"
+        ),
+        (CellValue::OtherDecimal, _) => bail!(
+            "{at} holds {text:?}, a number with a decimal comma? add --decimal-comma (or, if \
+             `,` separates thousands here, remove it)"
+        ),
+        (_, MissingPolicy::Drop) => Ok(()),
+        (CellValue::NotNumber, _) => {
+            let spans = if text.contains('\n') {
+                " It spans several lines: a quote that is never closed?"
+            } else {
+                ""
+            };
+            bail!(
+                "{at} holds {text:?}, not a finite number nor a missing-value marker (empty, ?, \
+                 NA, N/A, NaN, null, None, -): fix the cell, or write a marker there and use \
+                 --missing drop or --missing interpolate (--missing drop also leaves out rows \
+                 like this one).{spans}"
+            )
+        }
+        (_, MissingPolicy::Interpolate) => Ok(()),
+        (CellValue::Marker, _) if text.is_empty() => bail!("{at} is empty {accept}"),
+        (CellValue::Marker, _) => bail!("{at} holds {text:?}, a missing-value marker {accept}"),
+        _ => bail!("{at} holds {text:?}, not a finite number {accept}"),
+    }
 }
 
 /// Fills every inner gap of `cells` linearly by position between its two
@@ -242,6 +327,9 @@ pub fn noisy_sine(cfg: &SineConfig, seed: u64) -> Series {
         values,
         missing: 0,
         interpolated: 0,
+        dropped: 0,
+        first_dropped_line: None,
+        delimiter: None,
     }
 }
 
@@ -436,32 +524,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn csv_lines_split_with_quotes() {
-        assert_eq!(
-            split_csv_line(r#""YEAR","SUN""S",3"#).unwrap(),
-            vec!["YEAR", "SUN\"S", "3"]
-        );
-        assert_eq!(split_csv_line(" a , ,b").unwrap(), vec!["a", "", "b"]);
-        assert_eq!(split_csv_line(r#""1,5",2"#).unwrap(), vec!["1,5", "2"]);
-        assert!(split_csv_line(r#""open,1"#).is_none());
-    }
-
-    #[test]
     fn parses_a_column_by_name_and_reports_gaps() {
         let text = "t,v\n1,1\n2,\n\n3,x\n4,4\n";
-        let err = parse_csv(text, "f.csv", "v", MissingPolicy::Error)
+        let parse = |text: &str, column, policy| {
+            parse_csv(
+                text.as_bytes(),
+                "f.csv",
+                column,
+                policy,
+                &CsvFormat::default(),
+            )
+        };
+        let err = parse(text, "v", MissingPolicy::Error)
             .unwrap_err()
             .to_string();
         assert!(
             err.contains("f.csv line 3") && err.contains("empty"),
             "{err}"
         );
-        let s = parse_csv(text, "f.csv", "V", MissingPolicy::Drop).unwrap();
+        let s = parse(text, "V", MissingPolicy::Drop).unwrap();
         assert_eq!(s.values, vec![1.0, 4.0]);
         assert_eq!((s.missing, s.interpolated), (2, 0));
-        let s = parse_csv(text, "f.csv", "v", MissingPolicy::Interpolate).unwrap();
+        assert_eq!((s.dropped, s.first_dropped_line), (2, Some(3)));
+        // Text that is neither a number nor a missing marker is not interpolated.
+        let err = parse(text, "v", MissingPolicy::Interpolate)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("f.csv line 5: column \"v\" holds \"x\""),
+            "{err}"
+        );
+        let s = parse(&text.replace(",x", ",NA"), "v", MissingPolicy::Interpolate).unwrap();
         assert_eq!(s.values, vec![1.0, 2.0, 3.0, 4.0]);
         assert_eq!((s.missing, s.interpolated), (2, 2));
+        assert_eq!((s.dropped, s.first_dropped_line), (0, None));
     }
 
     #[test]

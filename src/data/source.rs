@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
+use super::csv::CsvFormat;
 use super::series::{self, MissingPolicy, Series, SplitFractions};
 
 /// A CSV series and its train/validation/test split.
@@ -22,6 +23,9 @@ pub struct SeriesSource {
     pub missing: MissingPolicy,
     /// Chronological train/validation fractions (the test part is the rest).
     pub split: SplitFractions,
+    /// How the file is read: delimiter, decimal comma, lines before the
+    /// header, no header (`--delimiter`, `--decimal-comma`, `--skip-rows`, `--no-header`).
+    pub format: CsvFormat,
 }
 
 impl Default for SeriesSource {
@@ -32,6 +36,7 @@ impl Default for SeriesSource {
             column: "SUNACTIVITY".into(),
             missing: MissingPolicy::Error,
             split: SplitFractions::default(),
+            format: CsvFormat::default(),
         }
     }
 }
@@ -39,6 +44,6 @@ impl Default for SeriesSource {
 impl SeriesSource {
     /// Reads the series (errors name the file, line and cell).
     pub fn load(&self) -> Result<Series> {
-        series::load_csv(&self.csv, &self.column, self.missing)
+        series::load_csv(&self.csv, &self.column, self.missing, &self.format)
     }
 }

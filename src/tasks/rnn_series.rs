@@ -260,6 +260,8 @@ pub struct DataSummary {
     pub missing: usize,
     /// Of those, how many were interpolated (the rest were dropped).
     pub interpolated: usize,
+    /// How the file was read (delimiter, dropped rows); empty for `--synthetic`.
+    pub reading: String,
     /// Windows in the training, validation and test parts.
     pub windows: [usize; 3],
     /// The scaler fitted on the training part.
@@ -384,9 +386,13 @@ impl Task for RnnSeries {
     fn describe(&self, cfg: &SeriesConfig, data: &PreparedSeries) -> String {
         let s = &data.series;
         format!(
-            "{} ({} values{}), windows {} train / {} val / {} test, {}",
+            "{} ({} values{}{}), windows {} train / {} val / {} test, {}",
             s.name,
             s.values.len(),
+            match s.reading_note() {
+                note if note.is_empty() => note,
+                note => format!("; {note}"),
+            },
             if s.missing > 0 {
                 format!(
                     ", {} gaps: {} interpolated, {} dropped",
@@ -525,6 +531,7 @@ impl DataSummary {
             points: data.series.values.len(),
             missing: data.series.missing,
             interpolated: data.series.interpolated,
+            reading: data.series.reading_note(),
             windows: [
                 data.train.windows.len(),
                 data.val.windows.len(),
@@ -582,6 +589,9 @@ pub fn print_report(r: &SeriesReport) {
         "series            {} ({} values; windows {} train / {} val / {} test)",
         t.data.series, t.data.points, t.data.windows[0], t.data.windows[1], t.data.windows[2]
     );
+    if !t.data.reading.is_empty() {
+        println!("read              {}", t.data.reading);
+    }
     println!(
         "model             {} cell, hidden {}, {} layer(s), {} parameters; window {}, horizon {}",
         c.model.cell.name(),
