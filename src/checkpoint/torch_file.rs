@@ -198,7 +198,7 @@ fn refuse_what_needs_python(path: &Path, container: &Container) -> Result<()> {
                 .any(|n| n.contains("/code/") || n.ends_with("constants.pkl"))
             {
                 bail!(
-                    "{} is a TorchScript archive (torch.jit.save), not a torch.save state_dict; \
+                    "checkpoint {} is a TorchScript archive (torch.jit.save), not a torch.save state_dict; \
                      convert it:{}",
                     path.display(),
                     python_lines(path, "torch.jit.load(\"FILE\").state_dict()")
@@ -221,7 +221,7 @@ fn refuse_what_needs_python(path: &Path, container: &Container) -> Result<()> {
         .all(|t| contains(&pickle, t.as_bytes()));
     if is_module {
         bail!(
-            "{} is a whole pickled module (torch.save(model)), which only Python with the \
+            "checkpoint {} is a whole pickled module (torch.save(model)), which only Python with the \
              model's class can rebuild; convert it where that class can be imported:{}",
             path.display(),
             python_lines(
