@@ -370,6 +370,12 @@ fn pytorch_files_evaluate_exactly_like_the_safetensors() {
     let correct: u64 = (0..want.len()).map(|i| want[i][i]).sum();
     assert_eq!(total, 500);
     println!("safetensors: {correct} of 500 correct");
+    let largest_class: u64 = want.iter().map(|row| row.iter().sum()).max().unwrap_or(0);
+    assert!(
+        correct > largest_class,
+        "the trained weights beat any constant prediction ({correct} vs {largest_class}), \
+         so equal matrices say the same weights were loaded"
+    );
     for file in [
         "plain.pt",
         "train.pth",

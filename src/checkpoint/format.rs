@@ -82,7 +82,7 @@ fn is_safetensors(head: &[u8]) -> bool {
     match head.first_chunk::<8>() {
         Some(len) => {
             let len = u64::from_le_bytes(*len);
-            len >= 2 && len <= SAFETENSORS_MAX_HEADER && head.get(8) == Some(&b'{')
+            (2..=SAFETENSORS_MAX_HEADER).contains(&len) && head.get(8) == Some(&b'{')
         }
         None => false,
     }
