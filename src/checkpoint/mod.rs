@@ -7,10 +7,10 @@
 //! Reading ([`read_checkpoint`], behind every `--load`, `--init-from` and
 //! `--resume`) also takes what PyTorch users have: `torch.save` files of a
 //! state_dict or of a training-checkpoint dict holding one, told apart by their
-//! content, never by their name ([`format`], [`torch_file`]). Wrapper prefixes
-//! of DataParallel and `torch.compile` are stripped ([`prefix`]); a float
+//! content, never by their name (`format.rs`, `torch_file.rs`). Wrapper prefixes
+//! of DataParallel and `torch.compile` are stripped (`prefix.rs`); a float
 //! parameter stored as integers or holding NaN/inf is refused when the model's
-//! variables are filled ([`validate`]).
+//! variables are filled (`validate.rs`).
 
 mod format;
 mod prefix;
