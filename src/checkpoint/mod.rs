@@ -1,0 +1,253 @@
+//! Checkpoints: a VarStore as safetensors (keys = PyTorch `state_dict` keys),
+//! written atomically, with the run's configuration as `config.json` beside it.
+//!
+//! PyTorch reads them with `model.load_state_dict(safetensors.torch.load_file(path))`
+//! and writes them with `safetensors.torch.save_file(model.state_dict(), path)`.
+//!
+//! Reading ([`read_checkpoint`], behind every `--load`, `--init-from` and
+//! `--resume`) also takes what PyTorch users have: `torch.save` files of a
+//! state_dict or of a training-checkpoint dict holding one, told apart by their
+//! content, never by their name (`format.rs`, `torch_file.rs`). Wrapper prefixes
+//! of DataParallel and `torch.compile` are stripped (`prefix.rs`); a float
+//! parameter stored as integers or holding NaN/inf is refused when the model's
+//! variables are filled (`validate.rs`).
+
+mod format;
+mod prefix;
+mod torch_file;
+mod validate;
+
+pub use validate::check_tensor_fits;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tch::{nn, Device, Tensor};
+
+/// Where the configuration of checkpoint `path` lives: `config.json` in the same folder.
+pub fn config_path(path: &Path) -> PathBuf {
+    path.with_file_name("config.json")
+}
+
+/// Writes `bytes`-producing `write` to `path` atomically: into a temporary file
+/// in the same folder, then renamed over `path`, so a crash never leaves a
+/// half-written file where a good one was.
+pub fn write_atomic(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create folder {}", dir.display()))?;
+    }
+    let file_name = path
+        .file_name()
+        .with_context(|| format!("{} names no file", path.display()))?;
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp{}",
+        file_name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = write(&tmp).and_then(|()| {
+        std::fs::rename(&tmp, path)
+            .with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Named tensors, sorted by name, on the CPU and contiguous (as safetensors wants).
+pub fn named_tensors(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
+    let vars: BTreeMap<String, Tensor> = vs.variables().into_iter().collect();
+    vars.into_iter()
+        .map(|(k, v)| (k, v.detach().to_device(Device::Cpu).contiguous()))
+        .collect()
+}
+
+/// Saves every variable of `vs` to `path` (safetensors), atomically.
+pub fn save(vs: &nn::VarStore, path: &Path) -> Result<()> {
+    let tensors = named_tensors(vs);
+    write_atomic(path, |tmp| {
+        Tensor::write_safetensors(&tensors, tmp)
+            .with_context(|| format!("cannot write checkpoint {}", path.display()))
+    })
+}
+
+/// Saves `vs` to `path` and `config` to `config.json` beside it.
+pub fn save_with_config<C: Serialize>(vs: &nn::VarStore, path: &Path, config: &C) -> Result<()> {
+    save(vs, path)?;
+    write_json(&config_path(path), config)
+}
+
+/// Writes `value` as pretty JSON, atomically.
+pub fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).context("cannot serialise JSON")?;
+    write_atomic(path, |tmp| {
+        std::fs::write(tmp, text + "\n").with_context(|| format!("cannot write {}", path.display()))
+    })
+}
+
+/// Reads the `config.json` beside checkpoint `path`, if there is one.
+pub fn read_config<C: DeserializeOwned>(path: &Path) -> Result<Option<C>> {
+    let cfg = config_path(path);
+    if !cfg.exists() {
+        return Ok(None);
+    }
+    let text =
+        std::fs::read_to_string(&cfg).with_context(|| format!("cannot read {}", cfg.display()))?;
+    let value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a valid configuration", cfg.display()))?;
+    Ok(Some(value))
+}
+
+/// The kind of file a checkpoint was read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckpointFormat {
+    /// safetensors: what this crate writes, and `safetensors.torch.save_file`.
+    Safetensors,
+    /// PyTorch's `torch.save` zip archive (PyTorch >= 1.6, the default since).
+    /// `dict_key` names the entry of a dict that held the state_dict
+    /// (`model_state_dict` of a training checkpoint); `None`: the file is the state_dict.
+    TorchZip { dict_key: Option<String> },
+    /// PyTorch's pre-1.6 `torch.save` formats (the legacy pickle stream of
+    /// `_use_new_zipfile_serialization=False`, or the TAR of PyTorch < 0.1.10);
+    /// `dict_key` as for [`CheckpointFormat::TorchZip`].
+    TorchLegacy { dict_key: Option<String> },
+}
+
+/// A checkpoint as read: its tensors, what it was, and what was done to it.
+#[derive(Debug)]
+pub struct LoadedCheckpoint {
+    /// Named tensors sorted by name, on the CPU, in the dtype the file stored
+    /// (loading converts them to each variable's kind).
+    pub tensors: Vec<(String, Tensor)>,
+    /// The kind of file.
+    pub format: CheckpointFormat,
+    /// One line each, for the console: what was read when it was not a plain
+    /// safetensors file ("read the state_dict under `model_state_dict` of a
+    /// training checkpoint; ignored: epoch, loss, optimizer_state_dict") and
+    /// which wrapper prefixes were stripped.
+    pub notes: Vec<String>,
+}
+
+/// Reads checkpoint `path`, whatever its name, by its content: safetensors, or
+/// a PyTorch `torch.save` file (zip, or pre-1.6) holding a state_dict or a dict
+/// with one under `state_dict`, `model_state_dict`, `model` or `net`.
+/// PyTorch files are read without running any code, as
+/// `torch.load(weights_only=True)` guarantees. When every key starts with
+/// `module.` (DataParallel) and/or `_orig_mod.` (`torch.compile`), the prefixes
+/// are stripped and a note says so.
+///
+/// Errors, one line naming the file (plus two lines of Python where a
+/// conversion helps): missing file or a folder; a whole pickled module
+/// (`torch.save(model)`) or a TorchScript archive; a dict with no state_dict;
+/// anything else, described by its first bytes.
+pub fn read_checkpoint(path: &Path) -> Result<LoadedCheckpoint> {
+    let container = format::sniff(path)?;
+    let (mut tensors, format, mut notes) = match container {
+        format::Container::Safetensors => {
+            let tensors = Tensor::read_safetensors(path).with_context(|| {
+                format!("cannot read safetensors checkpoint {}", path.display())
+            })?;
+            (tensors, CheckpointFormat::Safetensors, Vec::new())
+        }
+        format::Container::TorchZip | format::Container::TorchLegacy(_) => {
+            let read = torch_file::read(path, &container)?;
+            let note = read.note(&container);
+            let format = match container {
+                format::Container::TorchZip => CheckpointFormat::TorchZip {
+                    dict_key: read.dict_key,
+                },
+                _ => CheckpointFormat::TorchLegacy {
+                    dict_key: read.dict_key,
+                },
+            };
+            (read.tensors, format, vec![note])
+        }
+    };
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    notes.extend(prefix::strip_wrapper_prefixes(&mut tensors));
+    Ok(LoadedCheckpoint {
+        tensors,
+        format,
+        notes,
+    })
+}
+
+/// Reads checkpoint `path` (any format [`read_checkpoint`] takes) into named
+/// tensors sorted by name.
+pub fn read(path: &Path) -> Result<Vec<(String, Tensor)>> {
+    Ok(read_checkpoint(path)?.tensors)
+}
+
+/// Loads checkpoint `path` into `vs`. Every variable must be present with its
+/// shape and nothing else may be in the file; otherwise the error lists the
+/// missing, unexpected and mis-shaped names. Float variables refuse integer,
+/// bool, NaN and infinite values ([`check_tensor_fits`]); F16, BF16 and F64
+/// values are converted to each variable's kind.
+pub fn load(vs: &mut nn::VarStore, path: &Path) -> Result<()> {
+    load_with_notes(vs, path).map(|_notes| ())
+}
+
+/// [`load`], returning the notes of [`read_checkpoint`] (one line each) for
+/// the console.
+pub fn load_with_notes(vs: &mut nn::VarStore, path: &Path) -> Result<Vec<String>> {
+    let LoadedCheckpoint { tensors, notes, .. } = read_checkpoint(path)?;
+    let file: BTreeMap<String, Tensor> = tensors.into_iter().collect();
+    let vars: BTreeMap<String, Tensor> = vs.variables().into_iter().collect();
+    let mismatches = mismatches(&file, &vars);
+    if !mismatches.is_empty() {
+        bail!(
+            "checkpoint {} does not fit this model (another model or other sizes?):\n  {}",
+            path.display(),
+            mismatches.join("\n  ")
+        );
+    }
+    let refused: Vec<String> = vars
+        .iter()
+        .filter_map(|(name, var)| check_tensor_fits(name, &file[name], var).err())
+        .map(|e| format!("{e:#}"))
+        .collect();
+    match refused.as_slice() {
+        [] => {}
+        [one] => bail!("checkpoint {} is refused: {one}", path.display()),
+        many => bail!(
+            "checkpoint {} is refused:\n  {}",
+            path.display(),
+            many.join("\n  ")
+        ),
+    }
+    tch::no_grad(|| -> Result<()> {
+        for (name, var) in &vars {
+            let mut var = var.shallow_clone();
+            var.f_copy_(&file[name])
+                .with_context(|| format!("cannot copy {name} of {}", path.display()))?;
+        }
+        Ok(())
+    })?;
+    Ok(notes)
+}
+
+/// Missing, unexpected and mis-shaped names between a file and the variables.
+fn mismatches(file: &BTreeMap<String, Tensor>, vars: &BTreeMap<String, Tensor>) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (name, var) in vars {
+        match file.get(name) {
+            None => problems.push(format!("missing {name} {:?}", var.size())),
+            Some(t) if t.size() != var.size() => problems.push(format!(
+                "{name}: checkpoint has {:?}, model expects {:?}",
+                t.size(),
+                var.size()
+            )),
+            Some(_) => {}
+        }
+    }
+    for (name, t) in file {
+        if !vars.contains_key(name) {
+            problems.push(format!("unexpected {name} {:?}", t.size()));
+        }
+    }
+    problems
+}
