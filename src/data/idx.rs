@@ -29,6 +29,39 @@ pub struct IdxArray {
     pub data: Vec<u8>,
 }
 
+impl IdxArray {
+    /// Encodes the array as an (uncompressed) IDX file of unsigned bytes, the
+    /// inverse of [`parse_idx`]: for writing one's own images in MNIST's
+    /// format. Errors when the rank exceeds 255, a dimension exceeds
+    /// `u32::MAX`, or `data` does not hold `dims.iter().product()` bytes.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let Ok(rank) = u8::try_from(self.dims.len()) else {
+            bail!(
+                "IDX rank {} is more than the 255 the header can hold",
+                self.dims.len()
+            );
+        };
+        let want: usize = self.dims.iter().product();
+        if want != self.data.len() {
+            bail!(
+                "dimensions {:?} need {want} bytes, the array holds {}",
+                self.dims,
+                self.data.len()
+            );
+        }
+        let mut out = Vec::with_capacity(4 + 4 * self.dims.len() + self.data.len());
+        out.extend_from_slice(&[0, 0, UBYTE, rank]);
+        for &d in &self.dims {
+            let Ok(d) = u32::try_from(d) else {
+                bail!("IDX dimension {d} is more than the u32 the header can hold");
+            };
+            out.extend_from_slice(&d.to_be_bytes());
+        }
+        out.extend_from_slice(&self.data);
+        Ok(out)
+    }
+}
+
 /// Reads an IDX file, gunzipping it when it starts with the gzip magic bytes.
 /// Errors name the file and what is wrong with it.
 pub fn read_idx_file(path: &Path) -> Result<IdxArray> {
@@ -141,6 +174,22 @@ mod tests {
         let a = parse_idx(&idx(&[2, 3], &[1, 2, 3, 4, 5, 6])[..]).unwrap();
         assert_eq!(a.dims, vec![2, 3]);
         assert_eq!(a.data, vec![1, 2, 3, 4, 5, 6]);
+    }
+
+    #[test]
+    fn to_bytes_is_the_inverse_of_parse() {
+        let a = IdxArray {
+            dims: vec![2, 1, 3],
+            data: vec![0, 1, 2, 253, 254, 255],
+        };
+        let bytes = a.to_bytes().unwrap();
+        assert_eq!(bytes, idx(&[2, 1, 3], &a.data));
+        assert_eq!(parse_idx(&bytes[..]).unwrap(), a);
+        let short = IdxArray {
+            dims: vec![2, 2],
+            data: vec![0; 3],
+        };
+        assert!(format!("{:#}", short.to_bytes().unwrap_err()).contains("need 4 bytes"));
     }
 
     #[test]

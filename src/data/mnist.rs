@@ -1,11 +1,23 @@
 //! MNIST (and Fashion-MNIST, same files and format) as tensors.
+//!
+//! `mnist/files.rs` finds the four IDX files in the layouts people download them in,
+//! `mnist/class_names.rs` names the classes for reports; this file turns the files
+//! into [`ImageSet`]s.
 
-use std::path::{Path, PathBuf};
+mod class_names;
+mod files;
 
-use anyhow::{bail, Context, Result};
+use std::path::Path;
+
+use anyhow::{bail, Result};
 use tch::{Kind, Tensor};
 
 use super::idx::{read_idx_file, IdxArray};
+
+pub use class_names::{
+    class_noun, digit_names, names_are_digits, parse_class_names, FASHION_MNIST_CLASSES,
+};
+pub use files::{MnistFiles, Split};
 
 /// Mean and standard deviation of the MNIST training pixels (after scaling to
 /// [0, 1]), the values torchvision's examples use.
@@ -104,33 +116,54 @@ pub struct Mnist {
     pub train: ImageSet,
     /// 10 000 test samples for MNIST.
     pub test: ImageSet,
+    /// Which files were used when not found as `DIR/NAME.gz` (see
+    /// [`MnistFiles::notes`]), for the run to print.
+    pub notes: Vec<String>,
 }
 
 /// Loads `train-images-idx3-ubyte`, `train-labels-idx1-ubyte`,
-/// `t10k-images-idx3-ubyte` and `t10k-labels-idx1-ubyte` (each raw or `.gz`)
-/// from `dir`.
+/// `t10k-images-idx3-ubyte` and `t10k-labels-idx1-ubyte` (raw or gzipped,
+/// under any name and in any layout [`MnistFiles::find`] accepts) from `dir`.
+/// All four come from the same folder. Errors name the file and what is wrong.
 pub fn load_dir(dir: &Path) -> Result<Mnist> {
-    if !dir.is_dir() {
-        bail!(
-            "MNIST directory {} not found: the repository ships MNIST in data/mnist/ \
-             (run from the repository root or pass --data-dir DIR holding \
-             train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz \
-             and t10k-labels-idx1-ubyte.gz)",
-            dir.display()
-        );
-    }
+    let files = MnistFiles::find(dir, &[Split::Train, Split::Test])?;
     Ok(Mnist {
-        train: load_split(dir, "train")?,
-        test: load_split(dir, "t10k")?,
+        train: load_split(&files, Split::Train)?,
+        test: load_split(&files, Split::Test)?,
+        notes: files.notes,
     })
 }
 
-fn load_split(dir: &Path, prefix: &str) -> Result<ImageSet> {
-    let images_path = find(dir, &format!("{prefix}-images-idx3-ubyte"))?;
-    let labels_path = find(dir, &format!("{prefix}-labels-idx1-ubyte"))?;
-    let images = read_idx_file(&images_path)?;
-    let labels = read_idx_file(&labels_path)?;
-    images_to_tensor(&images, &labels, &images_path, &labels_path)
+/// Loads only the training split of `dir` (see [`load_dir`]), with the notes
+/// of [`MnistFiles::find`].
+pub fn load_train(dir: &Path) -> Result<(ImageSet, Vec<String>)> {
+    load_one(dir, Split::Train)
+}
+
+/// Loads only the test split of `dir` (see [`load_dir`]), with the notes of
+/// [`MnistFiles::find`]: evaluating a saved model needs only
+/// `t10k-images-idx3-ubyte` and `t10k-labels-idx1-ubyte`.
+pub fn load_test(dir: &Path) -> Result<(ImageSet, Vec<String>)> {
+    load_one(dir, Split::Test)
+}
+
+fn load_one(dir: &Path, split: Split) -> Result<(ImageSet, Vec<String>)> {
+    let files = MnistFiles::find(dir, &[split])?;
+    Ok((load_split(&files, split)?, files.notes))
+}
+
+/// Reads and checks the images and labels `files` resolved for `split`; an
+/// error when `split` was not among the splits `files` was asked to find.
+pub fn load_split(files: &MnistFiles, split: Split) -> Result<ImageSet> {
+    let Some((images_path, labels_path)) = files.split(split) else {
+        bail!(
+            "the {} files were not looked for (internal: pass Split::{split:?} to MnistFiles::find)",
+            split.prefix()
+        );
+    };
+    let images = read_idx_file(images_path)?;
+    let labels = read_idx_file(labels_path)?;
+    images_to_tensor(&images, &labels, images_path, labels_path)
 }
 
 /// Converts parsed IDX images and labels to an [`ImageSet`], checking ranks,
@@ -171,19 +204,4 @@ pub fn images_to_tensor(
         / 255.0;
     let labels = Tensor::from_slice(&labels.data).to_kind(Kind::Int64);
     Ok(ImageSet { images, labels })
-}
-
-fn find(dir: &Path, stem: &str) -> Result<PathBuf> {
-    let candidates = [dir.join(format!("{stem}.gz")), dir.join(stem)];
-    candidates
-        .iter()
-        .find(|p| p.is_file())
-        .cloned()
-        .with_context(|| {
-            format!(
-                "neither {} nor {} exists (MNIST ships in data/mnist/ of the repository)",
-                candidates[0].display(),
-                candidates[1].display()
-            )
-        })
 }
