@@ -50,7 +50,7 @@ fn files() -> &'static Path {
 /// The CNN from seed 0, trained 30 SGD steps on 960 MNIST images.
 fn trained_cnn() -> (nn::VarStore, Cnn) {
     let (vs, model) = fresh_cnn(0);
-    let set = mnist::load_dir(&tchport::parity::repo_root().join("data/mnist"))
+    let set = mnist::load_dir(&common::repo_root().join("data/mnist"))
         .expect("MNIST ships with the repo")
         .train
         .take(Some(960), "--train-limit")
@@ -316,7 +316,7 @@ fn cnn_mnist() -> &'static Path {
         let status = Command::new(cargo)
             .args(["build", "--release", "--example", "cnn_mnist"])
             .env("CARGO_TARGET_DIR", target)
-            .current_dir(tchport::parity::repo_root())
+            .current_dir(common::repo_root())
             .status()
             .expect("cargo runs");
         assert!(
@@ -346,7 +346,7 @@ fn confusion(file: &Path, out: &Path) -> Vec<Vec<u64>> {
         ])
         .arg("--metrics-json")
         .arg(&json)
-        .current_dir(tchport::parity::repo_root())
+        .current_dir(common::repo_root())
         .output()
         .expect("cnn_mnist runs");
     assert!(
