@@ -121,14 +121,23 @@ def noisy_sine(n, period, noise, seed):
     return values
 
 
-def split(values, train, val, min_len):
+def split(values, train, val, min_train):
     n = len(values)
     n_train = math.floor(n * train)
     n_val = math.floor(n * val)
     parts = values[:n_train], values[n_train:n_train + n_val], values[n_train + n_val:]
-    for p in parts:
-        assert len(p) >= min_len, "too few values for one window"
+    assert len(parts[0]) >= min_train, "too few values for one window"
+    assert len(parts[1]) >= 1 and len(parts[2]) >= 1, "empty validation or test part"
     return parts
+
+
+def target_span(start, end, window, horizon):
+    """The values that windows need so that every value of values[start:end]
+    is the target of one: the targets preceded by window + horizon - 1
+    earlier values, which may lie in earlier parts (split by target time)."""
+    reach = window + horizon - 1
+    assert start >= reach, "the inputs would reach before the series' first value"
+    return start - reach, end
 
 
 def fit_scaler(values):
@@ -138,7 +147,7 @@ def fit_scaler(values):
     mean = s / len(values)
     s = 0.0
     for v in values:
-        s += (v - mean) ** 2
+        s += (v - mean) * (v - mean)  # x * x, as Rust's powi(2)
     std = math.sqrt(s / len(values))
     assert std > 1e-12 * max(abs(mean), 1.0), "constant training part"
     return mean, std
@@ -152,7 +161,12 @@ def windows(values, window, horizon):
     return inputs, targets
 
 
-def window_set(part, scaler, window, horizon):
+def window_set(values, target_range, scaler, window, horizon):
+    """src/tasks/rnn_series.rs WindowSet::for_targets: one window per target
+    values[first:end] (target_range = (first, end)), inputs reaching back into
+    earlier parts."""
+    start, end = target_span(*target_range, window, horizon)
+    part = values[start:end]
     mean, std = scaler
     inputs, targets = windows(part, window, horizon)
     s_inputs, s_targets = windows([(v - mean) / std for v in part], window, horizon)
@@ -163,7 +177,7 @@ def window_set(part, scaler, window, horizon):
 
 def scores(truth, pred):
     n = max(len(truth), 1)
-    mse = sum((t - p) ** 2 for t, p in zip(truth, pred)) / n
+    mse = sum((t - p) * (t - p) for t, p in zip(truth, pred)) / n  # x * x, as Rust's powi(2)
     mae = sum(abs(t - p) for t, p in zip(truth, pred)) / n
     return {"mse": mse, "rmse": math.sqrt(mse), "mae": mae}
 
@@ -201,11 +215,15 @@ def main():
         values = noisy_sine(a.sine_len, a.sine_period, a.sine_noise, a.seed)
     else:
         values = load_csv(a.csv, a.column, a.missing)
-    train_part, val_part, test_part = split(values, a.train_frac, a.val_frac, a.window + a.horizon)
+    train_part, val_part, _ = split(values, a.train_frac, a.val_frac, a.window + a.horizon)
     scaler = fit_scaler(train_part)
-    _, _, train_x, train_y = window_set(train_part, scaler, a.window, a.horizon)
-    _, val_t, val_x, val_y = window_set(val_part, scaler, a.window, a.horizon)
-    test_in, test_t, test_x, test_y = window_set(test_part, scaler, a.window, a.horizon)
+    # Split by target time: a window belongs to the part that holds its target.
+    reach, val_start = a.window + a.horizon - 1, len(train_part)
+    test_start = val_start + len(val_part)
+    w, h = a.window, a.horizon
+    _, _, train_x, train_y = window_set(values, (reach, val_start), scaler, w, h)
+    _, val_t, val_x, val_y = window_set(values, (val_start, test_start), scaler, w, h)
+    test_in, test_t, test_x, test_y = window_set(values, (test_start, len(values)), scaler, w, h)
 
     model = RNN(input_size=1, hidden_size=a.hidden, output_size=1, cell=a.cell, num_layers=a.layers)
     criterion = torch.nn.MSELoss()

@@ -101,14 +101,60 @@ fn empty_cell_in_co2_asks_for_a_policy() {
 
 #[test]
 fn too_few_rows_for_one_window() {
-    let (_, err) = csv_error("csv-short", &format!("t,value\n{}", numbers(40)), "value");
-    // 40 values: training 28, validation 6, test 6; a window of 20 plus 1 needs 21.
+    let (_, err) = csv_error("csv-short", &format!("t,value\n{}", numbers(25)), "value");
+    // 25 values: training 17, validation 3, test 5; a window of 20 plus 1 needs 21.
     assert!(err.contains("too few values for one window"), "{err}");
     assert!(
-        err.contains("the series has 40 values, so its validation part has 6"),
+        err.contains("the series has 25 values, so its training part has 17"),
         "{err}"
     );
     assert!(err.contains("needs 21"), "{err}");
+}
+
+#[test]
+fn short_validation_and_test_parts_are_all_targets() {
+    // 40 values: training 28, validation 6, test 6 — shorter than one window,
+    // yet every one of their values is a target (inputs reach back).
+    let dir = common::scratch("csv-40");
+    let path = dir.join("short.csv");
+    std::fs::write(&path, format!("t,value\n{}", numbers(40))).expect("scratch file");
+    let mut cfg = config(1);
+    cfg.source.csv = path;
+    cfg.source.column = "value".into();
+    let report = run(&cfg, &quiet(), None).unwrap();
+    assert_eq!(report.results.data.windows, [8, 6, 6]);
+    assert_eq!(report.results.test_positions, (34..40).collect::<Vec<_>>());
+}
+
+#[test]
+fn windows_split_by_target_time() {
+    let cfg = SeriesConfig::default();
+    let data = rnn_series::prepare(&cfg).unwrap();
+    let values = &data.series.values;
+    // Sunspots: 309 values, split 0.70 / 0.15 → 216 train / 46 val / 47 test values.
+    assert_eq!(values.len(), 309);
+    let counts = [&data.train, &data.val, &data.test].map(|s| s.windows.len());
+    assert_eq!(counts, [196, 46, 47], "216 − 20 training windows");
+    // Every value after the first window's reach is the target of exactly one
+    // window, and the validation and test targets are exactly their parts.
+    let positions: Vec<usize> = [&data.train, &data.val, &data.test]
+        .iter()
+        .flat_map(|s| s.target_positions())
+        .collect();
+    assert_eq!(positions, (20..309).collect::<Vec<_>>());
+    assert_eq!(data.val.target_positions(), (216..262).collect::<Vec<_>>());
+    assert_eq!(data.test.target_positions(), (262..309).collect::<Vec<_>>());
+    for set in [&data.train, &data.val, &data.test] {
+        for (i, p) in set.target_positions().into_iter().enumerate() {
+            assert_eq!(set.windows.targets[i], values[p], "target at {p}");
+            assert_eq!(set.windows.inputs[i], values[p - 20..p], "inputs of {p}");
+        }
+    }
+    // The first test window's inputs are the validation part's last 20 values;
+    // the scaler is fitted on the training part only.
+    assert_eq!((data.val.start, data.test.start), (196, 242));
+    let train_only = tchport::data::series::Scaler::fit(&values[..216]).unwrap();
+    assert_eq!(data.scaler, train_only);
 }
 
 #[test]
@@ -173,6 +219,13 @@ fn same_run(rust: &SeriesReport, torch: &serde_json::Value) {
         .map(f)
         .collect();
     assert_eq!(preds.len(), rust.results.test_predictions.len());
+    let windows: Vec<usize> = torch["windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().expect("a count") as usize)
+        .collect();
+    assert_eq!(windows, rust.results.data.windows, "train/val/test windows");
     let scale = rust.results.data.scaler.std;
     for (i, (r, t)) in rust.results.test_predictions.iter().zip(&preds).enumerate() {
         assert!(

@@ -1,7 +1,8 @@
 //! Univariate time series: a CSV column loader with an explicit missing-value policy, a
 //! seeded synthetic noisy sine, a chronological train/validation/test split,
-//! sliding windows that never cross a split boundary, and a standard scaler
-//! fitted on the training part only.
+//! sliding windows (those of a validation or test part reach back into the
+//! earlier parts for their inputs: a window belongs to the part of its
+//! target), and a standard scaler fitted on the training part only.
 //!
 //! The pieces are independent so that other tasks can combine them:
 //!
@@ -375,10 +376,13 @@ impl Split<'_> {
 }
 
 /// Cuts `values` chronologically: `floor(n·train)` points for training,
-/// `floor(n·val)` for validation, the rest for testing. Each part must hold at
-/// least `min_len` points (a window plus its horizon, so that each part yields
-/// at least one window); the error says which part is too short.
-pub fn split(values: &[f64], fractions: SplitFractions, min_len: usize) -> Result<Split<'_>> {
+/// `floor(n·val)` for validation, the rest for testing. The training part must
+/// hold at least `min_train` points (one window plus its horizon, so that it
+/// yields at least one window); the validation and test parts at least one
+/// value each, since their windows may reach back into the earlier parts for
+/// their inputs (split by target time, see [`target_span`]). The error
+/// says which part is too short.
+pub fn split(values: &[f64], fractions: SplitFractions, min_train: usize) -> Result<Split<'_>> {
     let SplitFractions { train, val } = fractions;
     ensure!(
         train > 0.0 && val >= 0.0 && train + val < 1.0,
@@ -388,17 +392,25 @@ pub fn split(values: &[f64], fractions: SplitFractions, min_len: usize) -> Resul
     let n = values.len();
     let n_train = (n as f64 * train).floor() as usize;
     let n_val = (n as f64 * val).floor() as usize;
-    let parts = [
-        ("training", n_train),
-        ("validation", n_val),
-        ("test", n - n_train - n_val),
-    ];
-    for (name, len) in parts {
-        if len < min_len {
+    if n_train < min_train {
+        bail!(
+            "too few values for one window: the series has {n} values, so its training part \
+             has {n_train}, but one window plus its horizon needs {min_train}; use a shorter \
+             --window or --horizon, a larger --train-frac, or a longer series"
+        );
+    }
+    for (name, len, fix) in [
+        ("validation", n_val, "a larger --val-frac"),
+        (
+            "test",
+            n - n_train - n_val,
+            "a smaller --train-frac or --val-frac",
+        ),
+    ] {
+        if len == 0 {
             bail!(
-                "too few values for one window: the series has {n} values, so its {name} part \
-                 has {len}, but one window plus its horizon needs {min_len}; use a shorter \
-                 --window or --horizon, or a longer series"
+                "the series has {n} values, so its {name} part is empty; use {fix}, or a \
+                 longer series"
             );
         }
     }
@@ -514,6 +526,29 @@ pub fn windows(values: &[f64], window: usize, horizon: usize) -> Result<Windows>
     })
 }
 
+/// The values that windows of `window` inputs and `horizon` steps need so
+/// that every value of `targets` (indices in the whole series) is the target
+/// of one window: `targets` preceded by `window + horizon − 1` earlier values,
+/// which may lie in earlier parts of the split (they are past observations,
+/// not leakage). Returns that range of the whole series; [`windows`] over it
+/// gives exactly one window per target, in order. An error when the inputs
+/// would reach before the series' first value.
+pub fn target_span(
+    targets: std::ops::Range<usize>,
+    window: usize,
+    horizon: usize,
+) -> Result<std::ops::Range<usize>> {
+    let reach = (window + horizon).saturating_sub(1);
+    let Some(start) = targets.start.checked_sub(reach) else {
+        bail!(
+            "the target at index {0} has only {0} earlier values, but a window of {window} \
+             plus a horizon of {horizon} needs {reach}",
+            targets.start
+        );
+    };
+    Ok(start..targets.end)
+}
+
 /// Values of a float tensor as `f64`s (any shape, flattened).
 pub fn tensor_values(t: &Tensor) -> Vec<f64> {
     Vec::<f64>::try_from(t.to_kind(Kind::Double).flatten(0, -1)).expect("a double tensor converts")
@@ -597,10 +632,21 @@ mod tests {
         assert_eq!((s.train.len(), s.val.len(), s.test.len()), (70, 15, 15));
         assert_eq!((s.train[69], s.val[0], s.test[0]), (69.0, 70.0, 85.0));
         assert_eq!((s.val_start(), s.test_start()), (70, 85));
-        let err = split(&v, SplitFractions::default(), 16)
+        let err = split(&v, SplitFractions::default(), 71)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("validation part has 15"), "{err}");
+        assert!(err.contains("training part has 70"), "{err}");
+        assert!(err.contains("needs 71"), "{err}");
+        // Validation and test parts need one value each, not one window.
+        let s = split(&v[..25], SplitFractions::default(), 17).unwrap();
+        assert_eq!((s.train.len(), s.val.len(), s.test.len()), (17, 3, 5));
+        let tiny_val = SplitFractions {
+            train: 0.7,
+            val: 0.005,
+        };
+        let err = split(&v, tiny_val, 1).unwrap_err().to_string();
+        assert!(err.contains("validation part is empty"), "{err}");
+        assert!(err.contains("--val-frac"), "{err}");
         assert!(split(
             &v,
             SplitFractions {
@@ -610,6 +656,21 @@ mod tests {
             1
         )
         .is_err());
+    }
+
+    #[test]
+    fn target_spans_reach_back_one_window_and_horizon() {
+        let v: Vec<f64> = (0..30).map(f64::from).collect();
+        // Targets 21..25 with windows of 3, horizon 2: inputs from 21 − 4 = 17 on.
+        let span = target_span(21..25, 3, 2).unwrap();
+        assert_eq!(span, 17..25);
+        let w = windows(&v[span], 3, 2).unwrap();
+        assert_eq!(w.targets, vec![21.0, 22.0, 23.0, 24.0]);
+        assert_eq!(w.inputs[0], vec![17.0, 18.0, 19.0]);
+        assert_eq!(target_span(4..9, 3, 2).unwrap(), 0..9);
+        let err = target_span(3..9, 3, 2).unwrap_err().to_string();
+        assert!(err.contains("index 3 has only 3 earlier values"), "{err}");
+        assert!(err.contains("needs 4"), "{err}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! `parity/rnn_series.py` is the PyTorch twin of [`RnnSeries`]: same data, windows,
 //! split, scaling, initial weights and batch order.
 
+use std::ops::Range;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
@@ -167,8 +168,9 @@ impl TaskConfig for SeriesConfig {
     }
 }
 
-/// One part of the series cut into windows: scaled tensors for the model and
-/// the windows in the series' own units for the metrics.
+/// The windows of one part of the series — those whose targets lie in the
+/// part — as scaled tensors for the model and in the series' own units for
+/// the metrics.
 #[derive(Debug)]
 pub struct WindowSet {
     /// Windows in the series' units.
@@ -177,18 +179,26 @@ pub struct WindowSet {
     pub xs: Tensor,
     /// Scaled targets `[n, 1]`, float32, CPU.
     pub ys: Tensor,
-    /// Index in the whole series of the first window's first value.
+    /// Index in the whole series of the first window's first value (before
+    /// the part's start for a validation or test part: inputs reach back).
     pub start: usize,
 }
 
 impl WindowSet {
-    fn new(
-        part: &[f64],
-        start: usize,
+    /// One window per target `values[targets]`, in order; the inputs reach
+    /// back `window + horizon − 1` values before `targets.start`, into the
+    /// earlier parts when there are ([`series::target_span`]). Scaled with
+    /// `scaler` (fitted on the training part only).
+    fn for_targets(
+        values: &[f64],
+        targets: Range<usize>,
         scaler: &Scaler,
         window: usize,
         horizon: usize,
     ) -> Result<Self> {
+        let span = series::target_span(targets, window, horizon)?;
+        let start = span.start;
+        let part = &values[span];
         let windows = series::windows(part, window, horizon)?;
         let (xs, ys) = series::windows(&scaler.transform(part), window, horizon)?.to_tensors();
         Ok(Self {
@@ -213,16 +223,16 @@ pub struct PreparedSeries {
     pub series: Series,
     /// Standardisation fitted on the training part.
     pub scaler: Scaler,
-    /// Windows of the training part.
+    /// Windows whose targets lie in the training part (inputs too).
     pub train: WindowSet,
-    /// Windows of the validation part.
+    /// Windows whose targets are the validation part's values, one each.
     pub val: WindowSet,
-    /// Windows of the test part.
+    /// Windows whose targets are the test part's values, one each.
     pub test: WindowSet,
 }
 
 /// Loads or generates the series, splits it chronologically, fits the scaler
-/// on the training part and cuts each part into windows of its own.
+/// on the training part and cuts the windows of each part.
 pub fn prepare(cfg: &SeriesConfig) -> Result<PreparedSeries> {
     let series = match cfg.synthetic {
         Some(Synthetic::Sine) => noisy_sine(&cfg.sine, cfg.train.seed),
@@ -231,15 +241,21 @@ pub fn prepare(cfg: &SeriesConfig) -> Result<PreparedSeries> {
     prepare_series(series, cfg)
 }
 
-/// [`prepare`] for a series already loaded.
+/// [`prepare`] for a series already loaded. Split by target time: a window
+/// belongs to the part that holds its target, so every value of the
+/// validation and test parts is the target of one window, whose inputs may
+/// reach back into the earlier parts (past observations); training windows
+/// lie inside the training part, on which alone the scaler is fitted.
 pub fn prepare_series(series: Series, cfg: &SeriesConfig) -> Result<PreparedSeries> {
     let parts = series::split(&series.values, cfg.source.split, cfg.window + cfg.horizon)
         .with_context(|| format!("series {}", series.name))?;
     let scaler = Scaler::fit(parts.train).with_context(|| format!("series {}", series.name))?;
     let (w, h) = (cfg.window, cfg.horizon);
-    let train = WindowSet::new(parts.train, 0, &scaler, w, h)?;
-    let val = WindowSet::new(parts.val, parts.val_start(), &scaler, w, h)?;
-    let test = WindowSet::new(parts.test, parts.test_start(), &scaler, w, h)?;
+    let (values, reach) = (&series.values, w + h - 1);
+    let (val_start, test_start) = (parts.val_start(), parts.test_start());
+    let train = WindowSet::for_targets(values, reach..val_start, &scaler, w, h)?;
+    let val = WindowSet::for_targets(values, val_start..test_start, &scaler, w, h)?;
+    let test = WindowSet::for_targets(values, test_start..values.len(), &scaler, w, h)?;
     Ok(PreparedSeries {
         series,
         scaler,
@@ -491,9 +507,8 @@ impl Task for RnnSeries {
             .map(|(train, held)| {
                 let scaler = Scaler::fit(&values[train.clone()])?;
                 let (w, h) = (cfg.window, cfg.horizon);
-                let train_set = WindowSet::new(&values[train.clone()], 0, &scaler, w, h)?;
-                let start = held.start - reach;
-                let held_out = || WindowSet::new(&values[start..held.end], start, &scaler, w, h);
+                let train_set = WindowSet::for_targets(values, reach..train.end, &scaler, w, h)?;
+                let held_out = || WindowSet::for_targets(values, held.clone(), &scaler, w, h);
                 Ok(PreparedSeries {
                     series: data.series.clone(),
                     train: train_set,
@@ -554,7 +569,8 @@ impl SeriesResults {
             title: &self.data.series,
             model: cfg.model.cell.name(),
             values: &data.series.values,
-            test_start: data.test.start,
+            // The test part's start, which is its first target.
+            test_start: self.test_positions.first().map_or(data.test.start, |&p| p),
             test_positions: &self.test_positions,
             predictions: &self.test_predictions,
             persistence: data.test.windows.last_inputs(),
