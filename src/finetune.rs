@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Tensor};
 
@@ -28,7 +28,8 @@ pub const BACKBONE_GROUP: usize = 1;
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct FinetuneConfig {
-    /// Start from the matching weights of this checkpoint (safetensors).
+    /// Start from the matching weights of this checkpoint (safetensors or a
+    /// PyTorch `torch.save` file).
     pub init_from: Option<PathBuf>,
     /// Prefixes of parameters kept fixed (no gradient, not in the optimizer).
     pub freeze: Vec<String>,
@@ -71,6 +72,10 @@ pub struct FinetuneReport {
     pub frozen: Vec<String>,
     /// `(group, base learning rate)` of every optimizer group that holds parameters.
     pub lr_groups: Vec<(usize, f64)>,
+    /// What reading the checkpoints said (a PyTorch file, a stripped
+    /// `module.` prefix, ...), printed by the run.
+    #[serde(skip)]
+    pub notes: Vec<String>,
 }
 
 impl FinetuneReport {
@@ -147,13 +152,28 @@ pub fn restore(vs: &nn::VarStore, values: &[(String, Tensor)]) {
 /// Loads every entry of checkpoint `path` whose name and shape match a
 /// variable of `vs`, except the names matching `exclude`. Returns the loaded
 /// names and the skipped entries with their reason.
+///
+/// Errors when a matching entry is not a usable float parameter (integer or
+/// bool dtype, NaN or infinite values: [`checkpoint::check_tensor_fits`]).
+/// The notes of reading the file go to `notes`.
 pub fn load_matching(
     vs: &nn::VarStore,
     path: &Path,
     exclude: &[String],
+    notes: &mut Vec<String>,
 ) -> Result<(Vec<String>, Vec<String>)> {
-    let file: BTreeMap<String, Tensor> = checkpoint::read(path)?.into_iter().collect();
+    let read = checkpoint::read_checkpoint(path)?;
+    notes.extend(read.notes);
+    let file: BTreeMap<String, Tensor> = read.tensors.into_iter().collect();
     let vars = vs.variables();
+    for (name, t) in &file {
+        if let Some(v) = vars.get(name) {
+            if v.size() == t.size() && !matches(name, exclude) {
+                checkpoint::check_tensor_fits(name, t, v)
+                    .with_context(|| format!("--init-from {}", path.display()))?;
+            }
+        }
+    }
     let (mut loaded, mut skipped) = (Vec::new(), Vec::new());
     tch::no_grad(|| {
         for (name, t) in &file {
@@ -263,7 +283,7 @@ pub fn prepare(
     let mut report = FinetuneReport::default();
     let mut loaded: BTreeSet<String> = BTreeSet::new();
     if let Some(path) = load {
-        checkpoint::load(vs, path)?;
+        report.notes = checkpoint::load_with_notes(vs, path)?;
         loaded.extend(
             names
                 .iter()
@@ -272,7 +292,7 @@ pub fn prepare(
         );
     }
     if let (Some(path), false) = (&cfg.init_from, resuming) {
-        let (l, s) = load_matching(vs, path, &cfg.reset)?;
+        let (l, s) = load_matching(vs, path, &cfg.reset, &mut report.notes)?;
         loaded.extend(l.iter().cloned());
         report.skipped = s;
     }

@@ -53,6 +53,9 @@ pub fn prepare_weights<C: TaskConfig>(
     let finetune = &cfg.tune().finetune;
     let report =
         crate::finetune::prepare(vs, finetune, cfg.optim().lr, load, opts.resume.is_some())?;
+    for note in &report.notes {
+        progress.line(note);
+    }
     if let Some(path) = load {
         progress.line(format!("loaded {}", path.display()));
     }
