@@ -18,6 +18,7 @@ pub mod models;
 pub mod optim;
 pub mod parity;
 pub mod plot;
+pub mod predict;
 pub mod schedule;
 pub mod split;
 pub mod tasks;
