@@ -234,7 +234,10 @@ impl fmt::Display for PredictSummary {
                 };
                 write!(f, "{cm}")
             }
-            _ => writeln!(f, "; no labels (put images in sub-folders named after the classes)"),
+            _ => writeln!(
+                f,
+                "; no labels (put images in sub-folders named after the classes)"
+            ),
         }
     }
 }
@@ -267,7 +270,12 @@ mod tests {
         let s = PredictSummary::new(&files, 1, 2, 2);
         assert_eq!((s.images, s.labelled, s.correct), (3, 2, 1));
         assert_eq!(s.accuracy, Some(0.5));
-        let cm = s.classification.as_ref().expect("labelled").confusion.clone();
+        let cm = s
+            .classification
+            .as_ref()
+            .expect("labelled")
+            .confusion
+            .clone();
         assert_eq!(cm, vec![vec![1, 1], vec![0, 0]]);
         let text = s.to_string();
         assert!(text.contains("accuracy 50.00% (1/2 labelled)"), "{text}");

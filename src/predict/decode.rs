@@ -72,8 +72,8 @@ impl GreyImage {
 /// The file cannot be read, or any error of [`decode_bytes`]; every message
 /// names the file.
 pub fn read_image(path: &Path) -> Result<GreyImage> {
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("{}: cannot read the file", path.display()))?;
+    let bytes =
+        std::fs::read(path).with_context(|| format!("{}: cannot read the file", path.display()))?;
     decode_bytes(&bytes, path)
 }
 
@@ -94,7 +94,8 @@ pub fn decode_bytes(bytes: &[u8], path: &Path) -> Result<GreyImage> {
     let format = detect_format(bytes, path)?;
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     reader.no_limits();
-    let corrupt = || format!("{name}: cannot decode this {format:?} image (corrupt or truncated file?)");
+    let corrupt =
+        || format!("{name}: cannot decode this {format:?} image (corrupt or truncated file?)");
     let mut decoder = reader.into_decoder().with_context(corrupt)?;
     let (width, height) = decoder.dimensions();
     let pixels = u64::from(width) * u64::from(height);
@@ -192,7 +193,7 @@ fn from_ints<T: Copy + Into<u64>>(
             }
         })
         .collect();
-    let alpha = (channels % 2 == 0).then(|| {
+    let alpha = channels.is_multiple_of(2).then(|| {
         samples
             .chunks_exact(channels)
             .map(|px| px[channels - 1].into() as f64 / full)
@@ -206,7 +207,9 @@ fn from_floats(samples: &[f32]) -> (Vec<f64>, Option<Vec<f64>>) {
     let clamp = |v: f32| f64::from(v).clamp(0.0, 1.0);
     let grey = samples
         .chunks_exact(4)
-        .map(|px| (0.299 * clamp(px[0]) + 0.587 * clamp(px[1]) + 0.114 * clamp(px[2])).clamp(0.0, 1.0))
+        .map(|px| {
+            (0.299 * clamp(px[0]) + 0.587 * clamp(px[1]) + 0.114 * clamp(px[2])).clamp(0.0, 1.0)
+        })
         .collect();
     let alpha = samples.chunks_exact(4).map(|px| clamp(px[3])).collect();
     (grey, Some(alpha))
@@ -250,7 +253,12 @@ mod tests {
         let grey = GrayImage::from_fn(5, 3, |x, y| image::Luma([(x * 50 + y * 7) as u8]));
         let img = DynamicImage::ImageLuma8(grey);
         let want = to_grey(&img);
-        for format in [ImageFormat::Png, ImageFormat::Bmp, ImageFormat::Tiff, ImageFormat::Pnm] {
+        for format in [
+            ImageFormat::Png,
+            ImageFormat::Bmp,
+            ImageFormat::Tiff,
+            ImageFormat::Pnm,
+        ] {
             let bytes = encode(&img, format);
             let got = decode_bytes(&bytes, Path::new("x")).expect("decodes");
             assert_eq!(got.grey, want.grey, "{format:?}");

@@ -165,7 +165,14 @@ mod tests {
     fn image_folder_labels_come_from_the_first_sub_folder() {
         let root = std::env::temp_dir().join(format!("tchport-files-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
-        for f in ["3/b.png", "3/a.PNG", "3/deep/c.jpg", "7/d.bmp", "x/e.gif", "top.tif"] {
+        for f in [
+            "3/b.png",
+            "3/a.PNG",
+            "3/deep/c.jpg",
+            "7/d.bmp",
+            "x/e.gif",
+            "top.tif",
+        ] {
             touch(&root.join(f));
         }
         touch(&root.join("3/readme.txt"));
@@ -200,8 +207,14 @@ mod tests {
         std::fs::create_dir_all(&empty).expect("mkdir");
         touch(&empty.join("notes.txt"));
         let err = format!("{:#}", find_images(&[empty], &names).unwrap_err());
-        assert!(err.contains("empty: the folder holds no image file (1 other file"), "{err}");
-        let err = format!("{:#}", find_images(&[root.join("nope")], &names).unwrap_err());
+        assert!(
+            err.contains("empty: the folder holds no image file (1 other file"),
+            "{err}"
+        );
+        let err = format!(
+            "{:#}",
+            find_images(&[root.join("nope")], &names).unwrap_err()
+        );
         assert!(err.contains("nope: no such file or folder"), "{err}");
         std::fs::remove_dir_all(&root).expect("cleanup");
     }

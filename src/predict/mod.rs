@@ -34,7 +34,7 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};
 
-pub use classify::{classify, ClassProb, FilePrediction, Prediction, PredictSummary, Skipped};
+pub use classify::{classify, ClassProb, FilePrediction, PredictSummary, Prediction, Skipped};
 pub use decode::{read_image, GreyImage, MAX_PIXELS};
 pub use files::{default_class_names, find_images, FoundImages, ImageFile};
 pub use preprocess::{preprocess, Preprocess, SIDE};

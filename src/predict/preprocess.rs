@@ -20,8 +20,8 @@ pub const DIGIT_BOX: usize = 20;
 
 /// Ink threshold: after inversion and background subtraction, a pixel is ink
 /// when its grey level exceeds the background's by more than this (grey levels
-/// in [0, 1]; 0.2 ≈ 51 of 255), well above JPEG noise.
-pub const INK_THRESHOLD: f64 = 0.2;
+/// in [0, 1]; 0.1 ≈ 26 of 255), above the noise of a JPEG at quality 90.
+pub const INK_THRESHOLD: f64 = 0.1;
 
 /// A background whose grey level is above this (0.5) is light, and the image
 /// is inverted so that the ink becomes light on dark, as in MNIST.
@@ -33,16 +33,14 @@ pub const LIGHT_BACKGROUND: f64 = 0.5;
 const TIE_EPSILON: f64 = 1e-9;
 
 /// How an image is turned into the model's 28×28 input (`--preprocess`).
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Preprocess {
     /// MNIST's construction: grey, alpha composited onto the background,
     /// inverted when the background is light, background subtracted, cropped
     /// to the ink, scaled to fit 20×20 keeping the aspect ratio (area
     /// averaging), contrast stretched so the strongest ink is 1, and placed in
-    /// 28×28 with its centre of mass at the centre. For handwritten digits.
+    /// 28×28 with its centre of mass on pixel (14, 14). For handwritten digits.
     #[default]
     Digit,
     /// Grey, alpha composited, inverted when the background is light, then the
@@ -251,22 +249,28 @@ fn overlap_weights(m: usize, n: usize) -> Vec<Vec<(usize, f64)>> {
 }
 
 /// Places a `size` image (≤ 28×28) in a black 28×28 so that its centre of mass
-/// (pixel `(x, y)` centred at `(x + 0.5, y + 0.5)`, weighted by value, summed
-/// row by row) lands at (14, 14): offset `floor(14 − c + 0.5 + 1e-9)` per axis,
-/// clamped to `[0, 28 − side]` so no ink leaves the frame.
+/// lands on pixel (14, 14), as in MNIST: the centre of mass in pixel indices,
+/// `c = Σ x·v / Σ v` (summed row by row), gives the offset
+/// `floor(14 − c + 0.5 + 1e-9)` per axis (round half up), clamped to
+/// `[0, 28 − side]` so no ink leaves the frame. (Every MNIST training digit has
+/// its centre of mass within half a pixel of index 14 on both axes.)
 pub fn place_by_mass(img: &[f64], (w, h): (usize, usize)) -> Vec<f64> {
     let (mut total, mut sx, mut sy) = (0.0, 0.0, 0.0);
     for y in 0..h {
         for x in 0..w {
             let v = img[y * w + x];
             total += v;
-            sx += v * (x as f64 + 0.5);
-            sy += v * (y as f64 + 0.5);
+            sx += v * x as f64;
+            sy += v * y as f64;
         }
     }
-    let centre = SIDE as f64 / 2.0;
+    let centre = (SIDE / 2) as f64;
     let offset = |sum: f64, len: usize| -> usize {
-        let mass = if total > 0.0 { sum / total } else { len as f64 / 2.0 };
+        let mass = if total > 0.0 {
+            sum / total
+        } else {
+            (len - 1) as f64 / 2.0
+        };
         let shift = (centre - mass + 0.5 + TIE_EPSILON).floor();
         shift.clamp(0.0, (SIDE - len) as f64) as usize
     };
@@ -339,9 +343,9 @@ mod tests {
     }
 
     #[test]
-    fn the_centre_of_mass_lands_at_the_centre() {
-        // One bright pixel at (9, 12) of a 20×20 image: mass (9.5, 12.5),
-        // offsets floor(14 − 9.5 + 0.5) = 5 and floor(14 − 12.5 + 0.5) = 2.
+    fn the_centre_of_mass_lands_on_pixel_14() {
+        // One bright pixel at (9, 12) of a 20×20 image: offsets 14 − 9 = 5
+        // and 14 − 12 = 2 put it on (14, 14).
         let mut img = vec![0.0; 400];
         img[12 * 20 + 9] = 1.0;
         let at = |out: Vec<f64>| {
@@ -353,8 +357,9 @@ mod tests {
         let mut img = vec![0.0; 400];
         img[20 + 3] = 1.0;
         assert_eq!(at(place_by_mass(&img, (20, 20))), (3 + 8, 1 + 8));
-        // A 3×2 blob: mass (1.5, 1.0), offsets 13 and 13.
-        assert_eq!(at(place_by_mass(&[1.0; 6], (3, 2))), (13, 13));
+        // A 4×3 blob: mass (1.5, 1.0); x offset floor(14 − 1.5 + 0.5) = 13
+        // (the tie rounds up), y offset 13.
+        assert_eq!(at(place_by_mass(&[1.0; 12], (4, 3))), (13, 13));
     }
 
     #[test]
@@ -370,19 +375,29 @@ mod tests {
         let out = preprocess(&img, Preprocess::Digit).expect("ink");
         assert_eq!(out.len(), 784);
         let lit: Vec<usize> = (0..784).filter(|&i| out[i] > 0.0).collect();
-        // 10×40 fits 20×20 as 5×20, centred: columns 12..17, rows 4..24.
+        // 10×40 fits 20×20 as 5×20; mass (2, 9.5) → offsets 12 and 5 (9.5 rounds up
+        // to 10 in floor(14 − 9.5 + 0.5)): columns 12..17, rows 5..25.
         assert_eq!(lit.len(), 5 * 20);
-        assert!(lit.iter().all(|&i| (12..17).contains(&(i % 28)) && (4..24).contains(&(i / 28))));
+        assert!(lit
+            .iter()
+            .all(|&i| (12..17).contains(&(i % 28)) && (5..25).contains(&(i / 28))));
         assert!(lit.iter().all(|&i| out[i] == 1.0));
     }
 
     #[test]
     fn blank_images_have_no_ink_and_none_checks_the_size() {
         let blank = image(30, 30, |x, _| 0.9 + 0.01 * (x % 3) as f64);
-        let err = preprocess(&blank, Preprocess::Digit).unwrap_err().to_string();
+        let err = preprocess(&blank, Preprocess::Digit)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("no ink found"), "{err}");
-        let err = preprocess(&blank, Preprocess::None).unwrap_err().to_string();
-        assert!(err.contains("30×30") && err.contains("needs 28×28"), "{err}");
+        let err = preprocess(&blank, Preprocess::None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("30×30") && err.contains("needs 28×28"),
+            "{err}"
+        );
         let ok = image(28, 28, |x, _| x as f64 / 27.0);
         let out = preprocess(&ok, Preprocess::None).expect("28×28");
         assert_eq!(out[27], 1.0);

@@ -103,7 +103,10 @@ impl<'a> Sheet<'a> {
         let wrong = tiles.iter().filter(|t| t.wrong.is_some()).count();
         let labelled = predictions.iter().filter(|p| p.correct.is_some()).count();
         let header = if labelled > 0 {
-            format!("{} inputs, {wrong} of {labelled} labelled wrong (red)", tiles.len())
+            format!(
+                "{} inputs, {wrong} of {labelled} labelled wrong (red)",
+                tiles.len()
+            )
         } else {
             format!("{} inputs as the model saw them", tiles.len())
         };
@@ -125,7 +128,10 @@ impl<'a> Sheet<'a> {
 
     /// Top-left corner of tile `i`'s cell.
     fn cell(&self, i: usize) -> (usize, usize) {
-        ((i % self.columns) * CELL_W, HEADER + (i / self.columns) * CELL_H)
+        (
+            (i % self.columns) * CELL_W,
+            HEADER + (i / self.columns) * CELL_H,
+        )
     }
 
     fn to_png(&self) -> RgbImage {
@@ -146,9 +152,16 @@ impl<'a> Sheet<'a> {
             let y = ty + TILE + 6;
             let colour = if tile.wrong.is_some() { RED } else { INK };
             text(&mut img, (tx, y), &tile.name, 2, colour, cx + CELL_W);
-            text(&mut img, (tx, y + 2 * LINE), &tile.detail, 1, GREY, cx + CELL_W);
+            text(
+                &mut img,
+                (tx, y + 2 * LINE),
+                &tile.detail,
+                1,
+                GREY,
+                cx + CELL_W,
+            );
             if let Some(truth) = &tile.wrong {
-                text(&mut img, (tx, y + 3 * LINE), truth, 1, RED, cx + CELL_W);
+                text(&mut img, (tx, y + 3 * LINE + 2), truth, 1, RED, cx + CELL_W);
             }
         }
         img
@@ -177,10 +190,14 @@ impl<'a> Sheet<'a> {
             }
             svg += &format!(
                 "<image x=\"{tx}\" y=\"{ty}\" width=\"{TILE}\" height=\"{TILE}\" \
-                 style=\"image-rendering:pixelated\" href=\"data:image/png;base64,{}\"/>\n",
+                 image-rendering=\"optimizeSpeed\" style=\"image-rendering:pixelated\" href=\"data:image/png;base64,{}\"/>\n",
                 tile_png_base64(tile.pixels)?
             );
-            let fill = if tile.wrong.is_some() { "rgb(210,20,20)" } else { "rgb(20,20,20)" };
+            let fill = if tile.wrong.is_some() {
+                "rgb(210,20,20)"
+            } else {
+                "rgb(20,20,20)"
+            };
             let y = ty + TILE + 6;
             svg += &format!(
                 "<text x=\"{tx}\" y=\"{}\" font-size=\"18\" fill=\"{fill}\">{}</text>\n\
@@ -193,7 +210,7 @@ impl<'a> Sheet<'a> {
             if let Some(truth) = &tile.wrong {
                 svg += &format!(
                     "<text x=\"{tx}\" y=\"{}\" font-size=\"11\" fill=\"rgb(210,20,20)\">{}</text>\n",
-                    y + 3 * LINE + 9,
+                    y + 3 * LINE + 11,
                     escape(truth)
                 );
             }
@@ -229,7 +246,14 @@ fn fill(img: &mut RgbImage, at: (usize, usize), size: (usize, usize), colour: Rg
 
 /// Draws `s` with 8×8 glyphs scaled `scale`×, truncated with `~` to end before `right`.
 /// Characters without a glyph are drawn as '?'.
-fn text(img: &mut RgbImage, at: (usize, usize), s: &str, scale: usize, colour: Rgb<u8>, right: usize) {
+fn text(
+    img: &mut RgbImage,
+    at: (usize, usize),
+    s: &str,
+    scale: usize,
+    colour: Rgb<u8>,
+    right: usize,
+) {
     let advance = 8 * scale;
     let fits = right.saturating_sub(at.0 + 2) / advance;
     let mut chars: Vec<char> = s.chars().collect();
