@@ -3,7 +3,7 @@
 //! confusion matrix when labels are known).
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use tch::{nn::ModuleT, Device, Kind, Tensor};
@@ -90,7 +90,8 @@ fn prediction(probs: &[f64]) -> Prediction {
 /// The result for one image file (an entry of the JSON report's `predictions`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FilePrediction {
-    /// The image file.
+    /// The image file (in JSON as a string; non-UTF-8 bytes replaced).
+    #[serde(serialize_with = "lossy_path")]
     pub path: PathBuf,
     /// The true class from its `ImageFolder` sub-folder, when known.
     pub label: Option<i64>,
@@ -157,6 +158,7 @@ impl fmt::Display for FilePrediction {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Skipped {
     /// The file.
+    #[serde(serialize_with = "lossy_path")]
     pub path: PathBuf,
     /// The error, naming the file.
     pub error: String,
@@ -242,6 +244,12 @@ impl fmt::Display for PredictSummary {
     }
 }
 
+/// Serialises a path as a string even when it is not valid UTF-8 (serde's
+/// own `PathBuf` impl fails there), replacing bad bytes with U+FFFD.
+pub(crate) fn lossy_path<S: serde::Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&path.to_string_lossy())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,5 +288,17 @@ mod tests {
         let text = s.to_string();
         assert!(text.contains("accuracy 50.00% (1/2 labelled)"), "{text}");
         assert!(files[1].to_string().contains("[true a, WRONG]"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn paths_that_are_not_utf8_still_serialise() {
+        use std::os::unix::ffi::OsStringExt;
+        let path = PathBuf::from(std::ffi::OsString::from_vec(b"dir/\xffx.png".to_vec()));
+        let names = vec!["a".to_string(), "b".to_string()];
+        let p = FilePrediction::new(path, None, prediction(&[0.9, 0.1]), &names);
+        let json = serde_json::to_value(&p).expect("serialises");
+        assert_eq!(json["path"], "dir/\u{fffd}x.png");
+        assert_eq!(json["class"], 0);
     }
 }

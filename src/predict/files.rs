@@ -23,6 +23,7 @@ pub const OTHER_IMAGE_EXTENSIONS: &[&str] = &[
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ImageFile {
     /// The file, as found (the `--predict` argument joined with the path below it).
+    #[serde(serialize_with = "super::classify::lossy_path")]
     pub path: PathBuf,
     /// Class index from the `ImageFolder` sub-folder name, when it names a class.
     pub label: Option<i64>,

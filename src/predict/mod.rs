@@ -1,6 +1,6 @@
 //! Using a trained image classifier on your own image files (issue 11):
 //! find the files ([`files`]), decode them ([`decode`]), turn each into the
-//! 28×28 input the model expects ([`preprocess`]), classify them ([`classify`])
+//! 28×28 input the model expects ([`mod@preprocess`]), classify them ([`mod@classify`])
 //! and draw what the model saw ([`sheet`]).
 //!
 //! [`predict_paths`] does it all for `cnn_mnist --load M --predict PATH...`:
