@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates the project-local .venv with PyPI torch==2.11.0 (the libtorch that tch
-# 0.24.0 binds, and the PyTorch of the parity checks), numpy and safetensors.
+# 0.24.0 binds, and the PyTorch of the parity checks), numpy, safetensors and
+# Pillow (image decoding of parity/predict.py).
 # Idempotent: with the venv in place it checks the versions and returns in seconds.
 #
 #   PYTHON=python3.12 scripts/setup.sh    # choose the interpreter
@@ -15,7 +16,7 @@ PY=${PYTHON:-python3}
 
 have_torch() {
     "$VENV/bin/python" - <<PYEOF 2>/dev/null
-import torch, numpy, safetensors
+import torch, numpy, safetensors, PIL
 assert torch.__version__.split('+')[0] == "$TORCH_VERSION", torch.__version__
 PYEOF
 }
@@ -25,10 +26,10 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PY" -m venv "$VENV"
 fi
 if ! have_torch; then
-    echo "setup: installing torch==$TORCH_VERSION, numpy, safetensors into $VENV (a few minutes, once)"
+    echo "setup: installing torch==$TORCH_VERSION, numpy, safetensors, pillow into $VENV (a few minutes, once)"
     extra=()
     if [ -n "${TORCH_INDEX_URL:-}" ]; then extra=(--index-url "$TORCH_INDEX_URL" --extra-index-url https://pypi.org/simple); fi
-    "$VENV/bin/pip" install --quiet "${extra[@]}" "torch==$TORCH_VERSION" numpy safetensors
+    "$VENV/bin/pip" install --quiet "${extra[@]}" "torch==$TORCH_VERSION" numpy safetensors pillow
     have_torch || { echo "setup: torch==$TORCH_VERSION still not importable from $VENV" >&2; exit 1; }
 fi
 

@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod models;
 pub mod optim;
 pub mod plot;
+pub mod predict;
 pub mod schedule;
 pub mod session;
 pub mod split;

@@ -1,0 +1,309 @@
+"""PyTorch twin of `cnn_mnist --load M --predict PATH...` (src/predict/).
+
+The same search (files, folders searched recursively in sorted order,
+torchvision's ImageFolder labels), the same decoding to grey levels (Pillow for
+the file formats, then the integer BT.601 formula of src/predict/decode.rs),
+the same preprocessing in numpy float64 (src/predict/preprocess.rs, step for
+step: lower medians, threshold, area-averaging resampling, centre-of-mass
+placement with the same rounding), the same checkpoint (safetensors, with the
+config.json beside it for logit_relu, num_classes and normalize) and the same
+model (parity/models.py CNN) in eval mode under no_grad.
+
+    .venv/bin/python parity/predict.py --load runs/cnn_mnist/model.safetensors \
+        --json out.json my_digits/
+
+Known difference: Pillow reduces 16-bit colour and 16-bit alpha PNGs to 8
+bits (Rust keeps 16); 16-bit grey is read in full by both.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+
+import numpy as np
+from PIL import Image, ImageOps
+
+SIDE = 28
+DIGIT_BOX = 20
+INK_THRESHOLD = 0.1
+LIGHT_BACKGROUND = 0.5
+TIE_EPSILON = 1e-9
+MAX_PIXELS = 50_000_000
+MNIST_MEAN_STD = (0.1307, 0.3081)
+IMAGE_EXTENSIONS = {"png", "jpg", "jpeg", "jpe", "jfif", "bmp", "dib", "gif", "tif", "tiff",
+                    "pbm", "pgm", "ppm", "pnm"}
+OTHER_IMAGE_EXTENSIONS = {"webp", "avif", "heic", "heif", "ico", "tga", "qoi", "exr", "hdr",
+                          "dds", "jxl", "svg"}
+SUPPORTED = {"PNG", "JPEG", "BMP", "GIF", "TIFF", "PPM"}
+
+Image.MAX_IMAGE_PIXELS = None  # our own 50-megapixel check below
+
+
+class InputError(Exception):
+    pass
+
+
+# ---------------------------------------------------------------- decoding
+
+def read_grey(path):
+    """(grey [h, w] float64 in [0, 1], alpha [h, w] or None), as decode.rs."""
+    try:
+        im = Image.open(path)
+    except Exception as e:
+        raise InputError(f"{path}: unsupported format or unreadable file ({e})")
+    if im.format not in SUPPORTED:
+        raise InputError(f"{path}: unsupported format {im.format}")
+    w, h = im.size
+    if w * h > MAX_PIXELS:
+        raise InputError(f"{path}: the image is {w}×{h} pixels, larger than the 50 megapixels accepted")
+    try:
+        im = ImageOps.exif_transpose(im)
+        im.load()
+    except Exception as e:
+        raise InputError(f"{path}: cannot decode this image (corrupt or truncated file?): {e}")
+    return to_grey(im)
+
+
+def to_grey(im):
+    if im.mode == "1":
+        im = im.convert("L")
+    if im.mode in ("P", "PA"):
+        im = im.convert("RGBA" if im.mode == "PA" or "transparency" in im.info else "RGB")
+    if im.mode in ("L", "RGB") and "transparency" in im.info:
+        im = im.convert("LA" if im.mode == "L" else "RGBA")
+    if im.mode not in ("L", "LA", "RGB", "RGBA", "I;16", "I;16B", "I;16L", "I", "F"):
+        im = im.convert("RGBA" if "A" in im.mode or "a" in im.mode else "RGB")
+    a = np.asarray(im)
+    if im.mode == "F":
+        g = np.clip(a.astype(np.float64), 0.0, 1.0)
+        return g, None
+    full = 65535 if im.mode.startswith("I") else 255
+    a = a.astype(np.int64)
+    if a.ndim == 2:
+        a = a[:, :, None]
+    channels = a.shape[2]
+    if channels < 3:
+        grey = a[:, :, 0] / float(full)
+    else:
+        grey = (299 * a[:, :, 0] + 587 * a[:, :, 1] + 114 * a[:, :, 2]) / float(1000 * full)
+    alpha = a[:, :, channels - 1] / float(full) if channels % 2 == 0 else None
+    if alpha is not None and not (alpha < 1.0).any():
+        alpha = None
+    return grey, alpha
+
+
+# ---------------------------------------------------------------- preprocessing
+
+def border(x):
+    h, w = x.shape
+    parts = [x[0, :]]
+    if h > 1:
+        parts.append(x[-1, :])
+    parts.append(x[1:h - 1, 0])
+    if w > 1:
+        parts.append(x[1:h - 1, w - 1])
+    return np.concatenate(parts)
+
+
+def lower_median(values):
+    values = np.sort(np.asarray(values, dtype=np.float64))
+    return float(values[(len(values) - 1) // 2]) if len(values) else 0.0
+
+
+def composite(grey, alpha):
+    if alpha is None:
+        return grey
+    if lower_median(border(alpha)) < 0.5:
+        ink = grey[alpha > 0.0]
+        backdrop = 0.0 if ink.size and lower_median(ink) >= 0.5 else 1.0
+    else:
+        backdrop = lower_median(border(grey)[border(alpha) >= 0.5])
+    return alpha * grey + (1.0 - alpha) * backdrop
+
+
+def orient(grey):
+    bg = lower_median(border(grey))
+    if bg > LIGHT_BACKGROUND:
+        return 1.0 - grey, 1.0 - bg
+    return grey, bg
+
+
+def fit_size(w, h, side):
+    def scaled(short, long):
+        return max(1, (2 * side * short + long) // (2 * long))
+    return (side, scaled(h, w)) if w >= h else (scaled(w, h), side)
+
+
+def overlap_weights(m, n):
+    """[n, m]: output pixel i covers [i*m/n, (i+1)*m/n) of the m source pixels."""
+    wt = np.zeros((n, m))
+    for i in range(n):
+        lo, hi = i * m, (i + 1) * m
+        for k in range(lo // n, -(-hi // n)):
+            overlap = min(hi, (k + 1) * n) - max(lo, k * n)
+            if overlap > 0:
+                wt[i, k] = overlap / m
+    return wt
+
+
+def resample(src, to):
+    h, w = src.shape
+    nw, nh = to
+    rows = src @ overlap_weights(w, nw).T
+    return overlap_weights(h, nh) @ rows
+
+
+def place_by_mass(img):
+    h, w = img.shape
+    total = sx = sy = 0.0
+    for y in range(h):
+        for x in range(w):
+            v = float(img[y, x])
+            total += v
+            sx += v * float(x)
+            sy += v * float(y)
+
+    def offset(s, length):
+        mass = s / total if total > 0.0 else (length - 1) / 2.0
+        shift = math.floor(float(SIDE // 2) - mass + 0.5 + TIE_EPSILON)
+        return int(min(max(shift, 0), SIDE - length))
+
+    ox, oy = offset(sx, w), offset(sy, h)
+    out = np.zeros((SIDE, SIDE))
+    out[oy:oy + h, ox:ox + w] = img
+    return out
+
+
+def digit(grey):
+    light, bg = orient(grey)
+    ink = light - bg
+    ys, xs = np.nonzero(ink > INK_THRESHOLD)
+    if ys.size == 0:
+        raise InputError(f"no ink found: no pixel differs from the background by more than {INK_THRESHOLD}")
+    crop = np.maximum(ink[ys.min():ys.max() + 1, xs.min():xs.max() + 1], 0.0)
+    crop = crop / crop.max()
+    ch, cw = crop.shape
+    return place_by_mass(resample(crop, fit_size(cw, ch, DIGIT_BOX)))
+
+
+def preprocess(grey, alpha, mode):
+    """[28, 28] float32 in [0, 1], as src/predict/preprocess.rs::preprocess."""
+    g = composite(grey, alpha)
+    h, w = g.shape
+    if mode == "digit":
+        out = digit(g)
+    elif mode == "resize":
+        out = resample(orient(g)[0], (SIDE, SIDE))
+    else:
+        if (w, h) != (SIDE, SIDE):
+            raise InputError(f"the image is {w}×{h} pixels but --preprocess none needs 28×28")
+        out = g
+    return out.astype(np.float32)
+
+
+# ---------------------------------------------------------------- files
+
+def find_images(paths, class_names):
+    """[(path, label or None, given directly)], as src/predict/files.rs."""
+    out = []
+    for root in paths:
+        if os.path.isdir(root):
+            found = []
+            for d, dirs, files in os.walk(root):
+                for f in files:
+                    if f.rsplit(".", 1)[-1].lower() in IMAGE_EXTENSIONS | OTHER_IMAGE_EXTENSIONS and "." in f:
+                        found.append(os.path.join(d, f))
+            if not found:
+                raise InputError(f"--predict {root}: the folder holds no image file")
+            found.sort(key=lambda p: os.path.relpath(p, root).split(os.sep))
+            for p in found:
+                parts = os.path.relpath(p, root).split(os.sep)
+                label = class_names.index(parts[0]) if len(parts) > 1 and parts[0] in class_names else None
+                out.append((p, label, False))
+        elif os.path.exists(root):
+            out.append((root, None, True))
+        else:
+            raise InputError(f"--predict {root}: no such file or folder")
+    return out
+
+
+# ---------------------------------------------------------------- model
+
+def load_model(path, args):
+    import torch
+    from safetensors.torch import load_file
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from models import CNN
+
+    cfg = {}
+    cfg_path = os.path.join(os.path.dirname(path), "config.json")
+    if os.path.exists(cfg_path):
+        with open(cfg_path) as f:
+            cfg = json.load(f)
+    model_cfg = cfg.get("model", {})
+    model = CNN(logit_relu=model_cfg.get("logit_relu", True), num_classes=model_cfg.get("num_classes", 10))
+    model.load_state_dict(load_file(path))
+    model.eval()
+    normalize = cfg.get("normalize", False) if args.normalize is None else args.normalize
+    return model, model.fc.out_features, normalize
+
+
+def classify(model, inputs, normalize):
+    import torch
+
+    x = torch.from_numpy(np.stack(inputs)).view(len(inputs), 1, SIDE, SIDE)
+    if normalize:
+        mean, std = MNIST_MEAN_STD
+        x = (x - mean) / std
+    with torch.no_grad():
+        return torch.softmax(model(x), dim=-1)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("paths", nargs="+", help="image files or folders")
+    p.add_argument("--load", required=True, help="checkpoint (safetensors; config.json beside it is read)")
+    p.add_argument("--preprocess", choices=["digit", "resize", "none"], default="digit")
+    p.add_argument("--class-names", help="comma-separated, in class order (default 0..n-1)")
+    p.add_argument("--normalize", action="store_true", default=None, help="override config.json's normalize")
+    p.add_argument("--json", help="write per-file inputs, classes and probabilities here")
+    args = p.parse_args()
+
+    model, num_classes, normalize = load_model(args.load, args)
+    names = args.class_names.split(",") if args.class_names else [str(c) for c in range(num_classes)]
+    try:
+        files = find_images(args.paths, names)
+    except InputError as e:
+        sys.exit(f"error: {e}")
+    kept, inputs, skipped = [], [], []
+    for path, label, direct in files:
+        try:
+            grey, alpha = read_grey(path)
+            inputs.append(preprocess(grey, alpha, args.preprocess))
+            kept.append((path, label))
+        except InputError as e:
+            message = str(e) if str(e).startswith(path) else f"{path}: {e}"
+            if direct:
+                sys.exit(f"error: {message}")
+            skipped.append({"path": path, "error": message})
+    if not inputs:
+        sys.exit(f"error: none of the {len(skipped)} image file(s) could be read")
+    probs = classify(model, inputs, normalize)
+    out = []
+    for (path, label), x, pr in zip(kept, inputs, probs):
+        c = int(pr.argmax())
+        print(f"{path}  -> {names[c]} ({100 * float(pr[c]):.1f}%)")
+        out.append({"path": path, "label": label, "class": c, "probability": float(pr[c]),
+                    "probabilities": [float(v) for v in pr], "input": [float(v) for v in x.ravel()]})
+    for s in skipped:
+        print(f"skipped: {s['error']}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"preprocess": args.preprocess, "class_names": names, "predictions": out,
+                       "skipped": skipped}, f)
+
+
+if __name__ == "__main__":
+    main()

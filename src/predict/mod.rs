@@ -1,0 +1,278 @@
+//! Using a trained image classifier on your own image files (issue 11):
+//! find the files ([`files`]), decode them ([`decode`]), turn each into the
+//! 28×28 input the model expects ([`mod@preprocess`]), classify them ([`mod@classify`])
+//! and draw what the model saw ([`sheet`]).
+//!
+//! [`predict_paths`] does it all for `cnn_mnist --load M --predict PATH...`:
+//!
+//! ```no_run
+//! # fn demo(model: &tchport::models::Cnn) -> anyhow::Result<()> {
+//! use tchport::predict::{predict_paths, ModelInfo, PredictConfig};
+//! let cfg = PredictConfig {
+//!     paths: vec!["my_digits".into()],
+//!     show: Some("sheet.png".into()),
+//!     ..PredictConfig::default()
+//! };
+//! let info = ModelInfo { num_classes: 10, normalize: None, device: tch::Device::Cpu };
+//! let report = predict_paths(model, &cfg, &info)?;
+//! print!("{report}");
+//! # Ok(()) }
+//! ```
+//!
+//! `parity/predict.py` is the PyTorch/numpy twin of the whole path.
+
+pub mod classify;
+pub mod decode;
+pub mod files;
+pub mod preprocess;
+pub mod sheet;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use tch::{Device, Tensor};
+
+pub use classify::{classify, ClassProb, FilePrediction, PredictSummary, Prediction, Skipped};
+pub use decode::{read_image, GreyImage, MAX_PIXELS};
+pub use files::{default_class_names, find_images, FoundImages, ImageFile};
+pub use preprocess::{preprocess, Preprocess, SIDE};
+
+/// What to predict and how (`--predict`, `--preprocess`, `--class-names`, `--show`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PredictConfig {
+    /// Image files and folders (searched recursively), in order.
+    pub paths: Vec<PathBuf>,
+    /// How each image becomes a 28×28 input.
+    pub preprocess: Preprocess,
+    /// Names of the classes, in class order, matched against `ImageFolder`
+    /// sub-folder names and printed; `None`: "0", "1"... up to the model's classes.
+    pub class_names: Option<Vec<String>>,
+    /// Write the picture of the inputs as the model saw them here (`.png` or `.svg`).
+    pub show: Option<PathBuf>,
+    /// Images per forward pass.
+    pub batch_size: usize,
+}
+
+impl Default for PredictConfig {
+    fn default() -> Self {
+        Self {
+            paths: Vec::new(),
+            preprocess: Preprocess::Digit,
+            class_names: None,
+            show: None,
+            batch_size: 256,
+        }
+    }
+}
+
+/// What [`predict_paths`] needs to know about the loaded model.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ModelInfo {
+    /// Number of output classes.
+    pub num_classes: i64,
+    /// `(mean, std)` the model's inputs were normalised with at training
+    /// (from its `config.json`; `MNIST_MEAN_STD` when `normalize` was on), or
+    /// `None` for raw [0, 1] pixels.
+    pub normalize: Option<(f64, f64)>,
+    /// Where the model's weights are.
+    pub device: Device,
+}
+
+/// Images decoded and preprocessed, ready for the model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedInputs {
+    /// The images that could be used, in order.
+    pub files: Vec<ImageFile>,
+    /// One `SIDE * SIDE` = 784-value row-major image in [0, 1] per file.
+    pub pixels: Vec<Vec<f32>>,
+    /// Images in folders that could not be used, with their error.
+    pub skipped: Vec<Skipped>,
+    /// Files in the folders that are not images.
+    pub ignored: usize,
+    /// `ImageFolder` sub-folder names that name no class.
+    pub unmatched_folders: Vec<String>,
+}
+
+impl PreparedInputs {
+    /// The images as one `[n, 1, 28, 28]` float tensor in [0, 1] on the CPU.
+    pub fn tensor(&self) -> Tensor {
+        let side = SIDE as i64;
+        let flat: Vec<f32> = self.pixels.concat();
+        Tensor::from_slice(&flat).view([self.pixels.len() as i64, 1, side, side])
+    }
+}
+
+/// Reads `path` and preprocesses it (see [`read_image`] and [`preprocess()`]).
+///
+/// # Errors
+/// Every error of those two, naming the file.
+pub fn prepare_file(path: &Path, mode: Preprocess) -> Result<Vec<f32>> {
+    let image = read_image(path)?;
+    preprocess(&image, mode).with_context(|| format!("{}", path.display()))
+}
+
+/// Reads and preprocesses every found image. An image found in a folder that
+/// fails is skipped and recorded; one given directly is an error.
+///
+/// # Errors
+/// A failing file given directly (the message names it), or no image usable
+/// at all (the message lists the first failures).
+pub fn prepare_inputs(found: FoundImages, mode: Preprocess) -> Result<PreparedInputs> {
+    let mut prepared = PreparedInputs {
+        files: Vec::new(),
+        pixels: Vec::new(),
+        skipped: Vec::new(),
+        ignored: found.ignored,
+        unmatched_folders: found.unmatched_folders,
+    };
+    for file in found.images {
+        match prepare_file(&file.path, mode) {
+            Ok(pixels) => {
+                prepared.pixels.push(pixels);
+                prepared.files.push(file);
+            }
+            Err(e) if file.direct => return Err(e),
+            Err(e) => prepared.skipped.push(Skipped {
+                path: file.path,
+                error: format!("{e:#}"),
+            }),
+        }
+    }
+    if prepared.files.is_empty() {
+        let first: Vec<&str> = prepared
+            .skipped
+            .iter()
+            .take(5)
+            .map(|s| s.error.as_str())
+            .collect();
+        bail!(
+            "none of the {} image file(s) could be read:\n  {}",
+            prepared.skipped.len(),
+            first.join("\n  ")
+        );
+    }
+    Ok(prepared)
+}
+
+/// `(x − mean) / std` with the model's training normalisation, or `x` itself.
+/// `images`: any shape, pixels in [0, 1].
+pub fn normalize(images: &Tensor, mean_std: Option<(f64, f64)>) -> Tensor {
+    match mean_std {
+        Some((mean, std)) => (images - mean) / std,
+        None => images.shallow_clone(),
+    }
+}
+
+/// The result of [`predict_paths`]; its `Display` is the terminal report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PredictReport {
+    /// The preprocessing used.
+    pub preprocess: Preprocess,
+    /// The class names, in class order.
+    pub class_names: Vec<String>,
+    /// One entry per classified image, in order (the JSON `predictions` list).
+    pub predictions: Vec<FilePrediction>,
+    /// Images that could not be used, with their error.
+    pub skipped: Vec<Skipped>,
+    /// `ImageFolder` sub-folder names that name no class.
+    pub unmatched_folders: Vec<String>,
+    /// Counts, accuracy and confusion matrix.
+    pub summary: PredictSummary,
+    /// The picture written for `--show`, if any.
+    pub sheet: Option<PathBuf>,
+}
+
+/// Finds, prepares and classifies the images of `cfg.paths` with `model`,
+/// and writes the `--show` picture.
+///
+/// # Errors
+/// No path given; class names that do not match the model's classes; every
+/// error of [`find_images`], [`prepare_inputs`] and [`sheet::write_sheet`].
+pub fn predict_paths(
+    model: &impl tch::nn::ModuleT,
+    cfg: &PredictConfig,
+    info: &ModelInfo,
+) -> Result<PredictReport> {
+    if cfg.paths.is_empty() {
+        bail!("--predict needs an image file or a folder of images");
+    }
+    let class_names = class_names(cfg.class_names.as_deref(), info.num_classes)?;
+    let found = find_images(&cfg.paths, &class_names)?;
+    let prepared = prepare_inputs(found, cfg.preprocess)?;
+    let inputs = normalize(&prepared.tensor(), info.normalize);
+    let answers = classify(model, &inputs, cfg.batch_size.max(1), info.device);
+    let predictions: Vec<FilePrediction> = prepared
+        .files
+        .iter()
+        .zip(answers)
+        .map(|(f, p)| FilePrediction::new(f.path.clone(), f.label, p, &class_names))
+        .collect();
+    let summary = PredictSummary::new(
+        &predictions,
+        prepared.skipped.len(),
+        prepared.ignored,
+        info.num_classes as usize,
+    );
+    if let Some(path) = &cfg.show {
+        sheet::write_sheet(path, &prepared.pixels, &predictions)?;
+    }
+    Ok(PredictReport {
+        preprocess: cfg.preprocess,
+        class_names,
+        predictions,
+        skipped: prepared.skipped,
+        unmatched_folders: prepared.unmatched_folders,
+        summary,
+        sheet: cfg.show.clone(),
+    })
+}
+
+/// The given class names, checked against the model, or "0".."n-1".
+///
+/// # Errors
+/// When their number differs from `num_classes`, or a name repeats.
+pub fn class_names(given: Option<&[String]>, num_classes: i64) -> Result<Vec<String>> {
+    let Some(names) = given else {
+        return Ok(default_class_names(num_classes));
+    };
+    if names.len() as i64 != num_classes {
+        bail!(
+            "--class-names lists {} name(s) but the model has {num_classes} classes",
+            names.len()
+        );
+    }
+    for (i, name) in names.iter().enumerate() {
+        if names[..i].contains(name) {
+            bail!("--class-names lists {name:?} twice");
+        }
+    }
+    Ok(names.to_vec())
+}
+
+impl fmt::Display for PredictReport {
+    /// One line per image, the skipped files, then the summary.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for p in &self.predictions {
+            writeln!(f, "{p}")?;
+        }
+        for s in &self.skipped {
+            writeln!(f, "skipped: {}", s.error)?;
+        }
+        if !self.unmatched_folders.is_empty() {
+            writeln!(
+                f,
+                "note: sub-folder(s) {} name no class ({}), their images are unlabelled",
+                self.unmatched_folders.join(", "),
+                self.class_names.join(", ")
+            )?;
+        }
+        write!(f, "{}", self.summary)?;
+        if let Some(sheet) = &self.sheet {
+            writeln!(f, "inputs as the model saw them: {}", sheet.display())?;
+        }
+        Ok(())
+    }
+}
