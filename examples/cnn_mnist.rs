@@ -5,6 +5,7 @@
 //! cargo run --release --example cnn_mnist -- --no-logit-relu --optimizer adam --epochs 3
 //! cargo run --release --example cnn_mnist -- --load runs/cnn/model.safetensors --eval-only
 //! cargo run --release --example cnn_mnist -- --kfold 5 --train-limit 6000 --epochs 2
+//! cargo run --release --example cnn_mnist -- --load runs/cnn/model.safetensors --predict my_digits/ --show sheet.png
 //! # transfer: pre-train on digits 0-4, fine-tune a new head on 100 images of 5-9
 //! cargo run --release --example cnn_mnist -- --digits 0-4 --no-logit-relu --save runs/pre/m.safetensors
 //! cargo run --release --example cnn_mnist -- --digits 5-9 --no-logit-relu --train-limit 100 \
@@ -15,6 +16,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use tchport::cli::{RunArgs, TrainArgs, TuneArgs};
+use tchport::predict::{PredictConfig, Preprocess};
 use tchport::session;
 use tchport::tasks::cnn_mnist::{self, CnnMnist, MnistConfig};
 
@@ -57,6 +59,25 @@ struct Args {
     /// models, held-out accuracy per fold and its mean ± std (no test set).
     #[arg(long, value_name = "K", conflicts_with_all = ["val_fraction", "save", "resume", "eval_only"])]
     kfold: Option<usize>,
+    /// Names of the classes, label 0 first, comma-separated (e.g. Fashion-MNIST's
+    /// `T-shirt/top,Trouser,...`): used in the report, the confusion matrix, the
+    /// JSON and by --predict's class folders. Default: the digits.
+    #[arg(long, value_name = "NAME,...")]
+    class_names: Option<String>,
+    /// Classify these image files with the model of --load instead of training
+    /// (repeatable; a file, or a folder searched recursively; sub-folders named
+    /// after classes, as torchvision's ImageFolder, give labels to score against).
+    #[arg(long, value_name = "PATH", requires = "load")]
+    predict: Vec<PathBuf>,
+    /// How --predict turns an image into the model's 28×28 input: `digit`
+    /// (MNIST's own construction: crop the ink, fit 20×20, centre the mass),
+    /// `resize` (whole image to 28×28) or `none` (already 28×28).
+    #[arg(long, value_enum, default_value_t = PredictConfig::default().preprocess, requires = "predict")]
+    preprocess: Preprocess,
+    /// Write one picture (PNG, or SVG by extension) of every --predict input
+    /// as the model saw it, with its prediction; wrong ones marked.
+    #[arg(long, value_name = "PATH", requires = "predict")]
+    show: Option<PathBuf>,
     #[command(flatten)]
     tune: TuneArgs,
     #[command(flatten)]
@@ -82,10 +103,25 @@ fn train(args: Args, explicit: Vec<String>) -> Result<()> {
         cfg.model.num_classes = digits.len() as i64;
         cfg.digits = Some(digits);
     }
+    if let Some(text) = &args.class_names {
+        let count = text.split(',').count();
+        cfg.class_names = Some(tchport::data::mnist::parse_class_names(text, count)?);
+    }
     cfg.val_fraction = args.val_fraction;
     cfg.tune = args.tune.into_config(cfg.train.epochs);
     let mut opts = args.run.into_options();
     opts.explicit = explicit;
     opts.folds = args.kfold;
-    session::execute(&CnnMnist, &cfg, &opts)
+    if args.predict.is_empty() {
+        return session::execute(&CnnMnist, &cfg, &opts);
+    }
+    let predict = PredictConfig {
+        paths: args.predict,
+        preprocess: args.preprocess,
+        show: args.show,
+        batch_size: cfg.train.batch_size.max(256),
+        ..PredictConfig::default()
+    };
+    print!("{}", cnn_mnist::predict(&cfg, &opts, &predict)?.predict);
+    Ok(())
 }

@@ -206,9 +206,12 @@ fn bad_flags_are_refused_before_training() {
 fn checkpoint_problems_are_explained() {
     let dir = common::scratch("err-ckpt");
     let data = common::repo_root().join("data/mnist");
+    // As given on the command line: --no-logit-relu is explicit, so a
+    // checkpoint of the other model is an error, not adopted.
     let load = |path: PathBuf| RunOptions {
         load: Some(path),
         eval_only: true,
+        explicit: vec!["--no-logit-relu".into()],
         ..cpu()
     };
 

@@ -384,6 +384,7 @@ fn save_load_eval_only_forecast_and_plot() {
             &RunOptions {
                 load: Some(ckpt),
                 eval_only: true,
+                explicit: vec!["--cell".into()],
                 ..quiet()
             },
             None

@@ -172,11 +172,19 @@ fn checkpoint_round_trip_and_mismatch() {
     let mut other = cfg.clone();
     other.arch = Arch::Lstm;
     let _lock = common::rng_lock();
-    let err = format!("{:#}", sequence::run(&other, &load, None).unwrap_err());
+    let given = RunOptions {
+        explicit: vec!["--arch".into()],
+        ..load.clone()
+    };
+    let err = format!("{:#}", sequence::run(&other, &given, None).unwrap_err());
     assert!(
         err.contains("--arch Transformer") && err.contains("--arch Lstm"),
         "{err}"
     );
+    // Not given: the checkpoint's model options are used.
+    let adopted = sequence::run(&other, &load, None).unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(adopted.config.arch, Arch::Transformer);
+    assert_eq!(adopted.results.test, trained.results.test);
     let attention = dir.join("a.svg");
     let err = format!(
         "{:#}",

@@ -72,7 +72,7 @@ pub fn run<T: Task>(
     cfg.validate_folds()?;
     let device = opts.device.resolve()?;
     let progress = Progress { quiet: opts.quiet };
-    let data = task.load_data(cfg, device)?;
+    let data = task.load_data(cfg, device, true)?;
     let mut folds = Vec::with_capacity(k);
     for (i, fold) in task.folds(cfg, &data, k)?.iter().enumerate() {
         progress.line(format!("fold {}/{k}: {}", i + 1, task.describe(cfg, fold)));

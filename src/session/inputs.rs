@@ -5,7 +5,9 @@
 //! anyway). A flag given explicitly that contradicts it is an error naming
 //! both values. With `--init-from` (fine-tuning for a new task) the flags
 //! rule, and the run says which of these settings differ. Without a
-//! `config.json` (a PyTorch checkpoint) the flags rule.
+//! `config.json` (a PyTorch checkpoint) the flags rule. The model's options
+//! (`--no-logit-relu`, `--cell`, `--d-model`, ...) likewise come from
+//! `config.json` when none of their flags is given; given ones must match.
 
 use anyhow::{bail, Result};
 
@@ -37,6 +39,14 @@ pub fn from_checkpoint<C: TaskConfig>(
                 ));
             }
             cfg.adopt_inputs(&saved);
+            let given = cfg
+                .model_flags()
+                .iter()
+                .any(|f| opts.explicit.iter().any(|e| e == f));
+            if cfg.model_mismatch(&saved).is_some() && !given {
+                cfg.adopt_model(&saved);
+                progress.line(format!("model options from {}", config.display()));
+            }
         }
     }
     if let Some(path) = &cfg.tune().finetune.init_from {

@@ -69,6 +69,13 @@ pub trait TaskConfig: Serialize + DeserializeOwned + Clone {
     }
     /// Takes `saved`'s input settings (those of [`TaskConfig::input_differences`]).
     fn adopt_inputs(&mut self, _saved: &Self) {}
+    /// The flags that set the model's options (checked by
+    /// [`TaskConfig::model_mismatch`]).
+    fn model_flags(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// Takes `saved`'s model options.
+    fn adopt_model(&mut self, _saved: &Self) {}
 }
 
 /// What one example supplies to the shared run path: its data, its model, what
@@ -86,8 +93,14 @@ pub trait Task {
     type Results: Serialize;
 
     /// Reads and prepares the data (errors name the file); tensors may be put
-    /// on `device` already.
-    fn load_data(&self, cfg: &Self::Config, device: Device) -> Result<Self::Data>;
+    /// on `device` already. Without `training` (`--eval-only`) only what the
+    /// evaluation needs has to be read.
+    fn load_data(&self, cfg: &Self::Config, device: Device, training: bool) -> Result<Self::Data>;
+    /// Lines to print about how the data was read (which file of which
+    /// layout was used, ...).
+    fn data_notes(&self, _data: &Self::Data) -> Vec<String> {
+        Vec::new()
+    }
     /// One line on the data and the model, printed before training.
     fn describe(&self, cfg: &Self::Config, data: &Self::Data) -> String;
     /// Builds the model under `p` (PyTorch's initialisation, seeded by the caller).
@@ -169,8 +182,11 @@ pub fn run<T: Task>(
     let device = opts.device.resolve()?;
 
     let t0 = Instant::now();
-    let data = task.load_data(cfg, device)?;
+    let data = task.load_data(cfg, device, !opts.eval_only)?;
     let data_seconds = t0.elapsed().as_secs_f64();
+    for note in task.data_notes(&data) {
+        progress.line(note);
+    }
 
     tch::manual_seed(cfg.train().seed as i64);
     let mut vs = nn::VarStore::new(device);
@@ -234,4 +250,50 @@ pub fn run<T: Task>(
         crate::checkpoint::write_json(path, &report)?;
     }
     Ok(report)
+}
+
+/// A trained model loaded for use on new inputs (`--predict`, `--forecast`).
+pub struct Loaded<T: Task> {
+    /// The configuration, with the checkpoint's input settings.
+    pub cfg: T::Config,
+    /// The variables (keep alive as long as the model).
+    pub vs: nn::VarStore,
+    /// The model with the checkpoint's weights.
+    pub model: T::Model,
+    /// Where it lives.
+    pub device: Device,
+}
+
+/// Loads `--load`'s checkpoint into `task`'s model for use, without reading
+/// any training data: the input settings come from its `config.json`
+/// ([`TaskConfig::input_differences`]) and its model options must match.
+///
+/// # Errors
+/// No `--load`; the checkpoint's errors (see [`crate::checkpoint`]).
+pub fn load_for_use<T: Task>(
+    task: &T,
+    cfg: &T::Config,
+    opts: &RunOptions,
+    what: &str,
+) -> Result<Loaded<T>> {
+    let Some(path) = &opts.load else {
+        anyhow::bail!("{what} uses a trained model: add --load CHECKPOINT");
+    };
+    let progress = Progress { quiet: opts.quiet };
+    let cfg = inputs::from_checkpoint(cfg.clone(), opts, progress)?;
+    cfg.validate()?;
+    let device = opts.device.resolve()?;
+    let mut vs = nn::VarStore::new(device);
+    let model = task.build_model(&vs.root(), &cfg);
+    weights::check_checkpoint_config(path, &cfg, progress)?;
+    for note in crate::checkpoint::load_with_notes(&mut vs, path)? {
+        progress.line(note);
+    }
+    progress.line(format!("loaded {}", path.display()));
+    Ok(Loaded {
+        cfg,
+        vs,
+        model,
+        device,
+    })
 }

@@ -39,6 +39,9 @@ pub struct MnistConfig {
     /// Hold out this fraction of the training images (stratified, seeded) for
     /// validation; the test set is then evaluated only at the end.
     pub val_fraction: Option<f64>,
+    /// Names of the classes, label 0 first (`--class-names`); `None`: the
+    /// digits (those of `digits`, or 0–9).
+    pub class_names: Option<Vec<String>>,
     /// Fine-tuning, learning-rate schedule, early stopping on the validation
     /// loss (which needs `val_fraction`).
     pub tune: TuneConfig,
@@ -64,6 +67,7 @@ impl Default for MnistConfig {
             test_limit: None,
             digits: None,
             val_fraction: None,
+            class_names: None,
             tune: TuneConfig::default(),
         }
     }
@@ -102,15 +106,35 @@ impl TaskConfig for MnistConfig {
             };
             out.push(("--digits", show(&self.digits), show(&saved.digits)));
         }
+        if saved.class_names.is_some() && saved.class_names != self.class_names {
+            let show =
+                |n: &Option<Vec<String>>| n.as_ref().map_or("(digits)".into(), |n| n.join(","));
+            out.push((
+                "--class-names",
+                show(&self.class_names),
+                show(&saved.class_names),
+            ));
+        }
         out
     }
 
     fn adopt_inputs(&mut self, saved: &Self) {
         self.normalize = saved.normalize;
+        if saved.class_names.is_some() {
+            self.class_names = saved.class_names.clone();
+        }
         self.digits = saved.digits.clone();
         if let Some(d) = &self.digits {
             self.model.num_classes = d.len() as i64;
         }
+    }
+
+    fn model_flags(&self) -> &'static [&'static str] {
+        &["--no-logit-relu"]
+    }
+
+    fn adopt_model(&mut self, saved: &Self) {
+        self.model = saved.model.clone();
     }
 
     fn model_mismatch(&self, saved: &Self) -> Option<String> {
@@ -132,6 +156,15 @@ impl TaskConfig for MnistConfig {
                 bail!(
                     "--digits lists {} digits but the model has {} classes",
                     d.len(),
+                    self.model.num_classes
+                );
+            }
+        }
+        if let Some(names) = &self.class_names {
+            if names.len() as i64 != self.model.num_classes {
+                bail!(
+                    "--class-names gives {} names but the model has {} classes",
+                    names.len(),
                     self.model.num_classes
                 );
             }
@@ -191,6 +224,8 @@ pub struct MnistData {
     pub val: Option<ImageSet>,
     /// Test images.
     pub test: ImageSet,
+    /// Which files of which layout were read (see `MnistFiles::notes`).
+    pub notes: Vec<String>,
 }
 
 /// What cnn_mnist reports beyond the shared summary.
@@ -204,28 +239,38 @@ pub struct MnistResults {
     pub val_accuracy: Option<f64>,
     /// Accuracy, per-class scores and confusion matrix on the test images.
     pub test: ClassificationReport,
+    /// The class names, label 0 first (rows and columns of the confusion matrix).
+    pub class_names: Vec<String>,
 }
 
 /// The report of a cnn_mnist run.
 pub type MnistReport = RunReport<MnistConfig, MnistResults>;
 
-/// Loads MNIST as the configuration asks (limits, normalisation), on the CPU.
-pub fn load_data(cfg: &MnistConfig) -> Result<(ImageSet, ImageSet)> {
-    let mut data = mnist::load_dir(&cfg.data_dir)?;
+/// Loads MNIST as the configuration asks (limits, normalisation), on the
+/// CPU: `(train, test, notes)`. Without `training` only the two test files are
+/// read and the training set is empty.
+pub fn load_data(cfg: &MnistConfig, training: bool) -> Result<(ImageSet, ImageSet, Vec<String>)> {
+    let (mut train, mut test, notes) = if training {
+        let data = mnist::load_dir(&cfg.data_dir)?;
+        (data.train, data.test, data.notes)
+    } else {
+        let (test, notes) = mnist::load_test(&cfg.data_dir)?;
+        (test.select(&[]), test, notes)
+    };
     if let Some(digits) = &cfg.digits {
-        data.train = data.train.filter_classes(digits);
-        data.test = data.test.filter_classes(digits);
+        train = train.filter_classes(digits);
+        test = test.filter_classes(digits);
     }
     let (mut train, mut test) = (
-        data.train.take(cfg.train_limit, "--train-limit")?,
-        data.test.take(cfg.test_limit, "--test-limit")?,
+        train.take(cfg.train_limit, "--train-limit")?,
+        test.take(cfg.test_limit, "--test-limit")?,
     );
     let side = Cnn::IMAGE_SIDE;
-    if train.images.size()[2..] != [side, side] {
+    if test.images.size()[2..] != [side, side] {
         bail!(
             "images in {} are {:?} pixels; this CNN expects {side}×{side}",
             cfg.data_dir.display(),
-            &train.images.size()[2..]
+            &test.images.size()[2..]
         );
     }
     if cfg.normalize {
@@ -233,7 +278,7 @@ pub fn load_data(cfg: &MnistConfig) -> Result<(ImageSet, ImageSet)> {
         train = train.normalize(mean, std);
         test = test.normalize(mean, std);
     }
-    Ok((train, test))
+    Ok((train, test, notes))
 }
 
 /// Splits the training images into `(train, val)` as `--val-fraction` asks.
@@ -290,15 +335,20 @@ impl Task for CnnMnist {
     type Model = Cnn;
     type Results = MnistResults;
 
-    fn load_data(&self, cfg: &MnistConfig, device: Device) -> Result<MnistData> {
-        let (train, test) = load_data(cfg)?;
+    fn load_data(&self, cfg: &MnistConfig, device: Device, training: bool) -> Result<MnistData> {
+        let (train, test, notes) = load_data(cfg, training)?;
         let (train, val) = split_train(cfg, train)?;
         // The whole data set lives on the run's device; batches are slices of it.
         Ok(MnistData {
             train: to_device(train, device),
             val: val.map(|v| to_device(v, device)),
             test: to_device(test, device),
+            notes,
         })
+    }
+
+    fn data_notes(&self, data: &MnistData) -> Vec<String> {
+        data.notes.clone()
     }
 
     fn describe(&self, cfg: &MnistConfig, data: &MnistData) -> String {
@@ -360,6 +410,7 @@ impl Task for CnnMnist {
                 val_images,
                 val_accuracy,
                 test,
+                class_names: t.cfg.names(),
             },
         ))
     }
@@ -378,6 +429,7 @@ impl Task for CnnMnist {
                 train: all.select(&split::complement(&folds, i)),
                 val: Some(all.select(&folds[i])),
                 test: data.test.select(&[]),
+                notes: Vec::new(),
             })
             .collect())
     }
@@ -396,6 +448,13 @@ impl Task for CnnMnist {
 }
 
 impl MnistConfig {
+    /// The class names in force: `--class-names`, else the digits.
+    pub fn names(&self) -> Vec<String> {
+        self.class_names
+            .clone()
+            .unwrap_or_else(|| mnist::digit_names(self.digits.as_deref()))
+    }
+
     /// [`TaskConfig::validate`] for `--kfold`, where the folds are the validation sets.
     fn check_kfold(&self) -> Result<()> {
         if self.val_fraction.is_some() {
@@ -410,6 +469,44 @@ impl MnistConfig {
 /// Trains (unless `--eval-only`) and evaluates the CNN on the shared run path.
 pub fn run(cfg: &MnistConfig, opts: &crate::session::RunOptions) -> Result<MnistReport> {
     crate::session::run(&CnnMnist, cfg, opts)
+}
+
+/// What `--predict` reports: the predictions and the configuration used.
+#[derive(Debug, Clone, Serialize)]
+pub struct PredictionReport {
+    /// The model's configuration (from the checkpoint's `config.json`).
+    pub config: MnistConfig,
+    /// Every prediction, skipped file and summary.
+    #[serde(flatten)]
+    pub predict: crate::predict::PredictReport,
+}
+
+/// Classifies the image files of `predict` with the model of `--load` (no
+/// training data is read): preprocessing, the checkpoint's normalisation and
+/// class names; prints one line per image and a summary, writes
+/// `--metrics-json` with the `predictions` list.
+pub fn predict(
+    cfg: &MnistConfig,
+    opts: &crate::session::RunOptions,
+    predict: &crate::predict::PredictConfig,
+) -> Result<PredictionReport> {
+    let loaded = crate::session::load_for_use(&CnnMnist, cfg, opts, "--predict")?;
+    let cfg = loaded.cfg;
+    let mut predict = predict.clone();
+    predict.class_names = Some(predict.class_names.unwrap_or_else(|| cfg.names()));
+    let info = crate::predict::ModelInfo {
+        num_classes: cfg.model.num_classes,
+        normalize: cfg.normalize.then_some(MNIST_MEAN_STD),
+        device: loaded.device,
+    };
+    let report = PredictionReport {
+        predict: crate::predict::predict_paths(&loaded.model, &predict, &info)?,
+        config: cfg,
+    };
+    if let Some(path) = &opts.metrics_json {
+        crate::checkpoint::write_json(path, &report)?;
+    }
+    Ok(report)
 }
 
 /// The end-of-run summary: accuracy, macro scores, confusion matrix, speed.
@@ -438,17 +535,28 @@ pub fn print_report(r: &MnistReport) {
     if let Some(line) = s.speed_line("samples") {
         println!("{line}");
     }
-    println!("\nconfusion matrix (rows: true digit, columns: predicted)\n");
+    let noun = mnist::class_noun(&t.class_names);
+    println!("\nconfusion matrix (rows: true {noun}, columns: predicted)\n");
+    if !mnist::names_are_digits(&t.class_names) {
+        for (c, name) in t.class_names.iter().enumerate() {
+            println!("  {c:>2} = {name}");
+        }
+        println!();
+    }
     print!(
         "{}",
         ConfusionMatrix {
             counts: t.test.confusion.clone()
         }
     );
-    println!("\nper class:  class  precision  recall     F1  support");
+    println!(
+        "\nper {noun}:  {:>14}  precision  recall     F1  support",
+        noun
+    );
     for (c, s) in t.test.per_class.iter().enumerate() {
+        let name = t.class_names.get(c).map_or("?", String::as_str);
         println!(
-            "            {c:>5}  {:>9.4}  {:>6.4}  {:>5.4}  {:>7}",
+            "          {name:>20}  {:>9.4}  {:>6.4}  {:>5.4}  {:>7}",
             s.precision, s.recall, s.f1, s.support
         );
     }

@@ -100,6 +100,14 @@ impl TaskConfig for SeriesConfig {
         &self.tune
     }
 
+    fn model_flags(&self) -> &'static [&'static str] {
+        &["--cell", "--hidden", "--layers"]
+    }
+
+    fn adopt_model(&mut self, saved: &Self) {
+        self.model = saved.model.clone();
+    }
+
     fn model_mismatch(&self, saved: &Self) -> Option<String> {
         (saved.model != self.model).then(|| {
             format!(
@@ -392,7 +400,12 @@ impl Task for RnnSeries {
     type Model = RecurrentNet;
     type Results = SeriesResults;
 
-    fn load_data(&self, cfg: &SeriesConfig, device: Device) -> Result<PreparedSeries> {
+    fn load_data(
+        &self,
+        cfg: &SeriesConfig,
+        device: Device,
+        _training: bool,
+    ) -> Result<PreparedSeries> {
         let mut data = prepare(cfg)?;
         data.train.xs = data.train.xs.to_device(device);
         data.train.ys = data.train.ys.to_device(device);

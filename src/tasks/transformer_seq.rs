@@ -221,6 +221,25 @@ impl TaskConfig for SequenceConfig {
         self.seq_len = saved.seq_len;
     }
 
+    fn model_flags(&self) -> &'static [&'static str] {
+        &[
+            "--arch",
+            "--d-model",
+            "--heads",
+            "--layers",
+            "--ff-dim",
+            "--causal",
+            "--no-causal",
+            "--hidden",
+        ]
+    }
+
+    fn adopt_model(&mut self, saved: &Self) {
+        self.arch = saved.arch;
+        self.transformer = saved.transformer.clone();
+        self.lstm = saved.lstm.clone();
+    }
+
     fn model_mismatch(&self, saved: &Self) -> Option<String> {
         let same = saved.arch == self.arch
             && match self.arch {
@@ -353,7 +372,7 @@ impl Task for TransformerSeq {
     type Model = SeqModel;
     type Results = SequenceResults;
 
-    fn load_data(&self, cfg: &SequenceConfig, device: Device) -> Result<SeqData> {
+    fn load_data(&self, cfg: &SequenceConfig, device: Device, _training: bool) -> Result<SeqData> {
         if self.attention.is_some() && cfg.arch != Arch::Transformer {
             bail!("--attention draws self-attention weights: it needs --arch transformer");
         }
