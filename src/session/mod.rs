@@ -96,6 +96,9 @@ pub trait Task {
     /// on `device` already. Without `training` (`--eval-only`) only what the
     /// evaluation needs has to be read.
     fn load_data(&self, cfg: &Self::Config, device: Device, training: bool) -> Result<Self::Data>;
+    /// Records in the configuration what was fitted on the data (a scaler),
+    /// so that `config.json` carries it to a loaded model.
+    fn fitted_settings(&self, _cfg: &mut Self::Config, _data: &Self::Data) {}
     /// Lines to print about how the data was read (which file of which
     /// layout was used, ...).
     fn data_notes(&self, _data: &Self::Data) -> Vec<String> {
@@ -177,13 +180,15 @@ pub fn run<T: Task>(
     opts: &RunOptions,
 ) -> Result<RunReport<T::Config, T::Results>> {
     let progress = Progress { quiet: opts.quiet };
-    let cfg = &inputs::from_checkpoint(opts.resolve_config(cfg)?, opts, progress)?;
+    let mut cfg = inputs::from_checkpoint(opts.resolve_config(cfg)?, opts, progress)?;
     cfg.validate()?;
     let device = opts.device.resolve()?;
 
     let t0 = Instant::now();
-    let data = task.load_data(cfg, device, !opts.eval_only)?;
+    let data = task.load_data(&cfg, device, !opts.eval_only)?;
     let data_seconds = t0.elapsed().as_secs_f64();
+    task.fitted_settings(&mut cfg, &data);
+    let cfg = &cfg;
     for note in task.data_notes(&data) {
         progress.line(note);
     }

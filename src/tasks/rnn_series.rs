@@ -58,6 +58,10 @@ pub struct SeriesConfig {
     pub forecast: usize,
     /// Fine-tuning, learning-rate schedule, early stopping.
     pub tune: TuneConfig,
+    /// The standardisation the model was trained with: fitted on the
+    /// training part and saved in `config.json`, so that a loaded model
+    /// (`--load`) scales any series as it was trained. `None` before training.
+    pub scaler: Option<Scaler>,
 }
 
 impl Default for SeriesConfig {
@@ -83,6 +87,7 @@ impl Default for SeriesConfig {
             horizon: 1,
             forecast: 0,
             tune: TuneConfig::default(),
+            scaler: None,
         }
     }
 }
@@ -139,6 +144,7 @@ impl TaskConfig for SeriesConfig {
     fn adopt_inputs(&mut self, saved: &Self) {
         self.window = saved.window;
         self.horizon = saved.horizon;
+        self.scaler = saved.scaler;
     }
 
     fn data_note(&self, saved: &Self) -> Option<String> {
@@ -229,8 +235,10 @@ impl WindowSet {
 pub struct PreparedSeries {
     /// The whole series in its own units.
     pub series: Series,
-    /// Standardisation fitted on the training part.
+    /// Standardisation fitted on the training part (or the loaded model's).
     pub scaler: Scaler,
+    /// Whether `scaler` came from the configuration (a loaded checkpoint).
+    pub saved_scaler: bool,
     /// Windows whose targets lie in the training part (inputs too).
     pub train: WindowSet,
     /// Windows whose targets are the validation part's values, one each.
@@ -257,7 +265,11 @@ pub fn prepare(cfg: &SeriesConfig) -> Result<PreparedSeries> {
 pub fn prepare_series(series: Series, cfg: &SeriesConfig) -> Result<PreparedSeries> {
     let parts = series::split(&series.values, cfg.source.split, cfg.window + cfg.horizon)
         .with_context(|| format!("series {}", series.name))?;
-    let scaler = Scaler::fit(parts.train).with_context(|| format!("series {}", series.name))?;
+    // A loaded model keeps the scaler it was trained with (config.json).
+    let scaler = match cfg.scaler {
+        Some(saved) => saved,
+        None => Scaler::fit(parts.train).with_context(|| format!("series {}", series.name))?,
+    };
     let (w, h) = (cfg.window, cfg.horizon);
     let (values, reach) = (&series.values, w + h - 1);
     let (val_start, test_start) = (parts.val_start(), parts.test_start());
@@ -267,6 +279,7 @@ pub fn prepare_series(series: Series, cfg: &SeriesConfig) -> Result<PreparedSeri
     Ok(PreparedSeries {
         series,
         scaler,
+        saved_scaler: cfg.scaler.is_some(),
         train,
         val,
         test,
@@ -412,6 +425,19 @@ impl Task for RnnSeries {
         Ok(data)
     }
 
+    fn data_notes(&self, data: &PreparedSeries) -> Vec<String> {
+        Vec::from_iter(data.saved_scaler.then(|| {
+            format!(
+                "scaling with the checkpoint's saved scaler (mean {:.6}, std {:.6}), not refitted",
+                data.scaler.mean, data.scaler.std
+            )
+        }))
+    }
+
+    fn fitted_settings(&self, cfg: &mut SeriesConfig, data: &PreparedSeries) {
+        cfg.scaler = Some(data.scaler);
+    }
+
     fn describe(&self, cfg: &SeriesConfig, data: &PreparedSeries) -> String {
         let s = &data.series;
         format!(
@@ -524,6 +550,7 @@ impl Task for RnnSeries {
                 let held_out = || WindowSet::for_targets(values, held.clone(), &scaler, w, h);
                 Ok(PreparedSeries {
                     series: data.series.clone(),
+                    saved_scaler: false,
                     train: train_set,
                     val: held_out()?,
                     test: held_out()?,
