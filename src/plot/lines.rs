@@ -2,10 +2,10 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use plotters::prelude::*;
 
-use crate::checkpoint::write_atomic;
+use super::svg::{self, drawing};
 
 /// One named line of `(x, y)` points.
 #[derive(Debug, Clone)]
@@ -80,7 +80,7 @@ where
                 .x_desc(panel.x_label.as_str())
                 .y_desc(panel.y_label.as_str())
                 .draw()
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                .map_err(drawing)?;
             for (i, line) in panel.lines.iter().enumerate() {
                 let color = Palette99::pick(i).to_rgba();
                 chart
@@ -88,7 +88,7 @@ where
                         line.points.iter().copied(),
                         color.stroke_width(2),
                     ))
-                    .map_err(|e| anyhow::anyhow!("{e:?}"))?
+                    .map_err(drawing)?
                     .label(line.label.as_str())
                     .legend(move |(x, y)| {
                         PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
@@ -99,7 +99,7 @@ where
                 .background_style(WHITE.mix(0.8))
                 .border_style(BLACK)
                 .draw()
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                .map_err(drawing)?;
         }};
     }
     if panel.log_y {
@@ -115,32 +115,28 @@ where
         };
         finish!(chart
             .build_cartesian_2d(x0..x1, (lo..hi).log_scale())
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?);
+            .map_err(drawing)?);
     } else {
         let (y0, y1) = bounds(ys());
         finish!(chart
             .build_cartesian_2d(x0..x1, y0..y1)
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?);
+            .map_err(drawing)?);
     }
     Ok(())
 }
 
-/// Writes `panels`, stacked vertically, as an SVG picture at `path` (atomically).
+/// Writes `panels`, stacked vertically (1000 × 420 pixels each), as an SVG
+/// picture at `path` (atomically).
+///
+/// # Errors
+/// A path not ending in `.svg` (the message names it), a drawing or I/O error.
 pub fn write_svg(path: &Path, panels: &[Panel]) -> Result<()> {
-    let is_svg = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("svg"));
-    if !is_svg {
-        bail!(
-            "--plot {}: only SVG pictures are written; name the file *.svg",
-            path.display()
-        );
-    }
+    svg::check_path(path)?;
     let height = 420 * panels.len().max(1) as u32;
-    let mut svg = String::new();
+    let mut text = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (1000, height)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let root = SVGBackend::with_string(&mut text, (1000, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(drawing)?;
         for (area, panel) in root
             .split_evenly((panels.len().max(1), 1))
             .iter()
@@ -148,9 +144,7 @@ pub fn write_svg(path: &Path, panels: &[Panel]) -> Result<()> {
         {
             draw_panel(area, panel).with_context(|| format!("cannot draw {:?}", panel.title))?;
         }
-        root.present().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        root.present().map_err(drawing)?;
     }
-    write_atomic(path, |tmp| {
-        std::fs::write(tmp, &svg).with_context(|| format!("cannot write {}", path.display()))
-    })
+    svg::write(path, &text)
 }

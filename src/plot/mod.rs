@@ -9,5 +9,6 @@
 pub mod forecast;
 pub mod heatmap;
 pub mod lines;
+pub mod svg;
 
 pub use lines::{write_svg, Line, Panel};
