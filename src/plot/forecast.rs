@@ -48,6 +48,7 @@ pub fn write(path: &Path, f: &ForecastFigure<'_>) -> Result<()> {
         y_label: "value".into(),
         lines: test_lines(f),
         log_y: false,
+        dots: false,
     }];
     if !f.history.is_empty() {
         panels.push(loss_panel(f.history));
@@ -128,5 +129,6 @@ pub fn loss_panel(history: &[EpochRecord]) -> Panel {
             },
         ],
         log_y: true,
+        dots: false,
     }
 }
