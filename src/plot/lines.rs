@@ -78,6 +78,36 @@ fn log_bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
     }
 }
 
+/// Ticks of a log axis over `(lo, hi)`: 1, 2 and 5 times each power of ten
+/// inside it, or every whole multiple of the powers of ten when that gives
+/// fewer than three. (plotters' own log ticks print as `0.60000000001` and
+/// crowd below 1.)
+fn log_ticks((lo, hi): (f64, f64)) -> Vec<f64> {
+    let decades = (lo.log10().floor() as i32)..=(hi.log10().ceil() as i32);
+    let ticks = |multiples: &[f64]| -> Vec<f64> {
+        decades
+            .clone()
+            .flat_map(|d| {
+                multiples.iter().map(move |&m| {
+                    // Divide for negative powers, so 3 × 0.1 prints as 0.3.
+                    if d >= 0 {
+                        m * 10f64.powi(d)
+                    } else {
+                        m / 10f64.powi(-d)
+                    }
+                })
+            })
+            .filter(|v| (lo..=hi).contains(v))
+            .collect()
+    };
+    let coarse = ticks(&[1.0, 2.0, 5.0]);
+    if coarse.len() >= 3 {
+        coarse
+    } else {
+        ticks(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0])
+    }
+}
+
 /// The axes' ranges of a panel and where each point falls in them.
 struct Frame {
     x: (f64, f64),
@@ -183,6 +213,7 @@ where
         10
     };
     let whole = |v: &f64| format!("{v:.0}");
+    let shortest = |v: &f64| format!("{v}");
     let mut chart = ChartBuilder::on(area);
     chart
         .caption(&panel.title, ("sans-serif", 20))
@@ -190,7 +221,7 @@ where
         .x_label_area_size(40)
         .y_label_area_size(60);
     macro_rules! finish {
-        ($chart:expr) => {{
+        ($chart:expr, $log_ticks:expr) => {{
             let mut chart = $chart;
             let mut mesh = chart.configure_mesh();
             mesh.x_desc(panel.x_label.as_str())
@@ -198,6 +229,9 @@ where
                 .x_labels(x_ticks);
             if whole_x(panel) {
                 mesh.x_label_formatter(&whole);
+            }
+            if $log_ticks {
+                mesh.y_label_formatter(&shortest);
             }
             mesh.draw().map_err(drawing)?;
             for (i, line) in panel.lines.iter().enumerate() {
@@ -221,11 +255,13 @@ where
         }};
     }
     if panel.log_y {
-        finish!(chart
-            .build_cartesian_2d(x0..x1, (y0..y1).log_scale())
-            .map_err(drawing)?);
+        let y = (y0..y1).log_scale().with_key_points(log_ticks((y0, y1)));
+        finish!(chart.build_cartesian_2d(x0..x1, y).map_err(drawing)?, true);
     } else {
-        finish!(chart.build_cartesian_2d(x0..x1, y0..y1).map_err(drawing)?);
+        finish!(
+            chart.build_cartesian_2d(x0..x1, y0..y1).map_err(drawing)?,
+            false
+        );
     }
     Ok(())
 }
@@ -252,4 +288,19 @@ pub fn write_svg(path: &Path, panels: &[Panel]) -> Result<()> {
         root.present().map_err(drawing)?;
     }
     svg::write(path, &text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_ticks_are_one_two_five_or_finer() {
+        assert_eq!(log_ticks((0.08, 2.4)), [0.1, 0.2, 0.5, 1.0, 2.0]);
+        assert_eq!(log_ticks((0.25, 0.45)), [0.3, 0.4]);
+        assert_eq!(
+            log_ticks((3.0, 700.0)),
+            [5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0]
+        );
+    }
 }
