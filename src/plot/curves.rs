@@ -104,9 +104,16 @@ impl RunCurves {
                 Some((_, v)) => Ok((e.epoch as f64, *v)),
                 None => {
                     let have: Vec<&str> = e.metrics.iter().map(|(k, _)| k.as_str()).collect();
+                    let hint = if metric.starts_with("val ")
+                        && !have.iter().any(|k| k.starts_with("val "))
+                    {
+                        " (cnn_mnist records validation metrics with --val-fraction)"
+                    } else {
+                        ""
+                    };
                     bail!(
                         "{}: epoch {} has no {metric:?} metric (it has {have:?}); pick one \
-                         of those with --metric, or run cnn_mnist with --val-fraction",
+                         of those with --metric{hint}",
                         self.path.display(),
                         e.epoch
                     )
