@@ -4,7 +4,8 @@
 # The CNN (without the logit ReLU) with SGD, SGD + momentum 0.9 and Adam, same
 # budget: the same TRAIN_LIMIT images (20 % held out for validation, stratified),
 # EPOCHS epochs, batch 64, seed 0. Validation accuracy per epoch, test accuracy
-# at the end. Writes runs/optim/{sgd,momentum,adam}.json, table.md, curves.svg.
+# at the end. Writes runs/optim/{sgd,momentum,adam}.json, and with the plot_curves
+# example table.md and curves.svg (validation accuracy and training loss per epoch).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=runs/optim
@@ -19,4 +20,5 @@ COMMON=(--no-logit-relu --train-limit "$TRAIN_LIMIT" --val-fraction 0.2 --epochs
 "$BIN" "${COMMON[@]}" --optimizer sgd --lr 0.01 --metrics-json "$OUT/sgd.json" | grep "test accuracy"
 "$BIN" "${COMMON[@]}" --optimizer sgd --lr 0.01 --momentum 0.9 --metrics-json "$OUT/momentum.json" | grep "test accuracy"
 "$BIN" "${COMMON[@]}" --optimizer adam --lr 0.001 --metrics-json "$OUT/adam.json" | grep "test accuracy"
-python3 scripts/plot_curves.py "$OUT" sgd:"SGD lr 0.01" momentum:"SGD+momentum 0.9, lr 0.01" adam:"Adam lr 0.001"
+cargo run --release --quiet --example plot_curves -- "$OUT/curves.svg" --table "$OUT/table.md" \
+  "SGD lr 0.01=$OUT/sgd.json" "SGD+momentum 0.9, lr 0.01=$OUT/momentum.json" "Adam lr 0.001=$OUT/adam.json"

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use super::{write_svg, Line, Panel};
 use crate::train::EpochRecord;
@@ -37,6 +37,10 @@ pub struct ForecastFigure<'a> {
 }
 
 /// Writes the figure as SVG to `path`.
+///
+/// # Errors
+/// A path not ending in `.svg`, a drawing or I/O error; the message starts
+/// with `--plot figure` and names the file.
 pub fn write(path: &Path, f: &ForecastFigure<'_>) -> Result<()> {
     let mut panels = vec![Panel {
         title: format!("{}: test part", f.title),
@@ -44,11 +48,12 @@ pub fn write(path: &Path, f: &ForecastFigure<'_>) -> Result<()> {
         y_label: "value".into(),
         lines: test_lines(f),
         log_y: false,
+        dots: false,
     }];
     if !f.history.is_empty() {
         panels.push(loss_panel(f.history));
     }
-    write_svg(path, &panels)
+    write_svg(path, &panels).context("--plot figure")
 }
 
 fn at_positions(positions: &[usize], values: &[f64]) -> Vec<(f64, f64)> {
@@ -124,5 +129,6 @@ pub fn loss_panel(history: &[EpochRecord]) -> Panel {
             },
         ],
         log_y: true,
+        dots: false,
     }
 }

@@ -6,12 +6,11 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{bail, ensure, Result};
 use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Tensor};
 
-use crate::checkpoint;
 use crate::data::sequence::{self, RecallConfig, Scoring, SeqData, SeqSet, WINDOW};
 use crate::data::source::SeriesSource;
 use crate::metrics::RegressionScores;
@@ -343,10 +342,7 @@ fn write_attention(
             ""
         }
     );
-    let svg = crate::plot::heatmap::attention_svg(&rows, &title);
-    checkpoint::write_atomic(path, |tmp| {
-        std::fs::write(tmp, svg).with_context(|| format!("cannot write {}", path.display()))
-    })
+    crate::plot::heatmap::write_attention(path, &rows, &title)
 }
 
 /// The transformer_seq example on the shared run path; `attention` is `--attention`.
