@@ -13,7 +13,7 @@ use anyhow::Result;
 use tchport::cli::{RunArgs, SeriesArgs, TrainArgs, TuneArgs};
 use tchport::models::CellKind;
 use tchport::session;
-use tchport::tasks::rnn_series::{RnnSeries, SeriesConfig, Synthetic};
+use tchport::tasks::rnn_series::{self, RnnSeries, SeriesConfig, Synthetic};
 
 fn defaults() -> SeriesConfig {
     SeriesConfig::default()
@@ -61,9 +61,14 @@ struct Args {
     layers: i64,
     #[command(flatten)]
     train: TrainArgs,
-    /// Recursive forecast of this many values after the series' end (needs --horizon 1).
+    /// Recursive forecast of this many values after the series' end (needs
+    /// --horizon 1). With --load (and no --eval-only): only forecast, from the
+    /// end of --csv, with the checkpoint's saved scaler; no training.
     #[arg(long, value_name = "N", default_value_t = defaults().forecast)]
     forecast: usize,
+    /// With --load and --forecast: write the forecast as CSV (`step,value`).
+    #[arg(long, value_name = "PATH.csv", requires = "forecast")]
+    forecast_csv: Option<std::path::PathBuf>,
     /// Write an SVG of the test truth against the predictions and of the loss per epoch.
     #[arg(long, value_name = "PATH.svg")]
     plot: Option<std::path::PathBuf>,
@@ -99,5 +104,10 @@ fn train(args: Args, explicit: Vec<String>) -> Result<()> {
     let mut opts = args.run.into_options();
     opts.explicit = explicit;
     opts.folds = args.series.folds;
+    if opts.load.is_some() && cfg.forecast > 0 && !opts.eval_only {
+        let report = rnn_series::forecast_only(&cfg, &opts, args.forecast_csv.as_deref())?;
+        print!("{report}");
+        return Ok(());
+    }
     session::execute(&RnnSeries { plot: args.plot }, &cfg, &opts)
 }

@@ -402,3 +402,114 @@ fn save_load_eval_only_forecast_and_plot() {
     );
     assert!(err.contains("only SVG"), "{err}");
 }
+
+/// `--load M --forecast N` on a series the model never saw: no training, the
+/// checkpoint's scaler, and value for value the forecast of the PyTorch twin
+/// (`parity/forecast_series.py`) from the same checkpoint and scaler.
+#[test]
+fn a_loaded_model_forecasts_an_unseen_series_as_pytorch_does() {
+    let dir = common::scratch("forecast-unseen");
+    let ckpt = dir.join("m.safetensors");
+    let mut cfg = config(3);
+    cfg.model.cell = CellKind::Gru;
+    run(
+        &cfg,
+        &RunOptions {
+            save: Some(ckpt.clone()),
+            ..quiet()
+        },
+        None,
+    )
+    .expect("trains and saves");
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    assert!(
+        saved["scaler"]["std"].as_f64().is_some(),
+        "the scaler is saved"
+    );
+
+    // A new series, with other flags: the model's settings come from config.json.
+    let mut mine = SeriesConfig::default();
+    mine.source.csv = common::repo_root().join("data/series/co2.csv");
+    mine.source.column = "co2".into();
+    mine.source.missing = MissingPolicy::Interpolate;
+    mine.forecast = 12;
+    let csv = dir.join("forecast.csv");
+    let load = RunOptions {
+        load: Some(ckpt.clone()),
+        ..quiet()
+    };
+    let rust = rnn_series::forecast_only(&mine, &load, Some(&csv)).expect("forecasts");
+    assert_eq!(rust.forecast.len(), 12);
+    assert_eq!(
+        rust.config.model.cell,
+        CellKind::Gru,
+        "model options from config.json"
+    );
+    let written = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(
+        written.lines().count(),
+        13,
+        "header and 12 steps:\n{written}"
+    );
+
+    let out = dir.join("twin.json");
+    common::python(
+        "forecast_series.py",
+        &[
+            "--load",
+            ckpt.to_str().unwrap(),
+            "--csv",
+            "data/series/co2.csv",
+            "--column",
+            "co2",
+            "--missing",
+            "interpolate",
+            "--steps",
+            "12",
+            "--json",
+            out.to_str().unwrap(),
+        ],
+    );
+    let twin: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let twin: Vec<f64> = twin["forecast"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let (worst, at) = rust
+        .forecast
+        .iter()
+        .zip(&twin)
+        .enumerate()
+        .map(|(i, (a, b))| ((a - b).abs(), i))
+        .fold((0.0, 0), |m, x| if x.0 > m.0 { x } else { m });
+    println!(
+        "forecast: worst |rust - torch| = {worst:e} at step {} (rust {}, torch {})",
+        at + 1,
+        rust.forecast[at],
+        twin[at]
+    );
+    // Same kernels, same float32 inputs, same float64 scaling: identical up
+    // to serde_json's float parsing (not correctly rounded without its
+    // `float_roundtrip` feature: at most an ulp or two).
+    assert_eq!(rust.forecast.len(), twin.len());
+    for (a, b) in rust.forecast.iter().zip(&twin) {
+        assert!(
+            (a - b).abs() <= 1e-12 * b.abs(),
+            "value for value: {a} vs {b}"
+        );
+    }
+
+    // Without a saved scaler (an older config.json): a clear refusal.
+    let mut old = saved.clone();
+    old.as_object_mut().unwrap().remove("scaler");
+    std::fs::write(dir.join("config.json"), old.to_string()).unwrap();
+    let err = rnn_series::forecast_only(&mine, &load, None).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("needs the scaler saved"),
+        "{err:#}"
+    );
+}

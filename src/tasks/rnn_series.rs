@@ -150,8 +150,7 @@ impl TaskConfig for SeriesConfig {
     fn data_note(&self, saved: &Self) -> Option<String> {
         let data = |c: &SeriesConfig| (c.source.clone(), c.synthetic, c.window, c.horizon);
         (data(saved) != data(self)).then(|| {
-            "was trained on other data or windows; the scaler is fitted on this run's \
-             training part"
+            "was trained on other data or windows (its saved scaler, when it has one, is used)"
                 .to_string()
         })
     }
@@ -632,6 +631,105 @@ pub fn run(
         plot: plot.map(PathBuf::from),
     };
     crate::session::run(&task, cfg, opts)
+}
+
+/// What `--load ... --forecast N` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct ForecastReport {
+    /// The model's configuration (from the checkpoint's `config.json`).
+    pub config: SeriesConfig,
+    /// The series forecast (`file:column`).
+    pub series: String,
+    /// Its values (after the missing-value policy).
+    pub points: usize,
+    /// The scaler used (the one saved with the checkpoint).
+    pub scaler: Scaler,
+    /// The last observed value.
+    pub last_value: f64,
+    /// `forecast[k]` is step `k + 1` after the series' end, in its units.
+    pub forecast: Vec<f64>,
+}
+
+/// Forecasts `cfg.forecast` values after the end of `cfg`'s series with the
+/// model of `--load` and the scaler saved with it: no training, no split, no
+/// baselines; the series needs only one window of values. Writes
+/// `forecast_csv` (`step,value`) and `--metrics-json` when given.
+///
+/// # Errors
+/// No `--load`; a checkpoint without a saved scaler (`config.json` of an
+/// older run, or a PyTorch checkpoint); a series shorter than one window;
+/// `--horizon` other than 1.
+pub fn forecast_only(
+    cfg: &SeriesConfig,
+    opts: &crate::session::RunOptions,
+    forecast_csv: Option<&std::path::Path>,
+) -> Result<ForecastReport> {
+    let loaded = crate::session::load_for_use(&RnnSeries::default(), cfg, opts, "--forecast")?;
+    let cfg = loaded.cfg;
+    let Some(scaler) = cfg.scaler else {
+        bail!(
+            "--forecast with --load needs the scaler saved with the checkpoint: {} has none \
+             (retrain and save with this version, or evaluate with --eval-only, which refits it)",
+            crate::checkpoint::config_path(opts.load.as_deref().unwrap_or("?".as_ref())).display()
+        );
+    };
+    let series = match cfg.synthetic {
+        Some(Synthetic::Sine) => noisy_sine(&cfg.sine, cfg.train.seed),
+        None => cfg.source.load()?,
+    };
+    if series.values.len() < cfg.window {
+        bail!(
+            "{}: {} values, but a forecast starts from one window of {} values",
+            series.name,
+            series.values.len(),
+            cfg.window
+        );
+    }
+    let steps = cfg.forecast;
+    let values = forecast(
+        &loaded.model,
+        &series.values,
+        cfg.window,
+        &scaler,
+        steps,
+        loaded.device,
+    );
+    let report = ForecastReport {
+        series: series.name.clone(),
+        points: series.values.len(),
+        scaler,
+        last_value: series.values[series.values.len() - 1],
+        forecast: values,
+        config: cfg,
+    };
+    if let Some(path) = forecast_csv {
+        let mut text = String::from("step,value\n");
+        for (k, v) in report.forecast.iter().enumerate() {
+            text.push_str(&format!("{},{v}\n", k + 1));
+        }
+        crate::checkpoint::write_atomic(path, |tmp| {
+            std::fs::write(tmp, &text).with_context(|| format!("cannot write {}", path.display()))
+        })?;
+    }
+    if let Some(path) = &opts.metrics_json {
+        crate::checkpoint::write_json(path, &report)?;
+    }
+    Ok(report)
+}
+
+impl std::fmt::Display for ForecastReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "forecast of {} ({} values, last {:.4}) with the checkpoint's scaler (mean {:.4}, std {:.4}):",
+            self.series, self.points, self.last_value, self.scaler.mean, self.scaler.std
+        )?;
+        writeln!(f, "step  value")?;
+        for (k, v) in self.forecast.iter().enumerate() {
+            writeln!(f, "{:>4}  {v:.4}", k + 1)?;
+        }
+        Ok(())
+    }
 }
 
 /// The report of an rnn_series run.
