@@ -262,7 +262,8 @@ pub fn load_data(cfg: &MnistConfig, training: bool) -> Result<(ImageSet, ImageSe
         test = test.filter_classes(digits);
     }
     let (mut train, mut test) = (
-        train.take(cfg.train_limit, "--train-limit")?,
+        // --eval-only reads no training images: --train-limit does not apply.
+        train.take(cfg.train_limit.filter(|_| training), "--train-limit")?,
         test.take(cfg.test_limit, "--test-limit")?,
     );
     let side = Cnn::IMAGE_SIDE;
