@@ -62,7 +62,7 @@ fn trained_cnn() -> (nn::VarStore, Cnn) {
     .build(&vs, 0.02)
     .expect("SGD builds");
     for step in 0..30 {
-        let x = set.images.narrow(0, step * 32, 32);
+        let x = set.float_images().narrow(0, step * 32, 32);
         let y = set.labels.narrow(0, step * 32, 32);
         opt.backward_step(&model.forward_t(&x, true).cross_entropy_for_logits(&y));
     }

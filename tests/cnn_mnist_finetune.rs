@@ -35,7 +35,7 @@ fn data(n: usize) -> (Tensor, Tensor) {
         .train
         .take(Some(n), "--train-limit")
         .expect("enough images");
-    (train.images, train.labels)
+    (train.float_images(), train.labels)
 }
 
 fn model(seed: i64, classes: i64) -> (nn::VarStore, Cnn) {

@@ -38,7 +38,7 @@ fn test_digits() -> (Vec<[u8; 784]>, Vec<i64>) {
         .test
         .take(Some(N), "--test-limit")
         .expect("100 test images");
-    let bytes = Vec::<f32>::try_from(set.images.flatten(0, -1)).expect("float pixels");
+    let bytes = Vec::<f32>::try_from(set.float_images().flatten(0, -1)).expect("float pixels");
     let images = bytes
         .chunks(784)
         .map(|c| {
@@ -66,7 +66,7 @@ fn trained_checkpoint() -> &'static Path {
             .take(Some(TRAIN), "--train-limit")
             .expect("enough images");
         let (mean, std) = MNIST_MEAN_STD;
-        let (xs, ys) = ((set.images - mean) / std, set.labels);
+        let (xs, ys) = ((set.float_images() - mean) / std, set.labels);
         let (vs, model) = fresh_model(1);
         let adam = OptimConfig {
             optimizer: OptimizerKind::Adam,

@@ -94,7 +94,7 @@ impl UserFiles {
             .expect("MNIST ships with the repo");
         let test = test.take(Some(20), "--test-limit").expect("20 images");
         let labels = test.label_vec();
-        let pixels: Vec<f32> = Vec::try_from(test.images.flatten(0, -1)).expect("floats");
+        let pixels: Vec<f32> = Vec::try_from(test.float_images().flatten(0, -1)).expect("floats");
         for (i, label) in labels.iter().enumerate() {
             // Dark ink on white paper, 3× the size, as a scan or a drawing.
             let img = image::GrayImage::from_fn(84, 84, |x, y| {

@@ -29,7 +29,7 @@ fn data() -> (Tensor, Tensor) {
         .train
         .take(Some(450), "--train-limit")
         .expect("450 images exist"); // 5 batches, the last of 50
-    (train.images, train.labels)
+    (train.float_images(), train.labels)
 }
 
 fn model(seed: i64) -> (nn::VarStore, Cnn) {

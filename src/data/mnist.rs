@@ -24,9 +24,14 @@ pub use files::{MnistFiles, Split};
 pub const MNIST_MEAN_STD: (f64, f64) = (0.1307, 0.3081);
 
 /// One split of an image classification set.
+///
+/// The pixels stay `uint8`, as in the files (a quarter of the memory of
+/// float32: 47 MB instead of 188 MB for MNIST's training set); they are
+/// converted per batch ([`pixels_to_float`]), which gives bit for bit what
+/// converting the whole set at once gives.
 #[derive(Debug)]
 pub struct ImageSet {
-    /// `[n, 1, rows, cols]` float pixels in [0, 1] (or normalised).
+    /// `[n, 1, rows, cols]` uint8 pixels, 0–255.
     pub images: Tensor,
     /// `[n]` int64 class labels.
     pub labels: Tensor,
@@ -100,13 +105,15 @@ impl ImageSet {
         }
     }
 
-    /// `(x - mean) / std` on the images.
-    pub fn normalize(self, mean: f64, std: f64) -> Self {
-        Self {
-            images: (self.images - mean) / std,
-            labels: self.labels,
-        }
+    /// The images as float32 in [0, 1], `[n, 1, rows, cols]`.
+    pub fn float_images(&self) -> Tensor {
+        pixels_to_float(&self.images)
     }
+}
+
+/// uint8 pixels to float32 in [0, 1]: `x / 255` (torchvision's `ToTensor`).
+pub fn pixels_to_float(pixels: &Tensor) -> Tensor {
+    pixels.to_kind(Kind::Float) / 255.0
 }
 
 /// The train and test splits of MNIST-format data.
@@ -198,10 +205,7 @@ pub fn images_to_tensor(
     if let Some(bad) = labels.data.iter().find(|&&l| l > 9) {
         bail!("{}: label {bad} is outside 0..=9", labels_path.display());
     }
-    let images = Tensor::from_slice(&images.data)
-        .view([n as i64, 1, rows as i64, cols as i64])
-        .to_kind(Kind::Float)
-        / 255.0;
+    let images = Tensor::from_slice(&images.data).view([n as i64, 1, rows as i64, cols as i64]);
     let labels = Tensor::from_slice(&labels.data).to_kind(Kind::Int64);
     Ok(ImageSet { images, labels })
 }

@@ -246,7 +246,44 @@ pub struct MnistResults {
 /// The report of a cnn_mnist run.
 pub type MnistReport = RunReport<MnistConfig, MnistResults>;
 
-/// Loads MNIST as the configuration asks (limits, normalisation), on the
+/// The CNN behind the pixel pipeline: uint8 batches `[n, 1, 28, 28]` (the
+/// data sets stay uint8, see [`ImageSet`]) are scaled to [0, 1] and, with
+/// `--normalize`, standardised with MNIST's mean and std, batch by batch, then
+/// go through the CNN; float inputs (already prepared, e.g. by `--predict`)
+/// go straight to the CNN. Adds no variables: its names are the CNN's.
+#[derive(Debug)]
+pub struct MnistModel {
+    /// The tutorial's CNN.
+    pub cnn: Cnn,
+    /// `(mean, std)` of `--normalize`.
+    pub normalize: Option<(f64, f64)>,
+}
+
+impl MnistModel {
+    /// The CNN of `cfg` under `p`, with its input pipeline.
+    pub fn new(p: &nn::Path, cfg: &MnistConfig) -> Self {
+        Self {
+            cnn: Cnn::new(p, &cfg.model),
+            normalize: cfg.normalize.then_some(MNIST_MEAN_STD),
+        }
+    }
+}
+
+impl nn::ModuleT for MnistModel {
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        if xs.kind() != tch::Kind::Uint8 {
+            return self.cnn.forward_t(xs, train);
+        }
+        let x = mnist::pixels_to_float(xs); // [n, 1, 28, 28] in [0, 1]
+        let x = match self.normalize {
+            Some((mean, std)) => (x - mean) / std,
+            None => x,
+        };
+        self.cnn.forward_t(&x, train)
+    }
+}
+
+/// Loads MNIST as the configuration asks (digits, limits), on the
 /// CPU: `(train, test, notes)`. Without `training` only the two test files are
 /// read and the training set is empty.
 pub fn load_data(cfg: &MnistConfig, training: bool) -> Result<(ImageSet, ImageSet, Vec<String>)> {
@@ -261,7 +298,7 @@ pub fn load_data(cfg: &MnistConfig, training: bool) -> Result<(ImageSet, ImageSe
         train = train.filter_classes(digits);
         test = test.filter_classes(digits);
     }
-    let (mut train, mut test) = (
+    let (train, test) = (
         // --eval-only reads no training images: --train-limit does not apply.
         train.take(cfg.train_limit.filter(|_| training), "--train-limit")?,
         test.take(cfg.test_limit, "--test-limit")?,
@@ -273,11 +310,6 @@ pub fn load_data(cfg: &MnistConfig, training: bool) -> Result<(ImageSet, ImageSe
             cfg.data_dir.display(),
             &test.images.size()[2..]
         );
-    }
-    if cfg.normalize {
-        let (mean, std) = MNIST_MEAN_STD;
-        train = train.normalize(mean, std);
-        test = test.normalize(mean, std);
     }
     Ok((train, test, notes))
 }
@@ -296,7 +328,7 @@ pub fn split_train(cfg: &MnistConfig, train: ImageSet) -> Result<(ImageSet, Opti
 /// The loss and classification report of `model` on `set`, every image
 /// included (batches of at least 256).
 pub fn evaluate(
-    model: &Cnn,
+    model: &MnistModel,
     set: &ImageSet,
     cfg: &MnistConfig,
     device: Device,
@@ -333,7 +365,7 @@ impl Task for CnnMnist {
     const NAME: &'static str = "cnn_mnist";
     type Config = MnistConfig;
     type Data = MnistData;
-    type Model = Cnn;
+    type Model = MnistModel;
     type Results = MnistResults;
 
     fn load_data(&self, cfg: &MnistConfig, device: Device, training: bool) -> Result<MnistData> {
@@ -365,8 +397,8 @@ impl Task for CnnMnist {
         )
     }
 
-    fn build_model(&self, p: &nn::Path, cfg: &MnistConfig) -> Cnn {
-        Cnn::new(p, &cfg.model)
+    fn build_model(&self, p: &nn::Path, cfg: &MnistConfig) -> MnistModel {
+        MnistModel::new(p, cfg)
     }
 
     fn training_set<'d>(&self, data: &'d MnistData) -> (&'d Tensor, &'d Tensor) {
