@@ -220,7 +220,13 @@ fn checkpoint_problems_are_explained() {
 
     std::fs::write(dir.join("junk.safetensors"), b"this is not safetensors").expect("write");
     let msg = run_err(&quick(data.clone()), &load(dir.join("junk.safetensors")));
-    assert_has(&msg, &["junk.safetensors", "neither safetensors nor a PyTorch torch.save file"]);
+    assert_has(
+        &msg,
+        &[
+            "junk.safetensors",
+            "neither safetensors nor a PyTorch torch.save file",
+        ],
+    );
 
     // A checkpoint of another model: a 5-class CNN (fc shape differs) plus an extra tensor.
     let other = dir.join("other/model.safetensors");

@@ -279,3 +279,41 @@ fn bad_curve_inputs_are_refused_naming_the_file() {
         "{err}"
     );
 }
+
+/// The `plot_curves` example as `make optim-compare` runs it: `--metric`
+/// picks the upper panel's metric, `--table` writes the Markdown table.
+#[test]
+fn the_plot_curves_command_writes_the_picture_and_the_table() {
+    let dir = common::scratch("plot-curves-cli");
+    let a = write_report(&dir, "a", 3, 1.0);
+    let b = write_report(&dir, "b", 3, 2.0);
+    let exe = std::env::current_exe().expect("the test binary");
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .join("examples/plot_curves");
+    let (svg, table) = (dir.join("curves.svg"), dir.join("table.md"));
+    let out = std::process::Command::new(bin)
+        .arg(&svg)
+        .arg(format!("Slow={}", a.display()))
+        .arg(format!("Fast={}", b.display()))
+        .args(["--metric", "val loss", "--table"])
+        .arg(&table)
+        .output()
+        .expect("plot_curves runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let texts = svg_texts(&svg).join(" ");
+    assert!(
+        texts.contains("val loss"),
+        "--metric names the upper panel: {texts}"
+    );
+    assert!(texts.contains("Slow") && texts.contains("Fast"), "{texts}");
+    let md = std::fs::read_to_string(&table).expect("--table wrote the table");
+    assert!(md.contains("| Slow") && md.contains("| Fast"), "{md}");
+    assert_eq!(md.lines().filter(|l| l.starts_with('|')).count(), 4, "{md}");
+}
