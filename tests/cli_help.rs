@@ -1,0 +1,54 @@
+//! Each example's `--help` starts with its own description and shows its own
+//! defaults for the shared flags, which come from its `Default` configuration
+//! (declared once in `cli::TrainArgs`/`SeriesArgs`).
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+fn help(example: &str) -> String {
+    let exe = std::env::current_exe().expect("the test binary");
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .join("examples")
+        .join(example);
+    let out = Command::new(bin).arg("--help").output().expect("the example runs");
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The default shown for `--flag`.
+fn default_of(help: &str, flag: &str) -> String {
+    let start = help
+        .find(&format!("      {flag} "))
+        .unwrap_or_else(|| panic!("{flag} is in --help"));
+    let rest = &help[start..];
+    let d = rest.find("[default: ").expect("a default") + "[default: ".len();
+    rest[d..rest[d..].find(']').unwrap() + d].to_string()
+}
+
+#[test]
+fn each_example_shows_its_own_description_and_defaults() {
+    let cases = [
+        ("cnn_mnist", "Train the tutorial's CNN", "0.001", "10", "64"),
+        ("rnn_series", "Train the tutorial's RNN", "0.01", "100", "16"),
+        ("transformer_seq", "Train a Transformer encoder", "0.01", "100", "16"),
+    ];
+    for (example, about, lr, epochs, batch) in cases {
+        let h = help(example);
+        assert!(h.starts_with(about), "{example} --help starts with: {}", &h[..60]);
+        assert_eq!(default_of(&h, "--lr"), lr, "{example} --lr");
+        assert_eq!(default_of(&h, "--epochs"), epochs, "{example} --epochs");
+        assert_eq!(default_of(&h, "--batch-size"), batch, "{example} --batch-size");
+        assert_eq!(default_of(&h, "--optimizer"), "sgd", "{example} --optimizer");
+    }
+    for example in ["rnn_series", "transformer_seq"] {
+        let h = help(example);
+        assert_eq!(default_of(&h, "--csv"), "data/series/sunspots.csv");
+        assert_eq!(default_of(&h, "--column"), "SUNACTIVITY");
+        assert_eq!(default_of(&h, "--train-frac"), "0.7");
+    }
+}
