@@ -318,9 +318,9 @@ def main():
         a.use_repeats, a.latency_seconds = min(a.use_repeats, 3), min(a.latency_seconds, 0.5)
     os.makedirs(a.out, exist_ok=True)
     if not a.no_build:
-        names = ["bench"] + sorted({e["rust"] for e in E2E
-                                    if os.path.exists(os.path.join(ROOT, "examples", e["rust"] + ".rs"))}
-                                   | ({"cnn_mnist"} if not a.no_use else set()))
+        e2e_names = {e["rust"] for e in E2E
+                     if not a.no_e2e and os.path.exists(os.path.join(ROOT, "examples", e["rust"] + ".rs"))}
+        names = ["bench"] + sorted(e2e_names | ({"cnn_mnist"} if not a.no_use else set()))
         cmd = ["cargo", "build", "--release", "--quiet"] + [x for n in names for x in ("--example", n)]
         print("$ " + " ".join(cmd), flush=True)
         subprocess.run(cmd, cwd=ROOT, check=True)
