@@ -5,9 +5,11 @@
 #   make parity every example beside its PyTorch twin: side-by-side table, exits non-zero
 #               when a difference exceeds its tolerance (PARITY_ARGS="--epochs 3 ...")
 #   make bench  Rust vs PyTorch benchmarks (BENCH_ARGS="--quick" for a fast pass)
+#   make bench-use   only the "use your model" part: cold start of --predict and batch-1
+#               latency, Rust vs PyTorch (BENCH_ARGS as above)
 #   make finetune-experiment   pre-train on digits 0-4, fine-tune on 5-9 (issue 7)
 #   make optim-compare         SGD vs SGD+momentum vs Adam learning curves (issue 7)
-.PHONY: setup run test lint parity parity-short bench finetune-experiment optim-compare
+.PHONY: setup run test lint parity parity-short bench bench-use finetune-experiment optim-compare
 
 setup:
 	@scripts/setup.sh
@@ -27,6 +29,9 @@ parity-short: setup
 
 bench: setup
 	.venv/bin/python parity/bench.py $(BENCH_ARGS)
+
+bench-use: setup
+	.venv/bin/python parity/bench.py --only use --markdown runs/bench/use.md $(BENCH_ARGS)
 
 lint: setup
 	cargo fmt --all -- --check

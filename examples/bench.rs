@@ -20,6 +20,9 @@
 //! the loss value, exactly as the examples' training loop does; or, for `infer`, a
 //! forward pass in eval mode under `no_grad`. It runs `warmup` steps, then steps
 //! until both `min_steps` and `min_seconds` are reached, and reports steps/s.
+//! With `"latencies": true` in the case it also returns the wall time of every
+//! timed step (`latencies_s`, seconds), for the driver's median and 99th
+//! percentile of batch-1 latency (`parity/bench.py`, "use" section).
 
 use std::io::{BufRead, Write};
 use std::time::Instant;
@@ -71,6 +74,9 @@ struct Case {
     min_steps: usize,
     #[serde(default = "default_min_seconds")]
     min_seconds: f64,
+    /// Also return each timed step's wall time (`Measured::latencies_s`).
+    #[serde(default)]
+    latencies: bool,
 }
 
 fn default_warmup() -> usize {
@@ -90,6 +96,9 @@ struct Measured {
     steps_per_sec: f64,
     samples_per_sec: f64,
     threads: i32,
+    /// Wall time of each timed step in seconds, when the case asked for them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    latencies_s: Option<Vec<f64>>,
 }
 
 /// A model with its synthetic batch, loss and optimizer.
@@ -208,8 +217,13 @@ fn measure(case: &Case, device: Device) -> Result<Measured> {
     }
     let start = Instant::now();
     let mut steps = 0;
+    let mut latencies = Vec::new();
     while steps < case.min_steps || start.elapsed().as_secs_f64() < case.min_seconds {
+        let t0 = Instant::now();
         step(&mut bench);
+        if case.latencies {
+            latencies.push(t0.elapsed().as_secs_f64());
+        }
         steps += 1;
     }
     let seconds = start.elapsed().as_secs_f64();
@@ -219,6 +233,7 @@ fn measure(case: &Case, device: Device) -> Result<Measured> {
         steps_per_sec: steps as f64 / seconds,
         samples_per_sec: (steps as i64 * case.batch) as f64 / seconds,
         threads: tch::get_num_threads(),
+        latencies_s: case.latencies.then_some(latencies),
     })
 }
 

@@ -4,8 +4,9 @@
     .venv/bin/python parity/bench.py --quick         # a fast pass: fewer cases, 1 repeat
     .venv/bin/python parity/bench.py --threads 1 --e2e-train-limit 6000 --markdown runs/bench/tables.md
     .venv/bin/python parity/bench.py --device cuda   # on a CUDA machine (data resident on the GPU)
+    .venv/bin/python parity/bench.py --only use      # cold start and batch-1 latency only
 
-Three parts:
+Four parts:
   micro    training steps/s and inference samples/s of each model on synthetic inputs,
            at several batch sizes / sequence lengths / widths. Two long-lived workers,
            target/release/examples/bench (Rust) and parity/bench_torch.py (PyTorch), get
@@ -15,6 +16,10 @@ Three parts:
   e2e      seconds per epoch of each example against its PyTorch twin(s), including data
            loading (the cnn_mnist twin twice: slicing tensors, and through a DataLoader),
            runs rotated over the repeats; medians. Peak RSS of each process (os.wait4).
+  use      "use your model" (parity/bench_use.py): whole-process cold start of
+           `cnn_mnist --load M --predict ...` against parity/predict.py for 1 and 100 PNG
+           digits, and batch-1 inference latency (median, p99) of the three models, at
+           --use-threads (default 1) on both sides. Alone: --only use (make bench-use).
   ratios   always Rust / PyTorch of *time* (seconds per step or per epoch): below 1.0
            means Rust is faster.
 
@@ -26,14 +31,14 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PY = sys.executable
 sys.path.insert(0, os.path.join(ROOT, "parity"))
+from bench_use import markdown_use, run_use  # noqa: E402
+from bench_workers import PY, Worker, default_bin_dir, list_models, median  # noqa: E402
 from side_by_side import run_measured, thread_env  # noqa: E402
 
 # --------------------------------------------------------------------------- cases
@@ -88,37 +93,8 @@ E2E = [
 
 # --------------------------------------------------------------------------- workers
 
-class Worker:
-    def __init__(self, label, cmd, env):
-        self.label = label
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, bufsize=1)
-
-    def ask(self, case):
-        self.proc.stdin.write(json.dumps(case) + "\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the {self.label} worker died (exit {self.proc.wait()})")
-        return json.loads(line)
-
-    def close(self):
-        self.proc.stdin.close()
-        self.proc.wait()
-
-
-def list_models(cmd, env):
-    out = subprocess.run(cmd + ["--list-models"], cwd=ROOT, env=env, capture_output=True,
-                         text=True, check=True).stdout
-    return set(out.split())
-
-
-def median(xs):
-    return statistics.median(xs) if xs else float("nan")
-
-
 def run_micro(a, env):
-    rust_cmd = [os.path.join(ROOT, "target", "release", "examples", "bench"),
+    rust_cmd = [os.path.join(a.bin_dir, "bench"),
                 "--threads", str(a.threads), "--device", a.device]
     torch_cmd = [PY, os.path.join(ROOT, "parity", "bench_torch.py"),
                  "--threads", str(a.threads), "--device", a.device]
@@ -144,8 +120,6 @@ def run_micro(a, env):
                         order.reverse()
                     for side, w in order:
                         m = w.ask(case)
-                        if "error" in m:
-                            raise RuntimeError(f"{w.label}: {m['error']}")
                         times[side].append(1.0 / m["steps_per_sec"])
                 tr, tt = median(times["rust"]), median(times["pytorch"])
                 rows.append({"case": case, key: case[key], "rust_ms_per_step": 1e3 * tr,
@@ -182,7 +156,7 @@ def run_e2e(a, env):
         if a.device != "cpu" and not twin_dev:
             print(f"  note: {e['twin']} has no --device flag; its runs stay on the CPU")
         json_flag = "--metrics-json" if '"--metrics-json"' in src else "--json"
-        variants = [("Rust (tch)", [os.path.join(ROOT, "target", "release", "examples", e["rust"])]
+        variants = [("Rust (tch)", [os.path.join(a.bin_dir, e["rust"])]
                      + flags + ["--device", a.device], "--metrics-json")]
         for label, extra in e["twins"]:
             variants.append((label, [PY, twin] + flags + twin_dev + extra, json_flag))
@@ -213,10 +187,10 @@ def run_e2e(a, env):
     return results, skipped
 
 
-def memory_baseline(env):
+def memory_baseline(a, env):
     """Peak RSS of each side doing nothing: the Rust binary printing --help (libtorch and
     its libraries loaded), Python importing torch/numpy/safetensors. Median of 3."""
-    rust = [os.path.join(ROOT, "target", "release", "examples", "bench"), "--help"]
+    rust = [os.path.join(a.bin_dir, "bench"), "--help"]
     py = [PY, "-c", "import torch, numpy, safetensors"]
     out = {}
     for label, cmd in (("Rust (tch), libtorch loaded", rust), ("Python, torch imported", py)):
@@ -243,11 +217,14 @@ def machine(a):
             "load_average_at_start": os.getloadavg(), "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
 
 
-def markdown(info, micro, micro_skipped, e2e, e2e_skipped, a, baseline=None):
-    L = [f"Machine: {info['nproc']} CPUs ({info['cpu']}), {info['platform']}; torch {info['torch']}; "
-         f"{info['threads']} intra-op thread(s) on both sides; device {info['device']}; "
-         f"load average at start {', '.join(f'{x:.1f}' for x in info['load_average_at_start'])}; "
-         f"{info['date']}. Medians of {a.repeats} alternated repeat(s); ratio = Rust time / PyTorch time "
+def markdown(info, micro, micro_skipped, e2e, e2e_skipped, a, baseline=None, use=None):
+    place = (f"Machine: {info['nproc']} CPUs ({info['cpu']}), {info['platform']}; torch {info['torch']}; "
+             f"{info['date']}; load average at start "
+             f"{', '.join(f'{x:.1f}' for x in info['load_average_at_start'])}")
+    if not (micro or e2e):  # the use part states its own threads and repeats
+        return place + ".\n\n" + (markdown_use(use) if use else "")
+    L = [place + f"; {info['threads']} intra-op thread(s) on both sides; device {info['device']}. "
+         f"Medians of {a.repeats} alternated repeat(s); ratio = Rust time / PyTorch time "
          f"(< 1: Rust faster); \"ratio of best times\" divides the fastest repeat of each side (load "
          f"from other processes only ever adds time, so on a shared machine it is the steadier estimate).", ""]
     if micro:
@@ -291,6 +268,8 @@ def markdown(info, micro, micro_skipped, e2e, e2e_skipped, a, baseline=None):
                  "includes): " + "; ".join(f"{k}: {v:.0f} MiB" for k, v in baseline.items()) + "\n")
     if e2e_skipped:
         L.append("End to end not measured (example not on this branch): " + ", ".join(e2e_skipped) + "\n")
+    if use:
+        L.append(markdown_use(use))
     return "\n".join(L)
 
 
@@ -308,7 +287,17 @@ def main():
     p.add_argument("--models", action="append", help="only these models (cnn, rnn, lstm, transformer); repeatable")
     p.add_argument("--no-micro", action="store_true")
     p.add_argument("--no-e2e", action="store_true")
-    p.add_argument("--quick", action="store_true", help="2 cases per table, 1 repeat, short timings, 6000 CNN images")
+    p.add_argument("--no-use", action="store_true", help="skip the cold-start and batch-1 latency part")
+    p.add_argument("--only", choices=["micro", "e2e", "use"], action="append",
+                   help="run only this part (repeatable); the others are skipped")
+    p.add_argument("--use-threads", type=int, default=1, help="use part: intra-op threads, both sides")
+    p.add_argument("--use-repeats", type=int, default=7, help="use part: alternated repeats")
+    p.add_argument("--latency-seconds", type=float, default=2.0,
+                   help="use part: time each latency repeat at least this long")
+    p.add_argument("--quick", action="store_true",
+                   help="2 cases per table, 1 repeat, short timings, 6000 CNN images; use part: 3 repeats of 0.5 s")
+    p.add_argument("--bin-dir", default=default_bin_dir(),
+                   help="the Rust examples (default: $CARGO_TARGET_DIR or target/, then release/examples)")
     p.add_argument("--out", default=os.path.join(ROOT, "runs", "bench"))
     p.add_argument("--markdown", help="also write the tables here (markdown)")
     p.add_argument("--no-build", action="store_true")
@@ -319,15 +308,19 @@ def main():
             saved = json.load(f)
         a = argparse.Namespace(**saved["args"])
         print(markdown(saved["machine"], saved["micro"], saved["micro_skipped"], saved["e2e"],
-                       saved["e2e_skipped"], a, saved.get("memory_baseline_mb")))
+                       saved["e2e_skipped"], a, saved.get("memory_baseline_mb"), saved.get("use")))
         return
+    if a.only:
+        a.no_micro, a.no_e2e, a.no_use = ("micro" not in a.only, "e2e" not in a.only, "use" not in a.only)
     if a.quick:
         a.repeats, a.min_seconds, a.min_steps, a.warmup = 1, 0.3, 3, 1
         a.e2e_train_limit, a.e2e_test_limit = min(a.e2e_train_limit, 6000), min(a.e2e_test_limit, 2000)
+        a.use_repeats, a.latency_seconds = min(a.use_repeats, 3), min(a.latency_seconds, 0.5)
     os.makedirs(a.out, exist_ok=True)
     if not a.no_build:
-        names = ["bench"] + sorted({e["rust"] for e in E2E
-                                    if os.path.exists(os.path.join(ROOT, "examples", e["rust"] + ".rs"))})
+        e2e_names = {e["rust"] for e in E2E
+                     if not a.no_e2e and os.path.exists(os.path.join(ROOT, "examples", e["rust"] + ".rs"))}
+        names = ["bench"] + sorted(e2e_names | ({"cnn_mnist"} if not a.no_use else set()))
         cmd = ["cargo", "build", "--release", "--quiet"] + [x for n in names for x in ("--example", n)]
         print("$ " + " ".join(cmd), flush=True)
         subprocess.run(cmd, cwd=ROOT, check=True)
@@ -342,13 +335,18 @@ def main():
     if not a.no_e2e:
         print("\nend to end (runs rotated)", flush=True)
         e2e, e2e_skipped = run_e2e(a, env)
-    baseline = memory_baseline(env)
-    md = markdown(info, micro, micro_skipped, e2e, e2e_skipped, a, baseline)
+    use = None
+    if not a.no_use:
+        print(f"\nuse your model: cold start and batch-1 latency ({a.use_threads} thread(s), runs alternated)",
+              flush=True)
+        use = run_use(a)
+    baseline = memory_baseline(a, env)
+    md = markdown(info, micro, micro_skipped, e2e, e2e_skipped, a, baseline, use)
     print("\n" + md)
     with open(os.path.join(a.out, "bench.json"), "w") as f:
         json.dump({"machine": info, "args": {k: v for k, v in vars(a).items()}, "micro": micro,
                    "micro_skipped": micro_skipped, "e2e": e2e, "e2e_skipped": e2e_skipped,
-                   "memory_baseline_mb": baseline}, f, indent=2)
+                   "memory_baseline_mb": baseline, "use": use}, f, indent=2)
     if a.markdown:
         with open(a.markdown, "w") as f:
             f.write(md + "\n")

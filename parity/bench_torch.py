@@ -3,6 +3,8 @@
 Reads one case per stdin line (JSON), answers one line of JSON, exactly as the Rust
 worker does, with the same models, losses, optimizers and synthetic inputs (shapes),
 so that parity/bench.py can alternate cases between the two. PyTorch eager mode.
+With "latencies": true in a case the answer also holds every timed step's wall time
+(latencies_s, seconds), as the Rust worker's.
 
     .venv/bin/python parity/bench_torch.py --threads 2 < cases.jsonl
 """
@@ -71,14 +73,22 @@ def measure(case, dev):
     for _ in range(case.get("warmup", 3)):
         step()
     min_steps, min_seconds = case.get("min_steps", 10), case.get("min_seconds", 1.0)
+    keep = case.get("latencies", False)
+    latencies = []
     start = time.perf_counter()
     steps = 0
     while steps < min_steps or time.perf_counter() - start < min_seconds:
+        t0 = time.perf_counter()
         step()
+        if keep:
+            latencies.append(time.perf_counter() - t0)
         steps += 1
     seconds = time.perf_counter() - start
-    return {"steps": steps, "seconds": seconds, "steps_per_sec": steps / seconds,
-            "samples_per_sec": steps * case["batch"] / seconds, "threads": torch.get_num_threads()}
+    answer = {"steps": steps, "seconds": seconds, "steps_per_sec": steps / seconds,
+              "samples_per_sec": steps * case["batch"] / seconds, "threads": torch.get_num_threads()}
+    if keep:
+        answer["latencies_s"] = latencies
+    return answer
 
 
 def main():
