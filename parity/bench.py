@@ -5,6 +5,12 @@
     .venv/bin/python parity/bench.py --threads 1 --e2e-train-limit 6000 --markdown runs/bench/tables.md
     .venv/bin/python parity/bench.py --device cuda   # on a CUDA machine (data resident on the GPU)
     .venv/bin/python parity/bench.py --only use      # cold start and batch-1 latency only
+    .venv/bin/python parity/bench.py --device cuda --quick --no-build --bin-dir device/bin
+
+On --device cuda every micro and e2e row runs on the GPU: the workers, the Rust examples and
+every twin (each takes --device and keeps its model and data sets on the device). Both sides
+keep their backends' default flags there (parity/common.py::use_device sets PyTorch's to
+libtorch's), TF32 for cuDNN included: a benchmark measures what users get by default.
 
 Four parts:
   micro    training steps/s and inference samples/s of each model on synthetic inputs,
@@ -141,7 +147,9 @@ def run_e2e(a, env):
     for e in E2E:
         if a.models and not any(m in e["name"] for m in a.models):
             continue
-        if not (os.path.exists(os.path.join(ROOT, "examples", e["rust"] + ".rs"))
+        # A copied folder may hold the binaries without the sources.
+        if not ((os.path.exists(os.path.join(ROOT, "examples", e["rust"] + ".rs"))
+                 or os.path.exists(os.path.join(a.bin_dir, e["rust"])))
                 and os.path.exists(os.path.join(ROOT, "parity", e["twin"]))):
             skipped.append(e["name"])
             continue
@@ -150,11 +158,8 @@ def run_e2e(a, env):
         os.makedirs(out, exist_ok=True)
         twin = os.path.join(ROOT, "parity", e["twin"])
         src = open(twin).read()
-        # Twins name their report flag --metrics-json or --json; one without --device
-        # runs where PyTorch puts it by default (the CPU).
-        twin_dev = ["--device", a.device] if '"--device"' in src else []
-        if a.device != "cpu" and not twin_dev:
-            print(f"  note: {e['twin']} has no --device flag; its runs stay on the CPU")
+        # Twins name their report flag --metrics-json or --json; every twin takes --device.
+        twin_dev = ["--device", a.device]
         json_flag = "--metrics-json" if '"--metrics-json"' in src else "--json"
         variants = [("Rust (tch)", [os.path.join(a.bin_dir, e["rust"])]
                      + flags + ["--device", a.device], "--metrics-json")]

@@ -16,8 +16,8 @@ import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader, Sampler, TensorDataset
 
-from common import (Timer, epoch_order, load_mnist, load_state_dict, parse_digits, peak_rss_mb,
-                    save_state_dict, write_json)
+from common import (Timer, add_device_flags, epoch_order, load_mnist, load_state_dict, parse_digits,
+                    peak_rss_mb, save_state_dict, use_device, write_json)
 from models import CNN
 
 
@@ -43,7 +43,7 @@ def main():
     p.add_argument("--momentum", type=float, default=0.0)
     p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu")
+    add_device_flags(p)
     p.add_argument("--data-dir", default="data/mnist")
     p.add_argument("--train-limit", type=int)
     p.add_argument("--test-limit", type=int)
@@ -60,7 +60,7 @@ def main():
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args()
 
-    device = torch.device(a.device)
+    device = use_device(a.device, a.deterministic)
     torch.manual_seed(a.seed)
     t0 = time.perf_counter()
     digits = parse_digits(a.digits) if a.digits else None

@@ -4,6 +4,7 @@ Everything here mirrors a piece of the Rust library exactly:
   permutation()  <->  src/data/shuffle.rs   (SplitMix64 + Fisher-Yates)
   read_idx()     <->  src/data/idx.rs
   load_mnist()   <->  src/data/mnist.rs + src/tasks/mnist.rs (limits, normalisation)
+  use_device()   <->  src/device.rs, with libtorch's CUDA backend flags (what tch runs with)
 """
 import gzip
 import json
@@ -101,6 +102,41 @@ def load_mnist(data_dir="data/mnist", train_limit=None, test_limit=None, normali
     train_x, train_y = split("train", train_limit)
     test_x, test_y = split("t10k", test_limit)
     return train_x, train_y, test_x, test_y
+
+
+def use_device(name, deterministic=False):
+    """torch.device(name) for a twin's --device; on CUDA, PyTorch's backend flags set to
+    the values the Rust side runs with.
+
+    tch 0.24 exposes none of these switches (only cuDNN benchmark and cuDNN on/off), so
+    the Rust examples and tests always run with libtorch's defaults: matmul TF32 off
+    (float32 matmul precision "highest"), cuDNN TF32 on, cuDNN benchmark off, cuDNN
+    deterministic off. They are set here explicitly, so that a change of PyTorch's
+    defaults cannot silently make the two sides pick different kernels. TF32 itself is
+    turned off for both processes by NVIDIA_TF32_OVERRIDE=0 in the environment, which
+    cuBLAS and cuDNN honour whatever the framework asks (parity/side_by_side.py
+    --device cuda, tests/cuda_parity.rs and scripts/device_check.sh set it).
+    `deterministic` (the twins' --deterministic) also asks cuDNN for deterministic
+    algorithms, as the full-run parity checks on CUDA do (issue 12). On the CPU nothing
+    is changed."""
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise SystemExit(f"--device {name}: PyTorch sees no usable CUDA GPU "
+                             "(torch.cuda.is_available() is false); use --device cpu")
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = bool(deterministic)
+    return device
+
+
+def add_device_flags(parser):
+    """--device cpu|cuda (default cpu) and --deterministic, the same in every twin."""
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                        help="where the model and the data sets live (default cpu)")
+    parser.add_argument("--deterministic", action="store_true",
+                        help="CUDA: torch.backends.cudnn.deterministic = True (no effect on the CPU)")
 
 
 def peak_rss_mb():

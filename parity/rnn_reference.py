@@ -5,6 +5,11 @@
                          (random normal sequences and targets, seeded)
   reference.safetensors  outputs and loss of batch 0, grad.<name> of every parameter,
                          after.<name>: weights after `steps` SGD steps, one per batch
+
+--device cuda computes the reference on the GPU (cuDNN's RNN kernels): the model is built
+on the CPU right after the seed, then moved, the batches are drawn on the CPU and moved
+once; everything is saved from the CPU. The CUDA backend flags are libtorch's defaults,
+as the Rust side has them (common.use_device).
 """
 import argparse
 import os
@@ -12,6 +17,7 @@ import os
 import torch
 from safetensors.torch import save_file
 
+from common import use_device
 from models import RNN
 
 p = argparse.ArgumentParser()
@@ -25,8 +31,10 @@ p.add_argument("--time", type=int, default=20)
 p.add_argument("--steps", type=int, default=5)
 p.add_argument("--lr", type=float, default=0.01)
 p.add_argument("--momentum", type=float, default=0.9)
+p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
 a = p.parse_args()
 os.makedirs(a.out, exist_ok=True)
+device = use_device(a.device)
 
 torch.manual_seed(a.seed)
 model = RNN(1, a.hidden, 1, cell=a.cell, num_layers=a.layers)
@@ -36,6 +44,7 @@ g = torch.Generator().manual_seed(1000 + a.seed)
 xs = torch.randn(a.steps, a.batch, a.time, 1, generator=g)
 ys = torch.randn(a.steps, a.batch, 1, generator=g)
 save_file({"xs": xs.contiguous(), "ys": ys.contiguous()}, os.path.join(a.out, "batches.safetensors"))
+model, xs, ys = model.to(device), xs.to(device), ys.to(device)  # no-ops on the CPU
 
 ref = {}
 criterion = torch.nn.MSELoss()
@@ -55,4 +64,4 @@ for step in range(a.steps):
     opt.step()
 for name, prm in model.named_parameters():
     ref["after." + name] = prm.detach().clone()
-save_file({k: v.contiguous() for k, v in ref.items()}, os.path.join(a.out, "reference.safetensors"))
+save_file({k: v.cpu().contiguous() for k, v in ref.items()}, os.path.join(a.out, "reference.safetensors"))

@@ -5,10 +5,13 @@ order) and batch order (parity/common.py's permutation) as the Rust run.
 
     .venv/bin/python parity/rnn_series.py                      # sunspots, tutorial settings
     .venv/bin/python parity/rnn_series.py --cell lstm --json runs/twin-lstm.json
+    .venv/bin/python parity/rnn_series.py --device cuda          # model and data sets on the GPU
 
 Prints the test MSE/RMSE/MAE beside the persistence and training-mean
 baselines and the seconds per epoch (training only, as the Rust report), and
 writes them with the per-epoch losses and the test predictions to --json.
+With --device cuda the model and the three window sets are moved to the GPU once,
+batches are gathered there, and only the losses and predictions come back.
 
 Every data function mirrors src/data/series.rs line for line; where the
 tutorial is silent or wrong, the same choices are made (see build-notes.md, rnn_series):
@@ -22,7 +25,7 @@ import time
 
 import torch
 
-from common import SplitMix64, epoch_order, write_json
+from common import SplitMix64, add_device_flags, epoch_order, use_device, write_json
 from models import RNN
 
 
@@ -208,8 +211,10 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json")
     p.add_argument("--quiet", action="store_true")
+    add_device_flags(p)
     a = p.parse_args()
 
+    device = use_device(a.device, a.deterministic)
     torch.manual_seed(a.seed)
     if a.synthetic == "sine":
         values = noisy_sine(a.sine_len, a.sine_period, a.sine_noise, a.seed)
@@ -224,8 +229,12 @@ def main():
     _, _, train_x, train_y = window_set(values, (reach, val_start), scaler, w, h)
     _, val_t, val_x, val_y = window_set(values, (val_start, test_start), scaler, w, h)
     test_in, test_t, test_x, test_y = window_set(values, (test_start, len(values)), scaler, w, h)
+    # Resident on the device once (no-ops on the CPU); batches are gathered there.
+    train_x, train_y, val_x, val_y, test_x, test_y = (
+        t.to(device) for t in (train_x, train_y, val_x, val_y, test_x, test_y))
 
-    model = RNN(input_size=1, hidden_size=a.hidden, output_size=1, cell=a.cell, num_layers=a.layers)
+    # Built on the CPU right after the seed (the Rust init), then moved.
+    model = RNN(input_size=1, hidden_size=a.hidden, output_size=1, cell=a.cell, num_layers=a.layers).to(device)
     criterion = torch.nn.MSELoss()
     optimizer = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=a.momentum, weight_decay=a.weight_decay)
     eval_bs = max(a.batch_size, 256)
@@ -240,14 +249,14 @@ def main():
                 total += criterion(out, ys[i:i + eval_bs]).item() * len(out)
                 outs.append(out)
         model.train()
-        pred = torch.cat(outs).to(torch.float64).flatten().tolist()
+        pred = torch.cat(outs).cpu().to(torch.float64).flatten().tolist()
         return total / len(xs), [v * std + mean for v in pred]
 
     n = len(train_x)
     epochs, seconds = [], []
     for epoch in range(a.epochs):
         start = time.perf_counter()
-        order = epoch_order(n, a.seed, epoch)
+        order = epoch_order(n, a.seed, epoch).to(device)
         total = 0.0
         for i in range(0, n, a.batch_size):
             idx = order[i:i + a.batch_size]
@@ -270,6 +279,7 @@ def main():
     test_loss, test_pred = predict(test_x, test_y)
     result = {
         "cell": a.cell,
+        "device": str(device),
         "series_points": len(values),
         "windows": [len(train_x), len(val_x), len(test_x)],
         "scaler": {"mean": mean, "std": std},

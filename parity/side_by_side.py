@@ -16,9 +16,12 @@ that failed. `--json PATH` writes everything printed.
     .venv/bin/python parity/side_by_side.py --short              # the CI budget (.ci/run)
     .venv/bin/python parity/side_by_side.py --only cnn_mnist --epochs 2 --train-limit 20000
     .venv/bin/python parity/side_by_side.py --only transformer_seq --series-epochs 50
+    .venv/bin/python parity/side_by_side.py --device cuda        # both sides on the GPU
 
 Both processes get the same intra-op thread count (--threads, default: all CPUs) through
 OMP_NUM_THREADS / MKL_NUM_THREADS, which libtorch reads in Rust and in Python alike.
+Both get the same --device (default cpu); on cuda the twins also get --deterministic, both
+processes get NVIDIA_TF32_OVERRIDE=0, and each entry's CUDA tolerances apply (CUDA_TOL).
 """
 import argparse
 import json
@@ -29,6 +32,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PY = sys.executable
+sys.path.insert(0, os.path.join(ROOT, "parity"))
+from bench_workers import default_bin_dir  # noqa: E402
 
 
 # --------------------------------------------------------------------------- the table
@@ -49,6 +54,24 @@ def _metric_list(epoch):
     return {k: v for k, v in epoch.get("metrics", [])}
 
 
+# On CUDA no entry is expected bit-identical. Both processes run the same libtorch build on
+# the same GPU with the same backend flags (parity/common.py::use_device) and TF32 off
+# (NVIDIA_TF32_OVERRIDE=0 for both), but:
+#  - the twin asks cuDNN for deterministic algorithms (--deterministic) and tch 0.24 has no
+#    switch for it, so the Rust side may get cuDNN's atomics-based convolution and RNN
+#    backward kernels, whose float sums land in a different order every run (~1e-7 relative
+#    per step);
+#  - nn.MultiheadAttention calls scaled_dot_product_attention with is_causal=True where the
+#    Rust layer passes the explicit causal mask: another kernel variant, same maths.
+# SGD carries such differences on and they grow with the steps; the CPU transformer row
+# measured how fast (3.7e-5 after 100 epochs), so 1e-4 is the bound for every row here. The
+# CNN's test accuracy may move by a few images when a logit pair is that close: 1e-3 is 10
+# of the 10,000 test images. Not yet measured on a GPU (notes/cuda-ready.md).
+CUDA_TOL = {"weights": 1e-4, "loss_rel": 1e-4, "metric_rel": 1e-4}
+CUDA_TOL_CNN = {"weights": 1e-4, "loss_rel": 1e-4, "metric": 1e-3}
+CUDA_WHY = ("CUDA: same kernels and flags, TF32 off, but cuDNN may pick non-deterministic backward kernels "
+            "on the Rust side (tch cannot ask for deterministic ones): summation order differs, grows with the steps")
+
 EXAMPLES = [
     {
         "name": "cnn_mnist",
@@ -64,6 +87,7 @@ EXAMPLES = [
         # for nothing: a diff above 1e-6 means the runs really diverged.
         "tol": {"weights": 1e-6, "loss_rel": 1e-6, "metric": 0.0},
         "why": "SGD, same init, same batches, same kernels: bit-identical expected",
+        "tol_cuda": CUDA_TOL_CNN,
     },
     {
         "name": "rnn_series",
@@ -76,6 +100,7 @@ EXAMPLES = [
         # PyTorch's nn.RNN calls: bit-identical expected, as for the CNN.
         "tol": {"weights": 1e-6, "loss_rel": 1e-6, "metric": 1e-6},
         "why": "SGD, same init, same batches, same fused RNN kernel: bit-identical expected",
+        "tol_cuda": CUDA_TOL,
     },
     {
         "name": "rnn_series (lstm)",
@@ -86,6 +111,7 @@ EXAMPLES = [
         "metric": ("test RMSE", lambda r: r["test"]["rmse"], lambda t: t["test"]["rmse"]),
         "tol": {"weights": 1e-6, "loss_rel": 1e-6, "metric": 1e-6},
         "why": "SGD, same init, same batches, same fused LSTM kernel: bit-identical expected",
+        "tol_cuda": CUDA_TOL,
     },
     {
         "name": "transformer_seq",
@@ -107,6 +133,7 @@ EXAMPLES = [
         "tol": {"weights": 1e-4, "loss_rel": 1e-4, "metric_rel": 1e-4},
         "why": "same maths, float summation order differs (op-by-op vs PyTorch's encoder-layer kernels), "
                "grows with the steps",
+        "tol_cuda": CUDA_TOL,
     },
     {
         "name": "transformer_seq (lstm)",
@@ -117,6 +144,7 @@ EXAMPLES = [
         "metric": ("test RMSE", lambda r: r["test"]["rmse"], lambda t: t["test"]["rmse"]),
         "tol": {"weights": 1e-6, "loss_rel": 1e-6, "metric": 1e-6},
         "why": "SGD, same init, same batches, same fused LSTM kernel: bit-identical expected",
+        "tol_cuda": CUDA_TOL,
     },
 ]
 
@@ -141,8 +169,22 @@ def thread_env(threads):
     return env
 
 
-def rust_binary(name):
-    return os.path.join(ROOT, "target", "release", "examples", name)
+def parity_env(threads, device):
+    """thread_env, plus NVIDIA_TF32_OVERRIDE=0 on CUDA: cuBLAS and cuDNN then compute float32
+    in full precision in both processes, whatever each framework's TF32 flags say."""
+    env = thread_env(threads)
+    if device == "cuda":
+        env["NVIDIA_TF32_OVERRIDE"] = "0"
+    return env
+
+
+def rust_binary(name, bin_dir):
+    return os.path.join(bin_dir, name)
+
+
+def device_flags(device, twin):
+    """The flags that put a run on `device`; twins on CUDA also ask cuDNN for determinism."""
+    return ["--device", device] + (["--deterministic"] if twin and device == "cuda" else [])
 
 
 def build(names):
@@ -178,7 +220,7 @@ def compare(entry, args, out_dir):
     d = os.path.join(out_dir, name.replace(" ", "_").replace("(", "").replace(")", ""))
     os.makedirs(d, exist_ok=True)
     flags = entry["flags"] + entry["budget"](args) + ["--quiet"]
-    env = thread_env(args.threads)
+    env = parity_env(args.threads, args.device)
     runs = {}
     twin = os.path.join(ROOT, "parity", entry["twin"])
     twin_src = open(twin).read()
@@ -186,15 +228,21 @@ def compare(entry, args, out_dir):
         weights = os.path.join(d, f"{side}.safetensors")
         report = os.path.join(d, f"{side}.json")
         if side == "rust":
-            full = [rust_binary(entry["rust"])] + flags + ["--save", weights, "--metrics-json", report]
+            if not os.path.exists(rust_binary(entry["rust"], args.bin_dir)):
+                raise RuntimeError(f"{rust_binary(entry['rust'], args.bin_dir)} does not exist: build it "
+                                   f"(cargo build --release --example {entry['rust']}) or pass --bin-dir")
+            full = ([rust_binary(entry["rust"], args.bin_dir)] + flags + device_flags(args.device, False)
+                    + ["--save", weights, "--metrics-json", report])
         else:
             # Twins name their flags as they like: --metrics-json or --json; a twin
             # without --save runs under parity/run_twin.py, which saves its model.
             json_flag = "--metrics-json" if '"--metrics-json"' in twin_src else "--json"
+            flags_twin = flags + device_flags(args.device, True)
             if '"--save"' in twin_src:
-                full = [PY, twin] + flags + ["--save", weights, json_flag, report]
+                full = [PY, twin] + flags_twin + ["--save", weights, json_flag, report]
             else:
-                full = [PY, os.path.join(ROOT, "parity", "run_twin.py"), "--save", weights, twin] + flags + [json_flag, report]
+                full = ([PY, os.path.join(ROOT, "parity", "run_twin.py"), "--save", weights, twin] + flags_twin
+                        + [json_flag, report])
         print("$ " + " ".join(os.path.relpath(x, ROOT) if x.startswith(ROOT) else x for x in full), flush=True)
         rc, wall, rss = run_measured(full, env, os.path.join(d, f"{side}.log"))
         if rc != 0:
@@ -206,7 +254,7 @@ def compare(entry, args, out_dir):
 
     r, t = runs["rust"]["report"], runs["pytorch"]["report"]
     metric_name, rust_metric, twin_metric = entry["metric"]
-    tol = entry["tol"]
+    tol, why = (entry["tol_cuda"], CUDA_WHY) if args.device == "cuda" else (entry["tol"], entry["why"])
     losses_r = [e["train_loss"] for e in r["epochs"]]
     losses_t = [e["train_loss"] for e in t["epochs"]]
     loss_rel = max((abs(a - b) / max(abs(b), 1e-12) for a, b in zip(losses_r, losses_t)), default=0.0)
@@ -230,7 +278,8 @@ def compare(entry, args, out_dir):
         (f"weights (max abs diff, {wkey})", wdiff <= tol["weights"], f"{wdiff:.3g} <= {tol['weights']:g}"),
     ]
     result = {
-        "example": name, "flags": flags, "threads": args.threads, "tolerances": tol, "why": entry["why"],
+        "example": name, "flags": flags, "device": args.device, "threads": args.threads, "tolerances": tol,
+        "why": why,
         "rust": {"train_loss": losses_r, "metric": mr, "seconds_per_epoch": r["seconds_per_epoch"],
                  "samples_per_sec": sps(r), "peak_rss_mb": runs["rust"]["peak_rss_mb"],
                  "wall_seconds": runs["rust"]["wall_seconds"]},
@@ -247,7 +296,8 @@ def compare(entry, args, out_dir):
 
 def print_table(res):
     R, T = res["rust"], res["pytorch"]
-    print(f"\n== {res['example']}  ({' '.join(res['flags'])}; {res['threads']} threads each) ==")
+    print(f"\n== {res['example']}  ({' '.join(res['flags'])}; device {res['device']}; "
+          f"{res['threads']} threads each) ==")
     rows = [("", "Rust (tch)", "PyTorch", "Rust / PyTorch")]
     for i, (a, b) in enumerate(zip(R["train_loss"], T["train_loss"])):
         rows.append((f"train loss, epoch {i + 1}", f"{a:.9f}", f"{b:.9f}", f"diff {abs(a - b):.2g}"))
@@ -279,6 +329,11 @@ def main():
     p.add_argument("--out", default=os.path.join(ROOT, "runs", "parity"), help="weights, reports and logs")
     p.add_argument("--json", help="write the results here (default: OUT/side_by_side.json)")
     p.add_argument("--no-build", action="store_true", help="use the Rust binaries as they are")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                   help="where both sides run (default cpu); cuda applies each entry's CUDA tolerances")
+    p.add_argument("--bin-dir", default=default_bin_dir(),
+                   help="the Rust examples (default: $CARGO_TARGET_DIR or target/, then release/examples, "
+                        "where the build puts them)")
     a = p.parse_args()
     if a.short:
         a.epochs, a.train_limit, a.test_limit, a.series_epochs = 1, 2000, 1000, 5
@@ -289,7 +344,9 @@ def main():
     for e in EXAMPLES:
         if a.only and e["name"] not in a.only and e["rust"] not in a.only:
             continue
-        have = (os.path.exists(os.path.join(ROOT, "examples", e["rust"] + ".rs"))
+        # A copied folder may hold the binaries without the sources.
+        have = ((os.path.exists(os.path.join(ROOT, "examples", e["rust"] + ".rs"))
+                 or os.path.exists(rust_binary(e["rust"], a.bin_dir)))
                 and os.path.exists(os.path.join(ROOT, "parity", e["twin"])))
         (chosen if have else skipped).append(e)
     if a.only and not chosen:
@@ -311,7 +368,7 @@ def main():
         print_table(res)
         results.append(res)
 
-    out = {"threads": a.threads, "epochs": a.epochs, "results": results,
+    out = {"device": a.device, "threads": a.threads, "epochs": a.epochs, "results": results,
            "skipped": [e["name"] for e in skipped],
            "ok": all(r["ok"] for r in results) and not failed}
     path = a.json or os.path.join(a.out, "side_by_side.json")

@@ -19,6 +19,11 @@ Files written to --out:
                          layer_grad.<name>, layer_grad_in (gradient w.r.t. its input);
                          after.<name>: weights after `steps` SGD steps in train mode (dropout 0)
   fastpath.txt           how many layers took PyTorch's fused fast path for out_nograd
+
+--device cuda computes the reference on the GPU: the model is built on the CPU right after
+the seed, then moved; the inputs are drawn on the CPU (same generator, same order) and
+moved; everything is saved from the CPU. The CUDA backend flags are libtorch's defaults,
+as the Rust side has them (common.use_device).
 """
 import argparse
 import os
@@ -27,6 +32,7 @@ import torch
 import torch.nn as nn
 from safetensors.torch import save_file
 
+from common import use_device
 from models import SeqLSTM, SeqTransformer
 
 p = argparse.ArgumentParser()
@@ -43,12 +49,14 @@ p.add_argument("--d-model", type=int, default=64)
 p.add_argument("--heads", type=int, default=4)
 p.add_argument("--layers", type=int, default=2)
 p.add_argument("--ff-dim", type=int, default=128)
+p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
 a = p.parse_args()
 os.makedirs(a.out, exist_ok=True)
+device = use_device(a.device)
 
 
 def save(tensors, name):
-    save_file({k: v.detach().contiguous() for k, v in tensors.items()}, os.path.join(a.out, name))
+    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, os.path.join(a.out, name))
 
 
 torch.manual_seed(a.seed)
@@ -64,6 +72,7 @@ g = torch.Generator().manual_seed(1234)
 xs = torch.randn(a.steps, a.batch, a.seq, 10, generator=g)
 ys = torch.randn(a.steps, a.batch, a.seq, 1, generator=g)
 batches = {"xs": xs, "ys": ys}
+model, xs, ys = model.to(device), xs.to(device), ys.to(device)  # no-ops on the CPU
 ref = {}
 criterion = nn.MSELoss()
 
@@ -97,8 +106,8 @@ if a.arch == "transformer":
         ref["attn"] = model.last_attention(xs[0])
     layer = model.encoder.layers[0]
     mask = model.mask(a.seq, xs.device)
-    h = torch.randn(a.batch, a.seq, a.d_model, generator=g).requires_grad_(True)
-    gw = torch.randn(a.batch, a.seq, a.d_model, generator=g)
+    h = torch.randn(a.batch, a.seq, a.d_model, generator=g).to(device).requires_grad_(True)
+    gw = torch.randn(a.batch, a.seq, a.d_model, generator=g).to(device)
     batches["layer_in"], batches["layer_gw"] = h.detach(), gw
     layer_out = layer(h, src_mask=mask)
     layer_loss = (layer_out * gw).sum()

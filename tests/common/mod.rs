@@ -1,10 +1,11 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod cuda;
 pub mod parity;
 
 #[allow(unused_imports)]
-pub use parity::{check_tensor, repo_root, run_python};
+pub use parity::{check_tensor, repo_root, run_python, Tol};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -43,7 +44,8 @@ pub fn rng_lock() -> MutexGuard<'static, ()> {
 }
 
 /// Checks the gradient of every variable of `vs` against `want["grad.<name>"]`.
-pub fn check_grads(vs: &tch::nn::VarStore, want: &BTreeMap<String, Tensor>, tol: f64) {
+pub fn check_grads(vs: &tch::nn::VarStore, want: &BTreeMap<String, Tensor>, tol: impl Into<Tol>) {
+    let tol = tol.into();
     for (name, var) in vs.variables() {
         parity::check_tensor(
             &format!("grad.{name}"),
@@ -56,7 +58,8 @@ pub fn check_grads(vs: &tch::nn::VarStore, want: &BTreeMap<String, Tensor>, tol:
 
 /// Runs one SGD step (lr 0.01, momentum 0.9: the reference scripts' settings)
 /// per batch `xs.get(i)`/`ys.get(i)` for `steps` batches in train mode, then
-/// checks every weight against `want["after.<name>"]`.
+/// checks every weight against `want["after.<name>"]`. `xs`/`ys` must be on
+/// the model's device.
 #[allow(clippy::too_many_arguments)]
 pub fn check_sgd_steps<M: tch::nn::ModuleT + ?Sized>(
     model: &M,
@@ -66,8 +69,9 @@ pub fn check_sgd_steps<M: tch::nn::ModuleT + ?Sized>(
     loss: tchport::train::Loss,
     steps: i64,
     want: &BTreeMap<String, Tensor>,
-    tol: f64,
+    tol: impl Into<Tol>,
 ) {
+    let tol = tol.into();
     let sgd = tchport::optim::OptimConfig {
         lr: 0.01,
         momentum: 0.9,

@@ -7,9 +7,15 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use tch::{Device, Kind, Tensor};
 
-/// The repository root (where `parity/` and `.venv/` live).
+/// The repository root (where `parity/` and `.venv/` live): `$TCHPORT_ROOT`
+/// when set (a test binary copied to another machine, next to a copy of
+/// `parity/` and `data/`: see scripts/device_check.sh), else the source tree
+/// the test was built from.
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    match std::env::var_os("TCHPORT_ROOT") {
+        Some(root) => PathBuf::from(root),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+    }
 }
 
 /// The Python of the project's `.venv` (or `$TCHPORT_PYTHON`), which has
@@ -47,6 +53,52 @@ pub fn run_python(script: &str, args: &[&str]) -> Result<String> {
         );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// How close a Rust tensor must be to PyTorch's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Tol {
+    /// At most this absolute difference anywhere.
+    Abs(f64),
+    /// At most this fraction of the reference tensor's largest magnitude,
+    /// anywhere (`rtol · max|want|`): a scale per tensor, which unlike an
+    /// element-wise relative bound does not blow up on elements near zero.
+    Rel(f64),
+}
+
+impl From<f64> for Tol {
+    /// A bare number is an absolute tolerance (what every CPU test states).
+    fn from(atol: f64) -> Self {
+        Tol::Abs(atol)
+    }
+}
+
+impl Tol {
+    /// The absolute bound this tolerance gives for the reference `want`.
+    pub fn atol(self, want: &Tensor) -> f64 {
+        match self {
+            Tol::Abs(atol) => atol,
+            Tol::Rel(_) if want.numel() == 0 => 0.0,
+            Tol::Rel(rtol) => {
+                let scale = want
+                    .detach()
+                    .to_device(Device::Cpu)
+                    .to_kind(Kind::Double)
+                    .abs()
+                    .max()
+                    .double_value(&[]);
+                rtol * scale
+            }
+        }
+    }
+
+    /// `1e-5` or `1e-5 × max|want| = 3.1e-7`, for the report line.
+    fn describe(self, atol: f64) -> String {
+        match self {
+            Tol::Abs(_) => format!("{atol:.0e}"),
+            Tol::Rel(rtol) => format!("{rtol:.0e} × max|want| = {atol:.1e}"),
+        }
+    }
 }
 
 /// How far one tensor is from another.
@@ -114,8 +166,11 @@ pub fn diff(got: &Tensor, want: &Tensor) -> Diff {
 }
 
 /// Prints one line per comparison and panics when `got` differs from `want`
-/// by more than `atol` anywhere: the line names the worst element and both values.
-pub fn check_tensor(name: &str, got: &Tensor, want: &Tensor, atol: f64) -> f64 {
+/// by more than `tol` anywhere (a bare `f64` is absolute, see [`Tol`]): the
+/// line names the worst element and both values.
+pub fn check_tensor(name: &str, got: &Tensor, want: &Tensor, tol: impl Into<Tol>) -> f64 {
+    let tol = tol.into();
+    let atol = tol.atol(want);
     assert_eq!(
         got.size(),
         want.size(),
@@ -126,17 +181,20 @@ pub fn check_tensor(name: &str, got: &Tensor, want: &Tensor, atol: f64) -> f64 {
     let d = diff(got, want);
     let ok = d.max_abs <= atol;
     println!(
-        "{} {name:<32} max |Δ| = {:.3e} at {:?} (got {:.9}, want {:.9}), tolerance {atol:.0e}",
+        "{} {name:<32} max |Δ| = {:.3e} at {:?} (got {:.9}, want {:.9}), tolerance {}",
         if ok { "OK    " } else { "NOT OK" },
         d.max_abs,
         d.worst_index,
         d.got,
-        d.want
+        d.want,
+        tol.describe(atol)
     );
     assert!(
         ok,
-        "{name}: max abs difference {:.3e} > {atol:.0e} at {:?}",
-        d.max_abs, d.worst_index
+        "{name}: max abs difference {:.3e} > {} at {:?}",
+        d.max_abs,
+        tol.describe(atol),
+        d.worst_index
     );
     d.max_abs
 }
