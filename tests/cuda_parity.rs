@@ -7,6 +7,8 @@
 //! Every test starts with [`common::cuda::cuda_or_skip`]: where libtorch sees
 //! no GPU (CI, this project's build machine) it prints one line,
 //! `skipped: no CUDA device (tch::Cuda::is_available() is false)`, and passes.
+//! `TCHPORT_CUDA_TESTS_ON_CPU=1` rehearses them on the CPU instead (the same
+//! code and scripts with `--device cpu`: it checks the tests, not the GPU).
 //!
 //! # Tolerances, and why they are not the CPU tests' 1e-5 absolute
 //! On the CPU, Rust and PyTorch call the same MKL/oneDNN kernels in the same
@@ -75,6 +77,8 @@ struct Reference {
     init: std::path::PathBuf,
 }
 
+/// Runs `parity/<script> --out <scratch name> <args> --device <device>`
+/// and reads what it wrote.
 fn reference(name: &str, script: &str, args: &[&str], device: Device) -> Reference {
     let dir = common::scratch(name);
     let out = dir.to_str().expect("scratch paths are UTF-8");
@@ -140,7 +144,9 @@ fn lstm_forward_gradients_and_sgd_steps_match_pytorch_on_cuda() {
     let r = reference(
         "cuda-lstm",
         "rnn_reference.py",
-        &["--cell", "lstm", "--layers", "1", "--hidden", "10", "--seed", "0"],
+        &[
+            "--cell", "lstm", "--layers", "1", "--hidden", "10", "--seed", "0",
+        ],
         device,
     );
     let cfg = RnnConfig {
@@ -167,7 +173,15 @@ fn causal_transformer_forward_gradients_and_sgd_steps_match_pytorch_on_cuda() {
     let r = reference(
         "cuda-transformer",
         "transformer_reference.py",
-        &["--arch", "transformer", "--causal", "--batch", "4", "--seq", "12"],
+        &[
+            "--arch",
+            "transformer",
+            "--causal",
+            "--batch",
+            "4",
+            "--seq",
+            "12",
+        ],
         device,
     );
     let cfg = TransformerConfig {
@@ -186,7 +200,12 @@ fn causal_transformer_forward_gradients_and_sgd_steps_match_pytorch_on_cuda() {
     let attn = model.last_attention(&r.xs.get(0));
     check_tensor("last-layer attention", &attn, &r.want["attn"], FORWARD);
     let nograd = tch::no_grad(|| model.forward_t(&r.xs.get(0), false));
-    check_tensor("eval output, no_grad", &nograd, &r.want["out_nograd"], FORWARD);
+    check_tensor(
+        "eval output, no_grad",
+        &nograd,
+        &r.want["out_nograd"],
+        FORWARD,
+    );
     let case = Case {
         output: "out",
         loss: Loss::Mse,
@@ -277,22 +296,25 @@ fn cnn_mnist_short_run_matches_its_twin_on_cuda() {
         dir.join("torch.json"),
     );
     // Adam, so that one short epoch learns and the accuracy means something.
-    let mut cfg = cnn_mnist::MnistConfig::default();
-    cfg.optim = OptimConfig {
-        optimizer: OptimizerKind::Adam,
-        lr: 0.001,
-        ..OptimConfig::default()
+    let mut cfg = cnn_mnist::MnistConfig {
+        optim: OptimConfig {
+            optimizer: OptimizerKind::Adam,
+            lr: 0.001,
+            ..OptimConfig::default()
+        },
+        train_limit: Some(2000),
+        test_limit: Some(1000),
+        ..cnn_mnist::MnistConfig::default()
     };
     cfg.train.epochs = 1;
-    cfg.train_limit = Some(2000);
-    cfg.test_limit = Some(1000);
     let report = {
         let _lock = common::rng_lock();
         cnn_mnist::run(&cfg, &run_opts(device, &rust_w)).unwrap_or_else(|e| panic!("{e:#}"))
     };
     let run = TwinRun {
         device,
-        flags: "--optimizer adam --lr 0.001 --epochs 1 --train-limit 2000 --test-limit 1000 --seed 0",
+        flags:
+            "--optimizer adam --lr 0.001 --epochs 1 --train-limit 2000 --test-limit 1000 --seed 0",
         files: &["--save", path(&torch_w), "--metrics-json", path(&json)],
         json: &json,
     };
@@ -363,7 +385,9 @@ fn rnn_series_lstm_short_run_matches_its_twin_on_cuda() {
         .map(|(r, t)| (r - number(t)).abs())
         .fold(0.0, f64::max);
     let bound = RUN * scale;
-    println!("test predictions: largest |Δ| {worst:.2e} (bound {RUN:.0e} × scaler std = {bound:.1e})");
+    println!(
+        "test predictions: largest |Δ| {worst:.2e} (bound {RUN:.0e} × scaler std = {bound:.1e})"
+    );
     assert!(
         worst <= bound,
         "test predictions differ by up to {worst:.3e} > {bound:.1e}"
@@ -391,7 +415,8 @@ fn transformer_seq_short_run_matches_its_twin_on_cuda() {
     cfg.train.epochs = 2;
     let report = {
         let _lock = common::rng_lock();
-        transformer_seq::run(&cfg, &run_opts(device, &rust_w), None).unwrap_or_else(|e| panic!("{e:#}"))
+        transformer_seq::run(&cfg, &run_opts(device, &rust_w), None)
+            .unwrap_or_else(|e| panic!("{e:#}"))
     };
     let run = TwinRun {
         device,
