@@ -14,7 +14,8 @@
 # numpy and safetensors:
 #   1. bin/cuda_parity --test-threads=1 --nocapture     -> $OUT/cuda_parity.log
 #   2. parity/side_by_side.py --device cuda --no-build   -> $OUT/side_by_side.{log,json}, $OUT/parity/
-#   3. parity/bench.py --device cuda --quick --no-build  -> $OUT/bench.{log,md}, $OUT/bench/
+#   3. parity/bench.py --device cuda --quick --no-use --no-build -> $OUT/bench.{log,md}, $OUT/bench/
+#      (the "use" part is a CPU measurement: its Rust runs take no --device)
 # plus $OUT/machine.txt and $OUT/summary.txt (each step's exit status). Each step has a time
 # limit (TESTS_S, PARITY_S, BENCH_S seconds; defaults 180/180/220, under 10 minutes in all);
 # a step that fails or times out does not stop the next. Exit status 0 only if all three
@@ -145,7 +146,7 @@ torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")'
         --out "$OUT/parity" --json "$OUT/side_by_side.json" ${PARITY_ARGS:-} || failed=1
     # shellcheck disable=SC2086
     step "benchmarks on $device (--quick)" "${BENCH_S:-220}" "$OUT/bench.log" \
-        "$py" parity/bench.py --device "$device" --quick --no-build --bin-dir bin \
+        "$py" parity/bench.py --device "$device" --quick --no-use --no-build --bin-dir bin \
         --out "$OUT/bench" --markdown "$OUT/bench.md" ${BENCH_ARGS:-} || failed=1
     echo "overall: $([ "$failed" -eq 0 ] && echo PASSED || echo FAILED)" | tee -a "$OUT/summary.txt"
     return "$failed"
