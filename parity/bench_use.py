@@ -262,13 +262,14 @@ def markdown_use(use):
                  f"| {pt['p99_us']:.1f} | {r['ratio_median']:.2f} | {r['ratio_p99']:.2f} | {r['ratio_best']:.2f} "
                  f"| {_verdict(r['met'], t['latency_median'])} |")
     L.append("")
-    c = use["cold_start"][1]["commands"]
-    start = use["cold_start"][2]["commands"]
+    folder = next(r for r in use["cold_start"] if (r["images"] or 0) > 1)
+    c = folder["commands"]
+    start = next((r["commands"] for r in use["cold_start"] if r["images"] is None), None)
     L.append(f"Checkpoint: `cnn_mnist {' '.join(use['train_flags'])} --save M`; images: the first "
-             f"{use['cold_start'][1]['images']} MNIST test images as 28×28 grey PNGs. Commands timed: "
-             f"`{_cmd_text(c['rust'])}` and `{_cmd_text(c['pytorch'])}` (and the same with one file); "
-             f"start only: `{_cmd_text(start['rust'])}` and `{_cmd_text(start['pytorch'])}`. "
-             f"Calls per side in the latency table: "
+             f"{folder['images']} MNIST test images as 28×28 grey PNGs. Commands timed: "
+             f"`{_cmd_text(c['rust'])}` and `{_cmd_text(c['pytorch'])}` (and the same with one file)"
+             + (f"; start only: `{_cmd_text(start['rust'])}` and `{_cmd_text(start['pytorch'])}`. " if start else ". ")
+             + "Calls per side in the latency table: "
              + ", ".join(f"{r['model']} {r['rust']['calls']} / {r['pytorch']['calls']}" for r in use["latency"])
              + ".\n")
     return "\n".join(L)
