@@ -15,7 +15,10 @@ fn help(example: &str) -> String {
         .expect("target/<profile>")
         .join("examples")
         .join(example);
-    let out = Command::new(bin).arg("--help").output().expect("the example runs");
+    let out = Command::new(bin)
+        .arg("--help")
+        .output()
+        .expect("the example runs");
     assert!(out.status.success());
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -34,16 +37,40 @@ fn default_of(help: &str, flag: &str) -> String {
 fn each_example_shows_its_own_description_and_defaults() {
     let cases = [
         ("cnn_mnist", "Train the tutorial's CNN", "0.001", "10", "64"),
-        ("rnn_series", "Train the tutorial's RNN", "0.01", "100", "16"),
-        ("transformer_seq", "Train a Transformer encoder", "0.01", "100", "16"),
+        (
+            "rnn_series",
+            "Train the tutorial's RNN",
+            "0.01",
+            "100",
+            "16",
+        ),
+        (
+            "transformer_seq",
+            "Train a Transformer encoder",
+            "0.01",
+            "100",
+            "16",
+        ),
     ];
     for (example, about, lr, epochs, batch) in cases {
         let h = help(example);
-        assert!(h.starts_with(about), "{example} --help starts with: {}", &h[..60]);
+        assert!(
+            h.starts_with(about),
+            "{example} --help starts with: {}",
+            &h[..60]
+        );
         assert_eq!(default_of(&h, "--lr"), lr, "{example} --lr");
         assert_eq!(default_of(&h, "--epochs"), epochs, "{example} --epochs");
-        assert_eq!(default_of(&h, "--batch-size"), batch, "{example} --batch-size");
-        assert_eq!(default_of(&h, "--optimizer"), "sgd", "{example} --optimizer");
+        assert_eq!(
+            default_of(&h, "--batch-size"),
+            batch,
+            "{example} --batch-size"
+        );
+        assert_eq!(
+            default_of(&h, "--optimizer"),
+            "sgd",
+            "{example} --optimizer"
+        );
     }
     for example in ["rnn_series", "transformer_seq"] {
         let h = help(example);
