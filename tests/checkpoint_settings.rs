@@ -18,9 +18,11 @@ fn quick() -> MnistConfig {
     cfg
 }
 
+/// Quiet, and on the CPU: the PyTorch side of these comparisons runs there.
 fn quiet() -> RunOptions {
     RunOptions {
         quiet: true,
+        device: tchport::device::DeviceChoice::Cpu,
         ..RunOptions::default()
     }
 }

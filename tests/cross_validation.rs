@@ -9,9 +9,11 @@ use tchport::tasks::cnn_mnist::{CnnMnist, MnistConfig};
 use tchport::tasks::rnn_series::{RnnSeries, SeriesConfig};
 use tchport::tasks::transformer_seq::{SequenceConfig, TransformerSeq};
 
+/// Quiet, and on the CPU: the PyTorch side of these comparisons runs there.
 fn quiet() -> RunOptions {
     RunOptions {
         quiet: true,
+        device: tchport::device::DeviceChoice::Cpu,
         ..RunOptions::default()
     }
 }

@@ -29,9 +29,11 @@ fn config(arch: Arch, task: SeqTask) -> SequenceConfig {
     cfg
 }
 
+/// Quiet, and on the CPU: the PyTorch side of these comparisons runs there.
 fn quiet() -> RunOptions {
     RunOptions {
         quiet: true,
+        device: tchport::device::DeviceChoice::Cpu,
         ..RunOptions::default()
     }
 }
