@@ -9,11 +9,9 @@
 
 use anyhow::{bail, Result};
 use serde::Serialize;
-use tch::nn;
 
-use super::TrainerParts;
-use super::{optimizer_and_trainer, prepare_weights, RunOptions, Task, TaskConfig, Trained};
-use crate::train::{FitOutcome, Progress};
+use super::{Built, RunOptions, Task, TaskConfig, Trained};
+use crate::train::Progress;
 
 /// One fold's result.
 #[derive(Debug, Clone, Serialize)]
@@ -110,39 +108,20 @@ fn train_fold<T: Task>(
     fold: &T::Data,
     number: usize,
 ) -> Result<FoldResult> {
-    let device = opts.device.resolve()?;
-    let progress = Progress { quiet: opts.quiet };
-    tch::manual_seed(cfg.train().seed as i64);
-    let mut vs = nn::VarStore::new(device);
-    let model = task.build_model(&vs.root(), cfg);
-    let (ft, state) = prepare_weights(&mut vs, opts, cfg, progress)?;
-    let (mut opt, trainer) = optimizer_and_trainer(TrainerParts {
+    let (built, state) = Built::new(task, cfg, opts, opts.device.resolve()?)?;
+    let outcome = built.fit(task, cfg, fold, state, opts, false)?;
+    let (held_out_samples, score) = task.fold_score(&Trained {
         cfg,
-        vs: &vs,
-        finetune: &ft,
-        loss: task.loss(),
-        early_metric: task.early_metric(),
-        device,
-        progress,
-        checkpointing: None,
-        log_every: opts.log_every,
-    })?;
-    let (xs, ys) = task.training_set(fold);
-    let trained = |history| Trained {
-        cfg,
-        model: &model,
+        model: &built.model,
         data: fold,
-        device,
-        progress,
-        history,
-    };
-    let outcome: FitOutcome = trainer.fit(&model, &mut opt, xs, ys, state, |_, _| {
-        task.after_epoch(&trained(&[]))
+        device: built.device,
+        progress: built.progress,
+        history: &outcome.history,
     })?;
-    let (held_out_samples, score) = task.fold_score(&trained(&outcome.history))?;
+    let train_samples = task.training_set(fold).0.size()[0] as usize;
     Ok(FoldResult {
         fold: number,
-        train_samples: xs.size()[0] as usize,
+        train_samples,
         held_out_samples,
         score,
         epochs: outcome.history.len(),

@@ -193,15 +193,13 @@ pub fn run<T: Task>(
         progress.line(note);
     }
 
-    tch::manual_seed(cfg.train().seed as i64);
-    let mut vs = nn::VarStore::new(device);
-    let model = task.build_model(&vs.root(), cfg);
-    let (ft, state) = prepare_weights(&mut vs, opts, cfg, progress)?;
+    let (built, state) = Built::new(task, cfg, opts, device)?;
+    let (vs, model, ft) = (&built.vs, &built.model, built.finetune.clone());
     progress.line(format!(
         "{}: {}, {} parameters, {} on {}",
         T::NAME,
         task.describe(cfg, &data),
-        parameter_count(&vs),
+        parameter_count(vs),
         if opts.eval_only {
             "evaluating"
         } else {
@@ -212,33 +210,12 @@ pub fn run<T: Task>(
     let outcome = if opts.eval_only {
         FitOutcome::untrained(&state)
     } else {
-        let (mut opt, trainer) = optimizer_and_trainer(TrainerParts {
-            cfg,
-            vs: &vs,
-            finetune: &ft,
-            loss: task.loss(),
-            early_metric: task.early_metric(),
-            device,
-            progress,
-            checkpointing: Some(checkpointing(&vs, opts, T::NAME, cfg)?),
-            log_every: opts.log_every,
-        })?;
-        let (xs, ys) = task.training_set(&data);
-        trainer.fit(&model, &mut opt, xs, ys, state, |_, _| {
-            task.after_epoch(&Trained {
-                cfg,
-                model: &model,
-                data: &data,
-                device,
-                progress,
-                history: &[],
-            })
-        })?
+        built.fit(task, cfg, &data, state, opts, true)?
     };
-    save_final(&vs, opts, cfg, &outcome.history, progress)?;
+    save_final(vs, opts, cfg, &outcome.history, progress)?;
     let trained = Trained {
         cfg,
-        model: &model,
+        model,
         data: &data,
         device,
         progress,
@@ -247,7 +224,7 @@ pub fn run<T: Task>(
     let (test_loss, results) = task.evaluate(&trained)?;
     let report = RunReport {
         config: cfg.clone(),
-        summary: RunSummary::new(&vs, device, data_seconds, outcome, test_loss)
+        summary: RunSummary::new(vs, device, data_seconds, outcome, test_loss)
             .with_finetune(cfg.tune().finetune.is_active().then_some(ft)),
         results,
     };
@@ -255,6 +232,87 @@ pub fn run<T: Task>(
         crate::checkpoint::write_json(path, &report)?;
     }
     Ok(report)
+}
+
+/// A fresh model of a run, seeded with `--seed`, with `--load`/`--resume`/
+/// `--init-from` applied: what [`run`] and each fold of cross-validation train.
+pub struct Built<T: Task> {
+    /// The variables.
+    pub vs: nn::VarStore,
+    /// The model.
+    pub model: T::Model,
+    /// What `--init-from`/`--freeze`/`--reset` did, with the learning-rate groups.
+    pub finetune: crate::finetune::FinetuneReport,
+    /// Where it lives.
+    pub device: Device,
+    /// Bars and lines.
+    pub progress: Progress,
+}
+
+impl<T: Task> Built<T> {
+    /// Seeds, builds the model on `device` and prepares its weights; returns
+    /// the training state to start from.
+    pub fn new(
+        task: &T,
+        cfg: &T::Config,
+        opts: &RunOptions,
+        device: Device,
+    ) -> Result<(Self, crate::train::TrainState)> {
+        let progress = Progress { quiet: opts.quiet };
+        tch::manual_seed(cfg.train().seed as i64);
+        let mut vs = nn::VarStore::new(device);
+        let model = task.build_model(&vs.root(), cfg);
+        let (finetune, state) = prepare_weights(&mut vs, opts, cfg, progress)?;
+        let built = Self {
+            vs,
+            model,
+            finetune,
+            device,
+            progress,
+        };
+        Ok((built, state))
+    }
+
+    /// Trains on `data`'s training set from `state`, calling
+    /// [`Task::after_epoch`] after each epoch; `checkpoints`: write `--save`'s
+    /// periodic and Ctrl-C checkpoints.
+    pub fn fit(
+        &self,
+        task: &T,
+        cfg: &T::Config,
+        data: &T::Data,
+        state: crate::train::TrainState,
+        opts: &RunOptions,
+        checkpoints: bool,
+    ) -> Result<FitOutcome> {
+        let (vs, device, progress) = (&self.vs, self.device, self.progress);
+        let checkpointing = match checkpoints {
+            true => Some(checkpointing(vs, opts, T::NAME, cfg)?),
+            false => None,
+        };
+        let (mut opt, trainer) = optimizer_and_trainer(TrainerParts {
+            cfg,
+            vs,
+            finetune: &self.finetune,
+            loss: task.loss(),
+            early_metric: task.early_metric(),
+            device,
+            progress,
+            checkpointing,
+            log_every: opts.log_every,
+        })?;
+        let (xs, ys) = task.training_set(data);
+        trainer.fit(&self.model, &mut opt, xs, ys, state, |_, _| {
+            task.after_epoch(&Trained {
+                cfg,
+                model: &self.model,
+                data,
+                device,
+                progress,
+                history: &[],
+            })
+        })
+    }
 }
 
 /// A trained model loaded for use on new inputs (`--predict`, `--forecast`).
