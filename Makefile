@@ -7,9 +7,12 @@
 #   make bench  Rust vs PyTorch benchmarks (BENCH_ARGS="--quick" for a fast pass)
 #   make bench-use   only the "use your model" part: cold start of --predict and batch-1
 #               latency, Rust vs PyTorch (BENCH_ARGS as above)
+#   make bench-peers the same models in candle and burn beside this project (tch): a loss
+#               check from the same weights, then steps/s and samples/s (bench/peers/;
+#               its own cargo package and lock file, not built by make test or CI)
 #   make finetune-experiment   pre-train on digits 0-4, fine-tune on 5-9 (issue 7)
 #   make optim-compare         SGD vs SGD+momentum vs Adam learning curves (issue 7)
-.PHONY: setup run test lint parity parity-short bench bench-use finetune-experiment optim-compare
+.PHONY: setup run test lint parity parity-short bench bench-use bench-peers finetune-experiment optim-compare
 
 setup:
 	@scripts/setup.sh
@@ -32,6 +35,9 @@ bench: setup
 
 bench-use: setup
 	.venv/bin/python parity/bench.py --only use --markdown runs/bench/use.md $(BENCH_ARGS)
+
+bench-peers: setup
+	.venv/bin/python bench/peers/bench_peers.py --markdown runs/bench/peers.md $(BENCH_ARGS)
 
 lint: setup
 	cargo fmt --all -- --check

@@ -23,11 +23,16 @@
 //! With `"latencies": true` in the case it also returns the wall time of every
 //! timed step (`latencies_s`, seconds), for the driver's median and 99th
 //! percentile of batch-1 latency (`parity/bench.py`, "use" section).
+//!
+//! A `check` case (`"mode":"check","weights":"w.safetensors"`) loads the model's
+//! weights and a batch (`__xs`, `__ys`) from the file, switches dropout off and
+//! answers the loss before and after one SGD step (`losses`): the reference the
+//! candle and burn workers of `bench/peers` are compared with (`make bench-peers`).
 
 use std::io::{BufRead, Write};
 use std::time::Instant;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::Parser;
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, ModuleT};
@@ -68,6 +73,9 @@ struct Case {
     hidden: Option<i64>,
     #[serde(default)]
     d_model: Option<i64>,
+    /// `check` only: safetensors file with the `state_dict` plus `__xs` and `__ys`.
+    #[serde(default)]
+    weights: Option<String>,
     #[serde(default = "default_warmup")]
     warmup: usize,
     #[serde(default = "default_min_steps")]
@@ -99,6 +107,37 @@ struct Measured {
     /// Wall time of each timed step in seconds, when the case asked for them.
     #[serde(skip_serializing_if = "Option::is_none")]
     latencies_s: Option<Vec<f64>>,
+    /// Training cases: mean seconds per step in each phase.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    phases: Option<Phases>,
+}
+
+/// Where a training step's time goes: forward (with the loss), backward (with
+/// `zero_grad`), optimizer step (with reading the loss value). Seconds.
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+struct Phases {
+    forward_s: f64,
+    backward_s: f64,
+    step_s: f64,
+}
+
+impl Phases {
+    /// Adds one step timed at the phase boundaries `[start, forward, backward, end]`.
+    fn add(&mut self, t: [Instant; 4]) {
+        self.forward_s += (t[1] - t[0]).as_secs_f64();
+        self.backward_s += (t[2] - t[1]).as_secs_f64();
+        self.step_s += (t[3] - t[2]).as_secs_f64();
+    }
+
+    /// The means over `steps` steps.
+    fn per_step(self, steps: usize) -> Self {
+        let n = steps.max(1) as f64;
+        Self {
+            forward_s: self.forward_s / n,
+            backward_s: self.backward_s / n,
+            step_s: self.step_s / n,
+        }
+    }
 }
 
 /// A model with its synthetic batch, loss and optimizer.
@@ -113,7 +152,7 @@ struct Bench {
 
 fn build(case: &Case, device: Device) -> Result<Bench> {
     tch::manual_seed(0);
-    let vs = nn::VarStore::new(device);
+    let mut vs = nn::VarStore::new(device);
     let b = case.batch;
     let (model, optim, xs, ys, loss): (Box<dyn ModuleT>, _, _, _, _) = match case.model.as_str() {
         // cnn_mnist's model and optimizer: SGD, lr 0.001, logit ReLU on.
@@ -163,6 +202,8 @@ fn build(case: &Case, device: Device) -> Result<Bench> {
                 d_model,
                 ff_dim: 2 * d_model,
                 causal: true,
+                // A check compares frameworks whose dropout noise differs.
+                dropout: if case.mode == "check" { 0.0 } else { 0.1 },
                 ..TransformerConfig::default()
             };
             let seq = case.seq.unwrap_or(32);
@@ -180,6 +221,10 @@ fn build(case: &Case, device: Device) -> Result<Bench> {
         }
         other => bail!("model {other:?} is not in this build (known: {MODELS:?})"),
     };
+    let (xs, ys) = match &case.weights {
+        Some(path) => load_check(&mut vs, path)?,
+        None => (xs, ys),
+    };
     let opt = optim.build(&vs)?;
     Ok(Bench {
         _vs: vs,
@@ -191,6 +236,37 @@ fn build(case: &Case, device: Device) -> Result<Bench> {
     })
 }
 
+/// The weights and the batch of a `check` case.
+fn load_check(vs: &mut nn::VarStore, path: &str) -> Result<(Tensor, Tensor)> {
+    vs.load(path)
+        .with_context(|| format!("loading the weights of {path}"))?;
+    let mut named: std::collections::HashMap<String, Tensor> =
+        Tensor::read_safetensors(path)?.into_iter().collect();
+    let device = vs.device();
+    let mut take = |key: &str| {
+        named
+            .remove(key)
+            .map(|t| t.to_device(device))
+            .with_context(|| format!("{path} has no {key}"))
+    };
+    Ok((take("__xs")?, take("__ys")?))
+}
+
+/// The loss before and after one SGD step from the case's weights.
+fn check(case: &Case, device: Device) -> Result<serde_json::Value> {
+    let mut bench = build(case, device)?;
+    let mut losses = Vec::new();
+    for _ in 0..2 {
+        let out = bench.model.forward_t(&bench.xs, true);
+        let loss = bench.loss.compute(&out, &bench.ys);
+        bench.opt.zero_grad();
+        loss.backward();
+        bench.opt.step();
+        losses.push(loss.double_value(&[]));
+    }
+    Ok(serde_json::json!({ "losses": losses, "weights_loaded": true }))
+}
+
 fn measure(case: &Case, device: Device) -> Result<Measured> {
     let mut bench = build(case, device)?;
     let train = match case.mode.as_str() {
@@ -198,29 +274,35 @@ fn measure(case: &Case, device: Device) -> Result<Measured> {
         "infer" => false,
         other => bail!("mode {other:?}: expected train or infer"),
     };
-    let step = |bench: &mut Bench| {
+    let step = |bench: &mut Bench, phases: &mut Phases| {
         if train {
+            let t0 = Instant::now();
             let out = bench.model.forward_t(&bench.xs, true);
             let loss = bench.loss.compute(&out, &bench.ys);
+            let t1 = Instant::now();
             bench.opt.zero_grad();
             loss.backward();
+            let t2 = Instant::now();
             bench.opt.step();
             std::hint::black_box(loss.double_value(&[]));
+            phases.add([t0, t1, t2, Instant::now()]);
         } else {
             let _guard = tch::no_grad_guard();
             let out = bench.model.forward_t(&bench.xs, false);
             std::hint::black_box(out.flatten(0, -1).double_value(&[0]));
         }
     };
+    let mut phases = Phases::default();
     for _ in 0..case.warmup {
-        step(&mut bench);
+        step(&mut bench, &mut phases);
     }
+    phases = Phases::default();
     let start = Instant::now();
     let mut steps = 0;
     let mut latencies = Vec::new();
     while steps < case.min_steps || start.elapsed().as_secs_f64() < case.min_seconds {
         let t0 = Instant::now();
-        step(&mut bench);
+        step(&mut bench, &mut phases);
         if case.latencies {
             latencies.push(t0.elapsed().as_secs_f64());
         }
@@ -234,6 +316,7 @@ fn measure(case: &Case, device: Device) -> Result<Measured> {
         samples_per_sec: (steps as i64 * case.batch) as f64 / seconds,
         threads: tch::get_num_threads(),
         latencies_s: case.latencies.then_some(latencies),
+        phases: train.then(|| phases.per_step(steps)),
     })
 }
 
@@ -259,6 +342,8 @@ fn serve(args: Args) -> Result<()> {
             continue;
         }
         let answer = match serde_json::from_str::<Case>(&line) {
+            Ok(case) if case.mode == "check" => check(&case, device)
+                .unwrap_or_else(|e| serde_json::json!({ "error": format!("{e:#}") })),
             Ok(case) => match measure(&case, device) {
                 Ok(m) => serde_json::to_value(m)?,
                 Err(e) => serde_json::json!({ "error": e.to_string() }),
