@@ -37,6 +37,7 @@ bench-use: setup
 	.venv/bin/python parity/bench.py --only use --markdown runs/bench/use.md $(BENCH_ARGS)
 
 bench-peers: setup
+	cargo test --release --locked --quiet --manifest-path bench/peers/Cargo.toml
 	.venv/bin/python bench/peers/bench_peers.py --markdown runs/bench/peers.md $(BENCH_ARGS)
 
 lint: setup
