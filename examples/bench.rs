@@ -76,6 +76,9 @@ struct Case {
     /// `check` only: safetensors file with the `state_dict` plus `__xs` and `__ys`.
     #[serde(default)]
     weights: Option<String>,
+    /// Transformer dropout (default 0.1, transformer_seq's; a `check` uses 0).
+    #[serde(default)]
+    dropout: Option<f64>,
     #[serde(default = "default_warmup")]
     warmup: usize,
     #[serde(default = "default_min_steps")]
@@ -203,7 +206,11 @@ fn build(case: &Case, device: Device) -> Result<Bench> {
                 ff_dim: 2 * d_model,
                 causal: true,
                 // A check compares frameworks whose dropout noise differs.
-                dropout: if case.mode == "check" { 0.0 } else { 0.1 },
+                dropout: if case.mode == "check" {
+                    0.0
+                } else {
+                    case.dropout.unwrap_or(0.1)
+                },
                 ..TransformerConfig::default()
             };
             let seq = case.seq.unwrap_or(32);

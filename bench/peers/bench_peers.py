@@ -124,6 +124,8 @@ def run_timing(a, workers):
         for mode, batch in MODES:
             case = dict(model=model, mode=mode, batch=batch, warmup=a.warmup, min_steps=a.min_steps,
                         min_seconds=a.min_seconds, **SIZES[model])
+            if model == "transformer" and a.transformer_dropout is not None:
+                case["dropout"] = a.transformer_dropout
             times = {n: [] for n in names}
             phases = {n: [] for n in names}
             for r in range(a.repeats):
@@ -223,6 +225,8 @@ def markdown(info, vers, check, timing, a):
             cell = lambda n: " / ".join(f"{r['phases_ms'][n][k]:.2f}" for k in ("forward_s", "backward_s", "step_s"))
             L.append(f"| {r['model']} | " + " | ".join(cell(n) for n in ["tch"] + peers) + " |")
         L.append("")
+        if a.transformer_dropout is not None:
+            L.append(f"Transformer dropout: {a.transformer_dropout} (--transformer-dropout).")
         L.append("Sizes: " + "; ".join(f"{m}: " + (", ".join(f"{k} {v}" for k, v in s.items()) or "28×28 images")
                                         for m, s in SIZES.items() if m in a.models) + ".")
     return "\n".join(L)
@@ -252,6 +256,8 @@ def main():
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--peers", action="append", choices=list(PEERS), help="only these peers (repeatable)")
     p.add_argument("--models", action="append", choices=list(SIZES), help="only these models (repeatable)")
+    p.add_argument("--transformer-dropout", type=float,
+                   help="the Transformer's dropout in the timed cases (default 0.1, transformer_seq's)")
     p.add_argument("--check-tolerance", type=float, default=1e-4, help="largest loss difference to tch")
     p.add_argument("--no-check", action="store_true", help="skip the same-weights loss check")
     p.add_argument("--no-timing", action="store_true", help="only the loss check")
