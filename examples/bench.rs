@@ -26,7 +26,7 @@
 //!
 //! A `check` case (`"mode":"check","weights":"w.safetensors"`) loads the model's
 //! weights and a batch (`__xs`, `__ys`) from the file, switches dropout off and
-//! answers the loss before and after one SGD step (`losses`): the reference the
+//! answers the loss before and after one SGD step (`losses`, at the case's `lr`): the reference the
 //! candle and burn workers of `bench/peers` are compared with (`make bench-peers`).
 
 use std::io::{BufRead, Write};
@@ -76,6 +76,9 @@ struct Case {
     /// `check` only: safetensors file with the `state_dict` plus `__xs` and `__ys`.
     #[serde(default)]
     weights: Option<String>,
+    /// SGD learning rate (default: the example's).
+    #[serde(default)]
+    lr: Option<f64>,
     /// Transformer dropout (default 0.1, transformer_seq's; a `check` uses 0).
     #[serde(default)]
     dropout: Option<f64>,
@@ -232,6 +235,10 @@ fn build(case: &Case, device: Device) -> Result<Bench> {
         Some(path) => load_check(&mut vs, path)?,
         None => (xs, ys),
     };
+    let optim = OptimConfig {
+        lr: case.lr.unwrap_or(optim.lr),
+        ..optim
+    };
     let opt = optim.build(&vs)?;
     Ok(Bench {
         _vs: vs,
@@ -271,7 +278,7 @@ fn check(case: &Case, device: Device) -> Result<serde_json::Value> {
         bench.opt.step();
         losses.push(loss.double_value(&[]));
     }
-    Ok(serde_json::json!({ "losses": losses, "weights_loaded": true }))
+    Ok(serde_json::json!({ "losses": losses }))
 }
 
 fn measure(case: &Case, device: Device) -> Result<Measured> {

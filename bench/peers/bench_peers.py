@@ -18,9 +18,11 @@ Cases, with the shapes of the examples (synthetic inputs, SGD as the examples tr
   transformer  transformer_seq's encoder (d_model 64, 4 heads, 2 layers, feed-forward 128,
                dropout 0.1, causal), sequence 64: the same three cases
 
-First a check that the frameworks compute the same thing: PyTorch (parity/models.py, seed 0)
-writes each model's weights and a batch to a safetensors file; every worker loads it, runs with
-dropout off, and answers its loss before and after one SGD step. Each loss must be within
+First a check that the frameworks compute the same thing: PyTorch (parity/models.py, seed 0,
+every weight perturbed by 0.05 N(0, 1) so that no two layers or norms are alike) writes each
+model's weights and a batch to a safetensors file; every worker loads all of it (a parameter
+the model does not take is an error), runs with dropout off, and answers its loss before and
+after one SGD step (lr 0.05; 0.005 for the Transformer). Each loss must be finite, fall, and be within
 --check-tolerance (1e-4) of this project's; PyTorch's own two losses are printed beside them.
 
 Threads: every worker gets --threads (default all CPUs, as parity/bench.py): tch through
@@ -30,6 +32,7 @@ Ratios are peer time / tch time: above 1.0 the peer is slower. Nothing here is a
 """
 import argparse
 import json
+import math
 import os
 import platform
 import re
@@ -54,9 +57,16 @@ CHECK_SIZES = {"cnn": {}, "rnn": {"seq": 16, "hidden": 64}, "lstm": {"seq": 16, 
 
 # --------------------------------------------------------------------------- check
 
+# Large enough that a wrong gradient moves the loss after the step, small enough that it falls.
+CHECK_LR = {"cnn": 0.05, "rnn": 0.05, "lstm": 0.05, "transformer": 0.005}
+CHECK_NOISE = 0.05       # added to every initial weight: layers differ, biases and norms are not 0/1
+
+
 def write_check_file(model, path, batch=8):
-    """PyTorch builds the model (seed 0) and a batch; both go into one safetensors file.
-    Returns PyTorch's own losses before and after one SGD step (dropout off)."""
+    """PyTorch builds the model (seed 0), perturbs every weight (CHECK_NOISE · N(0, 1)) so
+    that a loader reading the wrong key (layer 0 twice, norm1 for norm2, a bias skipped)
+    changes the loss, and draws a batch; both go into one safetensors file. Returns
+    PyTorch's own losses before and after one SGD step at CHECK_LR[model] (dropout off)."""
     import torch
     from safetensors.torch import save_file
     import models as pt
@@ -64,18 +74,22 @@ def write_check_file(model, path, batch=8):
     torch.manual_seed(0)
     sz = CHECK_SIZES[model]
     if model == "cnn":
-        net, lr = pt.CNN(logit_relu=True), 0.001
+        net = pt.CNN(logit_relu=True)
         xs, ys = torch.rand(batch, 1, 28, 28), torch.randint(0, 10, (batch,))
         loss_fn = torch.nn.functional.cross_entropy
     elif model in ("rnn", "lstm"):
-        net, lr = pt.RNN(input_size=1, hidden_size=sz["hidden"], output_size=1, cell=model), 0.01
+        net = pt.RNN(input_size=1, hidden_size=sz["hidden"], output_size=1, cell=model)
         xs, ys = torch.randn(batch, sz["seq"], 1), torch.randn(batch, 1)
         loss_fn = torch.nn.functional.mse_loss
     else:
         d = sz["d_model"]
-        net, lr = pt.SeqTransformer(10, d, 4, 2, 2 * d, 0.0, True), 0.01
+        net = pt.SeqTransformer(10, d, 4, 2, 2 * d, 0.0, True)
         xs, ys = torch.randn(batch, sz["seq"], 10), torch.randn(batch, sz["seq"], 1)
         loss_fn = torch.nn.functional.mse_loss
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(CHECK_NOISE * torch.randn_like(p))
+    lr = CHECK_LR[model]
     tensors = {k: v.detach().contiguous() for k, v in net.state_dict().items()}
     tensors.update({"__xs": xs.contiguous(), "__ys": ys.contiguous()})
     save_file(tensors, path)
@@ -91,22 +105,29 @@ def write_check_file(model, path, batch=8):
     return losses
 
 
+def check_case(model, path):
+    return dict(model=model, mode="check", batch=8, weights=path, lr=CHECK_LR[model], **CHECK_SIZES[model])
+
+
 def run_check(a, workers):
     rows, ok = [], True
     with tempfile.TemporaryDirectory() as tmp:
         for model in a.models:
             path = os.path.join(tmp, f"{model}.safetensors")
             torch_losses = write_check_file(model, path)
-            case = dict(model=model, mode="check", batch=8, weights=path, **CHECK_SIZES[model])
-            got = {name: w.ask(case)["losses"] for name, w in workers.items()}
+            got = {name: w.ask(check_case(model, path))["losses"] for name, w in workers.items()}
             ref = got["tch"]
             row = {"model": model, "pytorch": torch_losses, "losses": got, "max_abs_diff": {}}
             for name, losses in got.items():
+                sane = all(math.isfinite(x) for x in losses) and losses[1] < losses[0]
+                if not sane:
+                    print(f"  {model}: {name}'s losses {losses} are not finite and decreasing", flush=True)
+                    ok = False
                 if name == "tch":
                     continue
                 diff = max(abs(x - y) for x, y in zip(losses, ref))
                 row["max_abs_diff"][name] = diff
-                ok &= diff <= a.check_tolerance
+                ok &= sane and diff <= a.check_tolerance
             rows.append(row)
             print(f"  {model:<12} tch {ref[0]:.7f} -> {ref[1]:.7f}  "
                   + "  ".join(f"{n} Δ {d:.1e}" for n, d in row["max_abs_diff"].items())
@@ -274,7 +295,7 @@ def main():
     if a.write_check_file:
         model, path = a.write_check_file
         print(json.dumps({"losses": write_check_file(model, path),
-                          "case": dict(model=model, mode="check", batch=8, weights=path, **CHECK_SIZES[model])}))
+                          "case": check_case(model, path)}))
         return
     a.peers = a.peers or list(PEERS)
     a.models = a.models or list(SIZES)

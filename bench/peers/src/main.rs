@@ -6,6 +6,7 @@
 //! bench/peers/target/release/peers --framework burn-ndarray --list-models
 //! ```
 
+mod positions;
 mod protocol;
 mod weights;
 mod with_burn;

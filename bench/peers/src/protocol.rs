@@ -13,7 +13,7 @@
 //! pass in evaluation mode without autograd, one output value read back.
 //! `check`: the model's weights and a batch come from `weights` (a safetensors
 //! file holding the PyTorch `state_dict` plus `__xs` and `__ys`); the answer holds
-//! the loss before and after one SGD step with dropout off.
+//! the loss before and after one SGD step (learning rate `lr`) with dropout off.
 
 use std::io::{BufRead, Write};
 use std::time::Instant;
@@ -48,10 +48,16 @@ pub struct Case {
     /// `check` only: the safetensors file with the weights and the batch.
     #[serde(default)]
     pub weights: Option<String>,
+    /// SGD learning rate (default: the example's, see [`Settings::lr`]).
+    #[serde(default)]
+    pub lr: Option<f64>,
+    /// Untimed steps before the timed ones (default 3).
     #[serde(default = "default_warmup")]
     pub warmup: usize,
+    /// Timed steps at least (default 10).
     #[serde(default = "default_min_steps")]
     pub min_steps: usize,
+    /// Timed seconds at least (default 1).
     #[serde(default = "default_min_seconds")]
     pub min_seconds: f64,
 }
@@ -66,26 +72,35 @@ fn default_min_seconds() -> f64 {
     1.0
 }
 
-/// The sizes of a case with the examples' defaults filled in.
+/// A case's model sizes and training settings, with the defaults of
+/// `examples/bench.rs` filled in (the driver always sends the sizes it times).
 #[derive(Debug, Clone, Copy)]
-pub struct Shapes {
+pub struct Settings {
+    /// Samples per step.
     pub batch: usize,
+    /// Time steps per sample (recurrent models and Transformer).
     pub seq: usize,
+    /// Hidden size of the recurrent layer.
     pub hidden: usize,
+    /// Width of the Transformer.
     pub d_model: usize,
+    /// Attention heads of the Transformer (4, transformer_seq's).
     pub heads: usize,
+    /// Encoder layers of the Transformer (2).
     pub layers: usize,
-    /// transformer_seq's features per time step.
-    pub features: usize,
+    /// Features per time step of transformer_seq's windows (10).
+    pub input_size: usize,
+    /// Transformer dropout; 0 in a `check`.
     pub dropout: f64,
-    /// The examples' SGD learning rate: cnn_mnist 0.001, the series examples 0.01.
+    /// SGD learning rate: the case's, else the example's (cnn_mnist 0.001, the series examples 0.01).
     pub lr: f64,
 }
 
-impl Shapes {
+impl Settings {
     /// Fills in the defaults of `examples/bench.rs` for `case.model`.
     pub fn of(case: &Case) -> Self {
         let transformer = case.model == "transformer";
+        let example_lr = if case.model == "cnn" { 0.001 } else { 0.01 };
         Self {
             batch: case.batch,
             seq: case.seq.unwrap_or(if transformer { 32 } else { 20 }),
@@ -93,13 +108,13 @@ impl Shapes {
             d_model: case.d_model.unwrap_or(64),
             heads: 4,
             layers: 2,
-            features: 10,
+            input_size: 10,
             dropout: if case.mode == "check" {
                 0.0
             } else {
                 case.dropout.unwrap_or(0.1)
             },
-            lr: if case.model == "cnn" { 0.001 } else { 0.01 },
+            lr: case.lr.unwrap_or(example_lr),
         }
     }
 
@@ -109,13 +124,15 @@ impl Shapes {
     }
 }
 
-/// Where a training step's time goes, in seconds: forward (with the loss and
-/// reading its value), backward (with collecting the gradients), optimizer step.
-/// The same split as `examples/bench.rs`.
+/// Where a training step's time goes, in seconds; the same split as
+/// `examples/bench.rs`.
 #[derive(Debug, Default, Clone, Copy, Serialize)]
 pub struct Phases {
+    /// Forward pass and loss.
     pub forward_s: f64,
+    /// Backward pass (with collecting the gradients).
     pub backward_s: f64,
+    /// Optimizer step and reading the loss value back.
     pub step_s: f64,
 }
 
@@ -150,16 +167,21 @@ pub trait Workload {
 pub trait Framework {
     /// Builds the case's model on synthetic inputs (`train`, `infer`) or on the
     /// weights and batch of `case.weights` (`check`).
-    fn build(&self, case: &Case, shapes: &Shapes) -> Result<Box<dyn Workload>>;
+    fn build(&self, case: &Case, settings: &Settings) -> Result<Box<dyn Workload>>;
 }
 
 /// The answer to a `train` or `infer` case.
 #[derive(Debug, Serialize)]
 pub struct Measured {
+    /// Timed steps.
     pub steps: usize,
+    /// Their wall time.
     pub seconds: f64,
+    /// `steps / seconds`.
     pub steps_per_sec: f64,
+    /// `steps · batch / seconds`.
     pub samples_per_sec: f64,
+    /// Threads of the framework's pool.
     pub threads: usize,
     /// Training cases: mean seconds per step in each phase.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -207,7 +229,7 @@ fn check(work: &mut dyn Workload) -> Result<serde_json::Value> {
     let mut phases = Phases::default();
     let before = work.train_step(&mut phases)?;
     let after = work.train_step(&mut phases)?;
-    Ok(serde_json::json!({ "losses": [before, after], "weights_loaded": true }))
+    Ok(serde_json::json!({ "losses": [before, after] }))
 }
 
 fn answer(fw: &dyn Framework, line: &str, threads: usize) -> Result<serde_json::Value> {
@@ -219,8 +241,8 @@ fn answer(fw: &dyn Framework, line: &str, threads: usize) -> Result<serde_json::
             case.model
         );
     }
-    let shapes = Shapes::of(&case);
-    let mut work = fw.build(&case, &shapes)?;
+    let settings = Settings::of(&case);
+    let mut work = fw.build(&case, &settings)?;
     if case.mode == "check" {
         check(work.as_mut())
     } else {
@@ -247,24 +269,4 @@ pub fn serve(fw: &dyn Framework, threads: usize) -> Result<()> {
         out.flush()?;
     }
     Ok(())
-}
-
-/// Sinusoidal position encoding of transformer_seq (Vaswani et al. 2017, §3.5):
-/// `pe[pos, 2i] = sin(pos / 10000^(2i/d))`, `pe[pos, 2i+1] = cos(...)`, computed
-/// in f32 with the same operations as `tchport::models::positional_encoding`.
-/// Row-major `[seq, d_model]`.
-pub fn positional_encoding(seq: usize, d_model: usize) -> Vec<f32> {
-    let scale = -(10000f64.ln()) / d_model as f64;
-    let mut pe = vec![0f32; seq * d_model];
-    for pos in 0..seq {
-        for i in (0..d_model).step_by(2) {
-            let div = (i as f32 * scale as f32).exp();
-            let angle = pos as f32 * div;
-            pe[pos * d_model + i] = angle.sin();
-            if i + 1 < d_model {
-                pe[pos * d_model + i + 1] = angle.cos();
-            }
-        }
-    }
-    pe
 }

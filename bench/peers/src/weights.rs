@@ -1,22 +1,58 @@
 //! The `check` case's file: a PyTorch `state_dict` plus the batch (`__xs`,
 //! `__ys`), as `bench/peers/bench_peers.py` writes it with `safetensors.torch`.
+//! It remembers which keys were read, so a loader that skips a parameter is
+//! an error, not a silent pass.
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use safetensors::{Dtype, SafeTensors};
 
-/// One tensor of the file: its shape and its values in row-major order.
+/// One tensor of the file.
 #[derive(Debug, Clone)]
 pub struct Array {
+    /// Its shape, PyTorch's order.
     pub shape: Vec<usize>,
+    /// Its values in row-major order (integers converted to f32).
     pub values: Vec<f32>,
 }
 
-/// All tensors of a safetensors file, by name (f32 and i64 only; i64 becomes f32).
+impl Array {
+    /// Rows `[k·n, (k+1)·n)` of a `[rows, ...]` tensor (a block of a packed
+    /// projection such as `in_proj_weight` or an LSTM's `weight_ih_l0`).
+    pub fn rows(&self, k: usize, n: usize) -> Result<Array> {
+        let rows = *self.shape.first().context("a scalar has no rows")?;
+        ensure!(
+            (k + 1) * n <= rows,
+            "rows {}..{} of a tensor of {rows} rows",
+            k * n,
+            (k + 1) * n
+        );
+        let cols: usize = self.shape[1..].iter().product();
+        let mut shape = self.shape.clone();
+        shape[0] = n;
+        Ok(Array {
+            shape,
+            values: self.values[k * n * cols..(k + 1) * n * cols].to_vec(),
+        })
+    }
+
+    /// The same values as `[shape[0], rest]`.
+    pub fn flat(&self) -> Array {
+        let rows = self.shape.first().copied().unwrap_or(1).max(1);
+        Array {
+            shape: vec![rows, self.values.len() / rows],
+            values: self.values.clone(),
+        }
+    }
+}
+
+/// All tensors of a safetensors file, by name (f32 and i64 only).
 #[derive(Debug)]
 pub struct Weights {
     arrays: HashMap<String, Array>,
+    used: RefCell<BTreeSet<String>>,
     path: String,
 }
 
@@ -44,14 +80,40 @@ impl Weights {
         }
         Ok(Self {
             arrays,
+            used: RefCell::default(),
             path: path.to_string(),
         })
     }
 
-    /// The tensor `name`; an error names the file and the key.
+    /// The tensor `name`, marked as used; an error names the file and the key.
     pub fn get(&self, name: &str) -> Result<&Array> {
-        self.arrays
+        let a = self
+            .arrays
             .get(name)
-            .with_context(|| format!("{} has no tensor {name:?}", self.path))
+            .with_context(|| format!("{} has no tensor {name:?}", self.path))?;
+        self.used.borrow_mut().insert(name.to_string());
+        Ok(a)
+    }
+
+    /// The file's name, for error messages.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Fails unless every parameter of the file (every key not starting with
+    /// `__`) was read by the loader.
+    pub fn ensure_all_used(&self) -> Result<()> {
+        let used = self.used.borrow();
+        let unused: Vec<&String> = self
+            .arrays
+            .keys()
+            .filter(|k| !k.starts_with("__") && !used.contains(*k))
+            .collect();
+        ensure!(
+            unused.is_empty(),
+            "{}: the model did not load {unused:?}",
+            self.path
+        );
+        Ok(())
     }
 }

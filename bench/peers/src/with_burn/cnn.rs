@@ -1,7 +1,7 @@
 //! The tutorial's CNN (cnn_mnist) in burn: conv1 1→32 and conv2 32→64 (3×3,
 //! padding 1), ReLU and 2×2 max-pooling after each, fc 64·7·7→10, ReLU on the logits.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
@@ -47,8 +47,9 @@ impl<B: Backend> Net<B, 4> for Cnn<B> {
 
     fn load(mut self, w: &Weights, dev: &B::Device) -> Result<Self> {
         for (conv, name) in [(&mut self.conv1, "conv1"), (&mut self.conv2, "conv2")] {
-            conv.weight = load::param(w, &format!("{name}.weight"), dev)?;
-            conv.bias = Some(load::param(w, &format!("{name}.bias"), dev)?);
+            load::param(&mut conv.weight, w, &format!("{name}.weight"), dev)?;
+            let bias = conv.bias.as_mut().context("conv layers have a bias")?;
+            load::param(bias, w, &format!("{name}.bias"), dev)?;
         }
         load::linear(&mut self.fc, w, "fc", dev)?;
         Ok(self)

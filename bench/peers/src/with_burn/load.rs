@@ -1,6 +1,8 @@
 //! PyTorch `state_dict` tensors into burn parameters. burn's `Linear` keeps its
 //! weight as `[in, out]` (`y = x W + b`), PyTorch's as `[out, in]`: weights are
 //! transposed on the way in; convolutions and norms share PyTorch's layout.
+//! Every replaced parameter must keep the shape the module gave it; errors name
+//! the file and the key.
 
 use anyhow::{ensure, Result};
 use burn::module::Param;
@@ -10,11 +12,17 @@ use burn::tensor::TensorData;
 
 use crate::weights::{Array, Weights};
 
-/// The tensor `a` on `dev`; its rank must be `D`.
-pub fn tensor<B: Backend, const D: usize>(a: &Array, dev: &B::Device) -> Result<Tensor<B, D>> {
+/// `a` (read from key `key` of `w`) as a rank-`D` tensor on `dev`.
+pub fn array<B: Backend, const D: usize>(
+    a: &Array,
+    w: &Weights,
+    key: &str,
+    dev: &B::Device,
+) -> Result<Tensor<B, D>> {
     ensure!(
         a.shape.len() == D,
-        "expected a rank-{D} tensor, got shape {:?}",
+        "{}: {key} has shape {:?}; expected a rank-{D} tensor",
+        w.path(),
         a.shape
     );
     Ok(Tensor::from_data(
@@ -23,48 +31,69 @@ pub fn tensor<B: Backend, const D: usize>(a: &Array, dev: &B::Device) -> Result<
     ))
 }
 
-/// `a` as `[shape[0], rest]`.
-pub fn flat(a: &Array) -> Array {
-    let rows = a.shape.first().copied().unwrap_or(1);
-    Array {
-        shape: vec![rows, a.values.len() / rows.max(1)],
-        values: a.values.clone(),
-    }
-}
-
-/// A trainable parameter from the key `name`.
-pub fn param<B: Backend, const D: usize>(
+/// The tensor `key` of `w` on `dev`.
+pub fn tensor<B: Backend, const D: usize>(
     w: &Weights,
-    name: &str,
+    key: &str,
     dev: &B::Device,
-) -> Result<Param<Tensor<B, D>>> {
-    Ok(Param::from_tensor(tensor(w.get(name)?, dev)?))
+) -> Result<Tensor<B, D>> {
+    array(w.get(key)?, w, key, dev)
 }
 
-/// Rows `[k·n, (k+1)·n)` of a `[rows, cols]` (or `[rows]`) PyTorch tensor.
-fn rows(a: &Array, k: usize, n: usize) -> Array {
-    let cols: usize = a.shape[1..].iter().product();
-    let mut shape = a.shape.clone();
-    shape[0] = n;
-    Array {
-        shape,
-        values: a.values[k * n * cols..(k + 1) * n * cols].to_vec(),
-    }
+/// Replaces `param` by `value`, which must have its shape.
+fn replace<B: Backend, const D: usize>(
+    param: &mut Param<Tensor<B, D>>,
+    value: Tensor<B, D>,
+    what: &str,
+) -> Result<()> {
+    let (want, got) = (param.val().dims(), value.dims());
+    ensure!(
+        want == got,
+        "{what}: shape {got:?}, but the burn module's is {want:?}"
+    );
+    *param = Param::from_tensor(value);
+    Ok(())
 }
 
-/// Block `k` of `n` output rows of a packed PyTorch projection (`in_proj_weight`,
-/// an LSTM's `weight_ih_l0`) into the burn `Linear` `l`.
-pub fn linear_block<B: Backend>(
-    l: &mut Linear<B>,
-    (weight, bias): (&Array, &Array),
-    k: usize,
-    n: usize,
+/// The parameter `param` from the key `key` of `w`.
+pub fn param<B: Backend, const D: usize>(
+    param: &mut Param<Tensor<B, D>>,
+    w: &Weights,
+    key: &str,
     dev: &B::Device,
 ) -> Result<()> {
-    let w = tensor::<B, 2>(&rows(weight, k, n), dev)?; // [n, in]
-    l.weight = Param::from_tensor(w.transpose()); // [in, n]
-    l.bias = Some(Param::from_tensor(tensor(&rows(bias, k, n), dev)?));
-    Ok(())
+    let value = tensor(w, key, dev)?;
+    replace(param, value, &format!("{}: {key}", w.path()))
+}
+
+/// Block `k` of `n` output rows of a packed PyTorch projection (weight and
+/// bias keys, e.g. `in_proj_weight`, or an LSTM's `weight_ih_l0`) into `l`.
+pub fn linear_block<B: Backend>(
+    l: &mut Linear<B>,
+    w: &Weights,
+    (weight, bias): (&str, &str),
+    (k, n): (usize, usize),
+    dev: &B::Device,
+) -> Result<()> {
+    let what = format!("{}: rows {}..{} of {weight}", w.path(), k * n, (k + 1) * n);
+    let rows = w
+        .get(weight)?
+        .rows(k, n)
+        .map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
+    replace(
+        &mut l.weight,
+        array::<B, 2>(&rows, w, weight, dev)?.transpose(),
+        &what,
+    )?;
+    let b = w
+        .get(bias)?
+        .rows(k, n)
+        .map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
+    let bias_param = l
+        .bias
+        .as_mut()
+        .ok_or_else(|| anyhow::anyhow!("{what}: the burn Linear has no bias"))?;
+    replace(bias_param, array::<B, 1>(&b, w, bias, dev)?, &what)
 }
 
 /// `prefix.weight` / `prefix.bias` of an `nn.Linear` into `l`.
@@ -74,7 +103,18 @@ pub fn linear<B: Backend>(
     prefix: &str,
     dev: &B::Device,
 ) -> Result<()> {
-    let weight = w.get(&format!("{prefix}.weight"))?;
-    let bias = w.get(&format!("{prefix}.bias"))?;
-    linear_block(l, (weight, bias), 0, weight.shape[0], dev)
+    let [_, out] = l.weight.val().dims();
+    let keys = (format!("{prefix}.weight"), format!("{prefix}.bias"));
+    linear_block(l, w, (&keys.0, &keys.1), (0, out), dev)
+}
+
+/// The number of rows of the key `key` divided by `parts` (gates of an LSTM).
+pub fn rows_per_part(w: &Weights, key: &str, parts: usize) -> Result<usize> {
+    let rows = w.get(key)?.shape.first().copied().unwrap_or(0);
+    ensure!(
+        rows > 0 && rows % parts == 0,
+        "{}: {key} has {rows} rows, not {parts} equal blocks",
+        w.path()
+    );
+    Ok(rows / parts)
 }

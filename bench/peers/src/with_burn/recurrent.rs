@@ -8,33 +8,39 @@ use burn::prelude::*;
 use burn::tensor::activation::tanh;
 
 use super::{load, Net};
-use crate::protocol::Shapes;
+use crate::protocol::Settings;
 use crate::weights::Weights;
+
+/// PyTorch's keys of the first recurrent layer: (weight, bias) input to hidden, hidden to hidden.
+const LAYER0: ((&str, &str), (&str, &str)) = (
+    ("rnn.weight_ih_l0", "rnn.bias_ih_l0"),
+    ("rnn.weight_hh_l0", "rnn.bias_hh_l0"),
+);
 
 /// `nn.RNN(input, hidden, batch_first=True)`: `h_t = tanh(x_t W_ih + b_ih + h_{t-1} W_hh + b_hh)`.
 #[derive(Module, Debug)]
 pub struct TanhRnn<B: Backend> {
-    input: Linear<B>,  // W_ih, b_ih
-    hidden: Linear<B>, // W_hh, b_hh
+    ih: Linear<B>, // W_ih, b_ih (input to hidden)
+    hh: Linear<B>, // W_hh, b_hh (hidden to hidden)
 }
 
 impl<B: Backend> TanhRnn<B> {
     fn new(input: usize, hidden: usize, dev: &B::Device) -> Self {
         Self {
-            input: LinearConfig::new(input, hidden).init(dev),
-            hidden: LinearConfig::new(hidden, hidden).init(dev),
+            ih: LinearConfig::new(input, hidden).init(dev),
+            hh: LinearConfig::new(hidden, hidden).init(dev),
         }
     }
 
     /// The last hidden state `[batch, hidden]` of `xs: [batch, seq, input]`.
     fn last_hidden(&self, xs: Tensor<B, 3>) -> Tensor<B, 2> {
         let [batch, seq, _] = xs.dims();
-        let xw = self.input.forward(xs); // every step's input projection: [batch, seq, hidden]
-        let [_, hidden] = self.hidden.weight.dims();
+        let xw = self.ih.forward(xs); // every step's input projection: [batch, seq, hidden]
+        let [_, hidden] = self.hh.weight.dims();
         let mut h = Tensor::zeros([batch, hidden], &xw.device());
         for t in 0..seq {
             let x_t = xw.clone().slice([0..batch, t..t + 1]).squeeze_dim::<2>(1); // [batch, hidden]
-            h = tanh(x_t + self.hidden.forward(h));
+            h = tanh(x_t + self.hh.forward(h));
         }
         h
     }
@@ -49,7 +55,7 @@ pub struct RnnNet<B: Backend> {
 
 impl<B: Backend> RnnNet<B> {
     /// Input size 1, `s.hidden` units.
-    pub fn new(s: &Shapes, dev: &B::Device) -> Self {
+    pub fn new(s: &Settings, dev: &B::Device) -> Self {
         Self {
             rnn: TanhRnn::new(1, s.hidden, dev),
             fc: LinearConfig::new(s.hidden, 1).init(dev),
@@ -63,11 +69,10 @@ impl<B: Backend> Net<B, 3> for RnnNet<B> {
     }
 
     fn load(mut self, w: &Weights, dev: &B::Device) -> Result<Self> {
-        let ih = (w.get("rnn.weight_ih_l0")?, w.get("rnn.bias_ih_l0")?);
-        let hh = (w.get("rnn.weight_hh_l0")?, w.get("rnn.bias_hh_l0")?);
-        let n = ih.0.shape[0];
-        load::linear_block(&mut self.rnn.input, ih, 0, n, dev)?;
-        load::linear_block(&mut self.rnn.hidden, hh, 0, n, dev)?;
+        let n = load::rows_per_part(w, "rnn.weight_ih_l0", 1)?;
+        let (ih, hh) = LAYER0;
+        load::linear_block(&mut self.rnn.ih, w, ih, (0, n), dev)?;
+        load::linear_block(&mut self.rnn.hh, w, hh, (0, n), dev)?;
         load::linear(&mut self.fc, w, "fc", dev)?;
         Ok(self)
     }
@@ -82,7 +87,7 @@ pub struct LstmNet<B: Backend> {
 
 impl<B: Backend> LstmNet<B> {
     /// Input size 1, `s.hidden` units, biases on (as `nn.LSTM`).
-    pub fn new(s: &Shapes, dev: &B::Device) -> Self {
+    pub fn new(s: &Settings, dev: &B::Device) -> Self {
         Self {
             rnn: LstmConfig::new(1, s.hidden, true).init(dev),
             fc: LinearConfig::new(s.hidden, 1).init(dev),
@@ -98,21 +103,18 @@ impl<B: Backend> Net<B, 3> for LstmNet<B> {
 
     /// PyTorch packs the gates as rows i, f, g, o of `weight_ih_l0`/`weight_hh_l0`.
     fn load(mut self, w: &Weights, dev: &B::Device) -> Result<Self> {
-        let ih = (w.get("rnn.weight_ih_l0")?, w.get("rnn.bias_ih_l0")?);
-        let hh = (w.get("rnn.weight_hh_l0")?, w.get("rnn.bias_hh_l0")?);
-        let n = ih.0.shape[0] / 4;
+        let n = load::rows_per_part(w, "rnn.weight_ih_l0", 4)?;
+        let (ih, hh) = LAYER0;
         let lstm = &mut self.rnn;
-        for (k, gate) in [
+        let gates = [
             &mut lstm.input_gate,
             &mut lstm.forget_gate,
             &mut lstm.cell_gate,
             &mut lstm.output_gate,
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            load::linear_block(&mut gate.input_transform, ih, k, n, dev)?;
-            load::linear_block(&mut gate.hidden_transform, hh, k, n, dev)?;
+        ];
+        for (k, gate) in gates.into_iter().enumerate() {
+            load::linear_block(&mut gate.input_transform, w, ih, (k, n), dev)?;
+            load::linear_block(&mut gate.hidden_transform, w, hh, (k, n), dev)?;
         }
         load::linear(&mut self.fc, w, "fc", dev)?;
         Ok(self)

@@ -16,7 +16,8 @@ use burn::tensor::activation::relu;
 use burn::tensor::TensorData;
 
 use super::{load, Net};
-use crate::protocol::{positional_encoding, Shapes};
+use crate::positions::positional_encoding;
+use crate::protocol::Settings;
 use crate::weights::Weights;
 
 /// `nn.TransformerEncoderLayer(norm_first=False, activation=relu)`.
@@ -31,7 +32,7 @@ pub struct EncoderLayer<B: Backend> {
 }
 
 impl<B: Backend> EncoderLayer<B> {
-    fn new(s: &Shapes, dev: &B::Device) -> Self {
+    fn new(s: &Settings, dev: &B::Device) -> Self {
         let d = s.d_model;
         Self {
             self_attn: MultiHeadAttentionConfig::new(d, s.heads)
@@ -59,28 +60,24 @@ impl<B: Backend> EncoderLayer<B> {
 
     fn load(&mut self, w: &Weights, prefix: &str, dev: &B::Device) -> Result<()> {
         let packed = (
-            w.get(&format!("{prefix}.self_attn.in_proj_weight"))?,
-            w.get(&format!("{prefix}.self_attn.in_proj_bias"))?,
+            &*format!("{prefix}.self_attn.in_proj_weight"),
+            &*format!("{prefix}.self_attn.in_proj_bias"),
         );
-        let d = packed.0.shape[1];
+        let d = load::rows_per_part(w, packed.0, 3)?;
         let attn = &mut self.self_attn;
         for (k, proj) in [&mut attn.query, &mut attn.key, &mut attn.value]
             .into_iter()
             .enumerate()
         {
-            load::linear_block(proj, packed, k, d, dev)?;
+            load::linear_block(proj, w, packed, (k, d), dev)?;
         }
-        load::linear(
-            &mut attn.output,
-            w,
-            &format!("{prefix}.self_attn.out_proj"),
-            dev,
-        )?;
+        let out_proj = format!("{prefix}.self_attn.out_proj");
+        load::linear(&mut attn.output, w, &out_proj, dev)?;
         load::linear(&mut self.linear1, w, &format!("{prefix}.linear1"), dev)?;
         load::linear(&mut self.linear2, w, &format!("{prefix}.linear2"), dev)?;
         for (norm, name) in [(&mut self.norm1, "norm1"), (&mut self.norm2, "norm2")] {
-            norm.gamma = load::param(w, &format!("{prefix}.{name}.weight"), dev)?;
-            norm.beta = load::param(w, &format!("{prefix}.{name}.bias"), dev)?;
+            load::param(&mut norm.gamma, w, &format!("{prefix}.{name}.weight"), dev)?;
+            load::param(&mut norm.beta, w, &format!("{prefix}.{name}.bias"), dev)?;
         }
         Ok(())
     }
@@ -97,10 +94,10 @@ pub struct SeqTransformer<B: Backend> {
 }
 
 impl<B: Backend> SeqTransformer<B> {
-    /// `s.features` inputs per step, `s.layers` layers of width `s.d_model`.
-    pub fn new(s: &Shapes, dev: &B::Device) -> Self {
+    /// `s.input_size` inputs per step, `s.layers` layers of width `s.d_model`.
+    pub fn new(s: &Settings, dev: &B::Device) -> Self {
         Self {
-            input_proj: LinearConfig::new(s.features, s.d_model).init(dev),
+            input_proj: LinearConfig::new(s.input_size, s.d_model).init(dev),
             layers: (0..s.layers).map(|_| EncoderLayer::new(s, dev)).collect(),
             head: LinearConfig::new(s.d_model, 1).init(dev),
             dropout: DropoutConfig::new(s.dropout).init(),

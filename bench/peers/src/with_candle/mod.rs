@@ -11,19 +11,19 @@
 //! does, so no autograd graph is recorded.
 
 mod cnn;
+mod data;
 mod recurrent;
 mod transformer;
+mod work;
 
 use anyhow::{Context, Result};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{Optimizer, VarBuilder, VarMap, SGD};
 
-use std::time::Instant;
-
-use crate::protocol::{Case, Framework, Phases, Shapes, Workload};
+use crate::protocol::{Case, Framework, Settings, Workload};
 
 pub use cnn::Cnn;
-pub use recurrent::RecurrentNet;
+pub use recurrent::{Cell, RecurrentNet};
 pub use transformer::SeqTransformer;
 
 /// A candle model: a forward pass in training or evaluation mode.
@@ -32,132 +32,78 @@ pub trait Model {
     fn forward_t(&self, xs: &Tensor, train: bool) -> candle_core::Result<Tensor>;
 }
 
-/// The loss of a case: cnn_mnist's cross-entropy or the series examples' MSE.
-#[derive(Debug, Clone, Copy)]
-enum Loss {
-    CrossEntropy,
-    Mse,
-}
-
-impl Loss {
-    fn compute(self, out: &Tensor, ys: &Tensor) -> candle_core::Result<Tensor> {
-        match self {
-            Loss::CrossEntropy => candle_nn::loss::cross_entropy(out, ys),
-            Loss::Mse => candle_nn::loss::mse(out, ys),
-        }
-    }
-}
-
 /// candle on the CPU.
 pub struct Candle;
 
-/// A built case: the model, its batch and (for training) its optimizer.
-struct Work {
-    model: Box<dyn Model>,
-    sgd: Option<SGD>,
-    xs: Tensor,
-    ys: Tensor,
-    loss: Loss,
-}
-
-impl Workload for Work {
-    fn train_step(&mut self, phases: &mut Phases) -> Result<f32> {
-        let sgd = self
-            .sgd
-            .as_mut()
-            .context("an inference case has no optimizer")?;
-        let t0 = Instant::now();
-        let out = self.model.forward_t(&self.xs, true)?;
-        let loss = self.loss.compute(&out, &self.ys)?;
-        let value = loss.to_scalar::<f32>()?;
-        let t1 = Instant::now();
-        let grads = loss.backward()?;
-        let t2 = Instant::now();
-        sgd.step(&grads)?; // SGD::backward_step, split to time the phases
-        phases.add([t0, t1, t2, Instant::now()]);
-        Ok(value)
-    }
-
-    fn infer(&mut self) -> Result<f32> {
-        let out = self.model.forward_t(&self.xs, false)?;
-        Ok(out.flatten_all()?.get(0)?.to_scalar::<f32>()?)
-    }
-}
-
-fn build_model(model: &str, vb: VarBuilder, s: &Shapes) -> Result<Box<dyn Model>> {
+fn build_model(model: &str, vb: VarBuilder, s: &Settings) -> Result<Box<dyn Model>> {
     Ok(match model {
         "cnn" => Box::new(Cnn::new(vb)?),
-        "rnn" | "lstm" => Box::new(RecurrentNet::new(vb, model == "lstm", s)?),
+        "rnn" => Box::new(RecurrentNet::new(vb, Cell::Rnn, s)?),
+        "lstm" => Box::new(RecurrentNet::new(vb, Cell::Lstm, s)?),
         _ => Box::new(SeqTransformer::new(vb, s)?),
     })
 }
 
-/// Synthetic inputs and targets of the examples' shapes.
-fn synthetic(model: &str, s: &Shapes, dev: &Device) -> Result<(Tensor, Tensor, Loss)> {
-    let b = s.batch;
-    Ok(match model {
-        "cnn" => (
-            Tensor::rand(0f32, 1f32, (b, 1, 28, 28), dev)?, // [batch, 1, 28, 28]
-            Tensor::rand(0f32, 10f32, b, dev)?.to_dtype(DType::U32)?, // [batch] labels
-            Loss::CrossEntropy,
-        ),
-        "rnn" | "lstm" => (
-            Tensor::randn(0f32, 1f32, (b, s.seq, 1), dev)?, // [batch, seq, 1]
-            Tensor::randn(0f32, 1f32, (b, 1), dev)?,        // [batch, 1]
-            Loss::Mse,
-        ),
-        _ => (
-            Tensor::randn(0f32, 1f32, (b, s.seq, s.features), dev)?, // [batch, seq, features]
-            Tensor::randn(0f32, 1f32, (b, s.seq), dev)?,             // [batch, seq]
-            Loss::Mse,
-        ),
-    })
+/// Sets the model's variables from the PyTorch `state_dict` in `path`; every
+/// parameter of the file must be one of the model's.
+fn load_weights(varmap: &mut VarMap, path: &str) -> Result<()> {
+    varmap
+        .load(path)
+        .with_context(|| format!("loading {path} into the candle model"))?;
+    let names = candle_core::safetensors::load(path, &Device::Cpu)
+        .with_context(|| format!("reading {path}"))?;
+    let vars = varmap
+        .data()
+        .lock()
+        .map_err(|_| anyhow::anyhow!("poisoned VarMap"))?;
+    let unused: Vec<&String> = names
+        .keys()
+        .filter(|k| !k.starts_with("__") && !vars.contains_key(*k))
+        .collect();
+    anyhow::ensure!(
+        unused.is_empty(),
+        "{path}: the candle model has no {unused:?}"
+    );
+    Ok(())
+}
+
+/// The model rebuilt on plain copies of the variables: no autograd graph.
+fn detached(varmap: &VarMap, model: &str, s: &Settings) -> Result<Box<dyn Model>> {
+    let tensors = varmap
+        .data()
+        .lock()
+        .map_err(|_| anyhow::anyhow!("poisoned VarMap"))?
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_tensor().detach()))
+        .collect();
+    build_model(
+        model,
+        VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu),
+        s,
+    )
 }
 
 impl Framework for Candle {
-    fn build(&self, case: &Case, s: &Shapes) -> Result<Box<dyn Workload>> {
+    fn build(&self, case: &Case, s: &Settings) -> Result<Box<dyn Workload>> {
         let dev = Device::Cpu;
         let mut varmap = VarMap::new();
-        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &dev);
-        let trained = build_model(&case.model, vb, s)?;
-        let (mut xs, mut ys, loss) = synthetic(&case.model, s, &dev)?;
-        if let Some(path) = &case.weights {
-            varmap
-                .load(path)
-                .with_context(|| format!("loading {path} into the candle model"))?;
-            let file = candle_core::safetensors::load(path, &dev)?;
-            xs = file.get("__xs").context("no __xs")?.clone();
-            ys = file.get("__ys").context("no __ys")?.clone();
-            if case.model != "cnn" {
-                ys = ys.flatten_from(1)?; // the Transformer's [batch, seq, 1] -> [batch, seq]
+        let trained = build_model(
+            &case.model,
+            VarBuilder::from_varmap(&varmap, DType::F32, &dev),
+            s,
+        )?;
+        let (xs, ys) = match &case.weights {
+            Some(path) => {
+                load_weights(&mut varmap, path)?;
+                data::from_file(&case.model, path, &dev)?
             }
-        }
-        if case.mode == "infer" {
-            // Plain tensors, as loaded from a checkpoint: no autograd graph.
-            let tensors = varmap
-                .data()
-                .lock()
-                .map_err(|_| anyhow::anyhow!("poisoned VarMap"))?
-                .iter()
-                .map(|(k, v)| (k.clone(), v.as_tensor().detach()))
-                .collect();
-            let vb = VarBuilder::from_tensors(tensors, DType::F32, &dev);
-            let model = build_model(&case.model, vb, s)?;
-            return Ok(Box::new(Work {
-                model,
-                sgd: None,
-                xs,
-                ys,
-                loss,
-            }));
-        }
-        let sgd = SGD::new(varmap.all_vars(), s.lr)?;
-        Ok(Box::new(Work {
-            model: trained,
-            sgd: Some(sgd),
-            xs,
-            ys,
-            loss,
-        }))
+            None => data::synthetic(&case.model, s, &dev)?,
+        };
+        let (model, sgd) = if case.mode == "infer" {
+            (detached(&varmap, &case.model, s)?, None)
+        } else {
+            (trained, Some(SGD::new(varmap.all_vars(), s.lr)?))
+        };
+        Ok(Box::new(work::Work::new(model, sgd, (xs, ys), &case.model)))
     }
 }

@@ -8,7 +8,7 @@ use candle_nn::rnn::{lstm, LSTMConfig, LSTM, RNN};
 use candle_nn::{linear, Init, Linear, VarBuilder};
 
 use super::Model;
-use crate::protocol::Shapes;
+use crate::protocol::Settings;
 
 /// `nn.RNN(input, hidden, batch_first=True)`: `h_t = tanh(x_t W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh)`.
 pub struct TanhRnn {
@@ -48,24 +48,32 @@ impl TanhRnn {
     }
 }
 
-enum Cell {
+/// The recurrent layer of rnn_series (`--cell`).
+#[derive(Debug, Clone, Copy)]
+pub enum Cell {
+    /// `nn.RNN` (tanh), the tutorial's.
+    Rnn,
+    /// `nn.LSTM`.
+    Lstm,
+}
+
+enum Layer {
     Rnn(TanhRnn),
     Lstm(LSTM),
 }
 
 /// The recurrent layer under `rnn` and `fc: Linear(hidden, 1)`.
 pub struct RecurrentNet {
-    rnn: Cell,
+    rnn: Layer,
     fc: Linear,
 }
 
 impl RecurrentNet {
-    /// A tanh RNN, or an LSTM when `lstm`; input size 1, `s.hidden` units.
-    pub fn new(vb: VarBuilder, lstm_cell: bool, s: &Shapes) -> Result<Self> {
-        let rnn = if lstm_cell {
-            Cell::Lstm(lstm(1, s.hidden, LSTMConfig::default(), vb.pp("rnn"))?)
-        } else {
-            Cell::Rnn(TanhRnn::new(vb.pp("rnn"), 1, s.hidden)?)
+    /// A `cell` layer with input size 1 and `s.hidden` units.
+    pub fn new(vb: VarBuilder, cell: Cell, s: &Settings) -> Result<Self> {
+        let rnn = match cell {
+            Cell::Lstm => Layer::Lstm(lstm(1, s.hidden, LSTMConfig::default(), vb.pp("rnn"))?),
+            Cell::Rnn => Layer::Rnn(TanhRnn::new(vb.pp("rnn"), 1, s.hidden)?),
         };
         Ok(Self {
             rnn,
@@ -78,8 +86,8 @@ impl Model for RecurrentNet {
     fn forward_t(&self, xs: &Tensor, _train: bool) -> Result<Tensor> {
         // xs: [batch, seq, 1]
         let last = match &self.rnn {
-            Cell::Rnn(rnn) => rnn.last_hidden(xs)?,
-            Cell::Lstm(lstm) => {
+            Layer::Rnn(rnn) => rnn.last_hidden(xs)?,
+            Layer::Lstm(lstm) => {
                 let states = lstm.seq(xs)?;
                 let last = states
                     .last()

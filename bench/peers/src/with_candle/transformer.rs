@@ -10,7 +10,8 @@ use candle_nn::ops::{dropout, softmax, softmax_last_dim};
 use candle_nn::{layer_norm, linear, Init, LayerNorm, LayerNormConfig, Linear, VarBuilder};
 
 use super::Model;
-use crate::protocol::{positional_encoding, Shapes};
+use crate::positions::{causal_mask, positional_encoding};
+use crate::protocol::Settings;
 
 /// Dropout in training mode only.
 fn drop(xs: &Tensor, p: f64, train: bool) -> Result<Tensor> {
@@ -48,7 +49,7 @@ struct MultiheadAttention {
 }
 
 impl MultiheadAttention {
-    fn new(vb: VarBuilder, s: &Shapes) -> Result<Self> {
+    fn new(vb: VarBuilder, s: &Settings) -> Result<Self> {
         let d = s.d_model;
         let bound = (6.0 / (4 * d) as f64).sqrt(); // xavier_uniform_ of [3d, d]
         let w = vb.get_with_hints(
@@ -105,7 +106,7 @@ struct EncoderLayer {
 }
 
 impl EncoderLayer {
-    fn new(vb: VarBuilder, s: &Shapes) -> Result<Self> {
+    fn new(vb: VarBuilder, s: &Settings) -> Result<Self> {
         let ln = LayerNormConfig {
             eps: 1e-5,
             ..Default::default()
@@ -145,7 +146,7 @@ pub struct SeqTransformer {
 
 impl SeqTransformer {
     /// `input_proj`, `encoder.layers.{0..layers}`, `head`.
-    pub fn new(vb: VarBuilder, s: &Shapes) -> Result<Self> {
+    pub fn new(vb: VarBuilder, s: &Settings) -> Result<Self> {
         let layers_vb = vb.pp("encoder").pp("layers");
         let layers = (0..s.layers)
             .map(|i| EncoderLayer::new(layers_vb.pp(i.to_string()), s))
@@ -156,17 +157,9 @@ impl SeqTransformer {
             (s.seq, s.d_model),
             &dev,
         )?;
-        let mask: Vec<f32> = (0..s.seq * s.seq)
-            .map(|i| {
-                if i % s.seq > i / s.seq {
-                    f32::NEG_INFINITY
-                } else {
-                    0.0
-                }
-            })
-            .collect();
+        let mask = causal_mask(s.seq);
         Ok(Self {
-            input_proj: linear(s.features, s.d_model, vb.pp("input_proj"))?,
+            input_proj: linear(s.input_size, s.d_model, vb.pp("input_proj"))?,
             layers,
             head: linear(s.d_model, 1, vb.pp("head"))?,
             pe,
