@@ -1,6 +1,8 @@
 //! The batch of a case: synthetic inputs of the examples' shapes, or the
 //! `__xs`/`__ys` of a `check` file.
 
+use std::collections::HashMap;
+
 use anyhow::{Context, Result};
 use candle_core::{DType, Device, Tensor};
 
@@ -27,11 +29,14 @@ pub fn synthetic(model: &str, s: &Settings, dev: &Device) -> Result<(Tensor, Ten
     })
 }
 
-/// `__xs` and `__ys` of a check file (the Transformer's `[batch, seq, 1]`
-/// targets flattened to `[batch, seq]`, the shape of its output here).
-pub fn from_file(model: &str, path: &str, dev: &Device) -> Result<(Tensor, Tensor)> {
-    let file =
-        candle_core::safetensors::load(path, dev).with_context(|| format!("reading {path}"))?;
+/// `__xs` and `__ys` of a check file's tensors (`path` names it in errors; the
+/// Transformer's `[batch, seq, 1]` targets flattened to `[batch, seq]`, the
+/// shape of its output here).
+pub fn from_file(
+    model: &str,
+    file: &HashMap<String, Tensor>,
+    path: &str,
+) -> Result<(Tensor, Tensor)> {
     let get = |k: &str| {
         file.get(k)
             .cloned()

@@ -16,6 +16,8 @@ mod recurrent;
 mod transformer;
 mod work;
 
+use std::collections::HashMap;
+
 use anyhow::{Context, Result};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{Optimizer, VarBuilder, VarMap, SGD};
@@ -45,18 +47,19 @@ fn build_model(model: &str, vb: VarBuilder, s: &Settings) -> Result<Box<dyn Mode
 }
 
 /// Sets the model's variables from the PyTorch `state_dict` in `path`; every
-/// parameter of the file must be one of the model's.
-fn load_weights(varmap: &mut VarMap, path: &str) -> Result<()> {
+/// parameter of the file must be one of the model's. Returns the file's tensors
+/// (the batch is read from them).
+fn load_weights(varmap: &mut VarMap, path: &str) -> Result<HashMap<String, Tensor>> {
     varmap
         .load(path)
         .with_context(|| format!("loading {path} into the candle model"))?;
-    let names = candle_core::safetensors::load(path, &Device::Cpu)
+    let file = candle_core::safetensors::load(path, &Device::Cpu)
         .with_context(|| format!("reading {path}"))?;
     let vars = varmap
         .data()
         .lock()
         .map_err(|_| anyhow::anyhow!("poisoned VarMap"))?;
-    let unused: Vec<&String> = names
+    let unused: Vec<&String> = file
         .keys()
         .filter(|k| !k.starts_with("__") && !vars.contains_key(*k))
         .collect();
@@ -64,7 +67,8 @@ fn load_weights(varmap: &mut VarMap, path: &str) -> Result<()> {
         unused.is_empty(),
         "{path}: the candle model has no {unused:?}"
     );
-    Ok(())
+    drop(vars);
+    Ok(file)
 }
 
 /// The model rebuilt on plain copies of the variables: no autograd graph.
@@ -94,8 +98,8 @@ impl Framework for Candle {
         )?;
         let (xs, ys) = match &case.weights {
             Some(path) => {
-                load_weights(&mut varmap, path)?;
-                data::from_file(&case.model, path, &dev)?
+                let file = load_weights(&mut varmap, path)?;
+                data::from_file(&case.model, &file, path)?
             }
             None => data::synthetic(&case.model, s, &dev)?,
         };
