@@ -250,6 +250,25 @@ fn build(case: &Case, device: Device) -> Result<Bench> {
     })
 }
 
+impl Bench {
+    /// One training step as the examples' loop does it (forward, loss,
+    /// `zero_grad`, `backward`, `step`, the loss read back), timed into
+    /// `phases`; returns the loss.
+    fn train_step(&mut self, phases: &mut Phases) -> f64 {
+        let t0 = Instant::now();
+        let out = self.model.forward_t(&self.xs, true);
+        let loss = self.loss.compute(&out, &self.ys);
+        let t1 = Instant::now();
+        self.opt.zero_grad();
+        loss.backward();
+        let t2 = Instant::now();
+        self.opt.step();
+        let value = loss.double_value(&[]);
+        phases.add([t0, t1, t2, Instant::now()]);
+        value
+    }
+}
+
 /// The weights and the batch of a `check` case.
 fn load_check(vs: &mut nn::VarStore, path: &str) -> Result<(Tensor, Tensor)> {
     vs.load(path)
@@ -269,15 +288,8 @@ fn load_check(vs: &mut nn::VarStore, path: &str) -> Result<(Tensor, Tensor)> {
 /// The loss before and after one SGD step from the case's weights.
 fn check(case: &Case, device: Device) -> Result<serde_json::Value> {
     let mut bench = build(case, device)?;
-    let mut losses = Vec::new();
-    for _ in 0..2 {
-        let out = bench.model.forward_t(&bench.xs, true);
-        let loss = bench.loss.compute(&out, &bench.ys);
-        bench.opt.zero_grad();
-        loss.backward();
-        bench.opt.step();
-        losses.push(loss.double_value(&[]));
-    }
+    let mut phases = Phases::default();
+    let losses: Vec<f64> = (0..2).map(|_| bench.train_step(&mut phases)).collect();
     Ok(serde_json::json!({ "losses": losses }))
 }
 
@@ -290,16 +302,7 @@ fn measure(case: &Case, device: Device) -> Result<Measured> {
     };
     let step = |bench: &mut Bench, phases: &mut Phases| {
         if train {
-            let t0 = Instant::now();
-            let out = bench.model.forward_t(&bench.xs, true);
-            let loss = bench.loss.compute(&out, &bench.ys);
-            let t1 = Instant::now();
-            bench.opt.zero_grad();
-            loss.backward();
-            let t2 = Instant::now();
-            bench.opt.step();
-            std::hint::black_box(loss.double_value(&[]));
-            phases.add([t0, t1, t2, Instant::now()]);
+            std::hint::black_box(bench.train_step(phases));
         } else {
             let _guard = tch::no_grad_guard();
             let out = bench.model.forward_t(&bench.xs, false);

@@ -9,9 +9,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Parser;
-use tchport::checkpoint::write_atomic;
+use tchport::checkpoint::write_text;
 use tchport::plot::{curves, svg};
 
 /// Draw the learning curves of several runs, each read from a `--metrics-json`
@@ -53,9 +53,7 @@ fn draw(args: &Args) -> Result<()> {
         .collect::<Result<Vec<_>>>()?;
     if let Some(path) = &args.table {
         let table = curves::markdown_table(&runs, &args.metric)?;
-        write_atomic(path, |tmp| {
-            std::fs::write(tmp, &table).with_context(|| format!("cannot write {}", path.display()))
-        })?;
+        write_text(path, &table)?;
         print!("{table}");
     }
     curves::write_curves(&args.out, &runs, &args.metric)?;

@@ -84,8 +84,16 @@ pub fn save_with_config<C: Serialize>(vs: &nn::VarStore, path: &Path, config: &C
 /// Writes `value` as pretty JSON, atomically.
 pub fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<()> {
     let text = serde_json::to_string_pretty(value).context("cannot serialise JSON")?;
+    write_text(path, &(text + "\n"))
+}
+
+/// Writes `text` to `path` atomically ([`write_atomic`]).
+///
+/// # Errors
+/// An I/O error naming `path`.
+pub fn write_text(path: &Path, text: &str) -> Result<()> {
     write_atomic(path, |tmp| {
-        std::fs::write(tmp, text + "\n").with_context(|| format!("cannot write {}", path.display()))
+        std::fs::write(tmp, text).with_context(|| format!("cannot write {}", path.display()))
     })
 }
 

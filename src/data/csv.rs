@@ -43,7 +43,6 @@ const SNIFF_RECORDS: usize = 20;
 /// Records after the header searched for a requested column the header lacks.
 const HEADER_SEARCH_RECORDS: usize = 1000;
 
-const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const UTF8_BOM: [u8; 3] = [0xef, 0xbb, 0xbf];
 
 /// How a CSV series file is read (`--delimiter`, `--decimal-comma`, `--skip-rows`, `--no-header`).
@@ -165,7 +164,7 @@ pub fn gunzip(bytes: &[u8], source: &str, limit: u64) -> Result<Vec<u8>> {
 /// CR turned into LF (so that counting LFs counts physical lines).
 pub fn decode<'a>(bytes: &'a [u8], source: &str) -> Result<Cow<'a, [u8]>> {
     let mut data = Cow::Borrowed(bytes);
-    if bytes.starts_with(&GZIP_MAGIC) {
+    if bytes.starts_with(&super::idx::GZIP_MAGIC) {
         data = Cow::Owned(gunzip(bytes, source, MAX_CSV_BYTES)?);
     }
     if data.starts_with(&UTF8_BOM) {

@@ -18,7 +18,8 @@ use flate2::read::GzDecoder;
 pub const MAX_PAYLOAD_BYTES: u64 = 1 << 30;
 
 const UBYTE: u8 = 0x08;
-const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+/// The first two bytes of a gzip stream (RFC 1952), whatever the file name.
+pub(crate) const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 /// An IDX array of unsigned bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]

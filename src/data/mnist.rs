@@ -116,6 +116,15 @@ pub fn pixels_to_float(pixels: &Tensor) -> Tensor {
     pixels.to_kind(Kind::Float) / 255.0
 }
 
+/// `(x − mean) / std` with the model's training normalisation (`--normalize`),
+/// or `x` itself. `images`: any shape, pixels in [0, 1].
+pub fn normalize(images: &Tensor, mean_std: Option<(f64, f64)>) -> Tensor {
+    match mean_std {
+        Some((mean, std)) => (images - mean) / std,
+        None => images.shallow_clone(),
+    }
+}
+
 /// The train and test splits of MNIST-format data.
 #[derive(Debug)]
 pub struct Mnist {

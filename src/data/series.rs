@@ -97,19 +97,24 @@ fn cell_value(text: &str, decimal_comma: bool) -> CellValue {
         Ok(_) => CellValue::NonFinite,
         Err(_) => CellValue::NotNumber,
     };
-    let (ours, other) = if decimal_comma {
-        let ours = if text.contains('.') {
-            CellValue::NotNumber
-        } else {
-            number(&text.replacen(',', ".", 1))
-        };
-        (ours, number(text))
-    } else {
-        (number(text), number(&text.replacen(',', ".", 1)))
+    let comma_as_point = || number(&text.replacen(',', ".", 1));
+    let ours = match (decimal_comma, text.contains('.')) {
+        (true, true) => CellValue::NotNumber,
+        (true, false) => comma_as_point(),
+        (false, _) => number(text),
     };
-    match (ours, other) {
-        (CellValue::NotNumber, CellValue::Number(_)) => CellValue::OtherDecimal,
-        (v, _) => v,
+    if ours != CellValue::NotNumber {
+        return ours;
+    }
+    // Only a cell that is not a number is tried with the other separator.
+    let other = if decimal_comma {
+        number(text)
+    } else {
+        comma_as_point()
+    };
+    match other {
+        CellValue::Number(_) => CellValue::OtherDecimal,
+        _ => ours,
     }
 }
 

@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 
-use crate::checkpoint::write_atomic;
+use crate::checkpoint::write_text;
 
 /// Refuses a picture path that does not end in `.svg` (any case): only SVG is
 /// written, and an SVG file named `*.png` would open as a broken image.
@@ -32,9 +32,7 @@ pub fn check_path(path: &Path) -> Result<()> {
 /// A path not ending in `.svg` ([`check_path`]), or an I/O error naming the file.
 pub fn write(path: &Path, svg: &str) -> Result<()> {
     check_path(path)?;
-    write_atomic(path, |tmp| {
-        std::fs::write(tmp, svg).with_context(|| format!("cannot write {}", path.display()))
-    })
+    write_text(path, svg)
 }
 
 /// Turns a `plotters` drawing error (whose backend error need not be

@@ -157,14 +157,7 @@ pub fn prepare_inputs(found: FoundImages, mode: Preprocess) -> Result<PreparedIn
     Ok(prepared)
 }
 
-/// `(x − mean) / std` with the model's training normalisation, or `x` itself.
-/// `images`: any shape, pixels in [0, 1].
-pub fn normalize(images: &Tensor, mean_std: Option<(f64, f64)>) -> Tensor {
-    match mean_std {
-        Some((mean, std)) => (images - mean) / std,
-        None => images.shallow_clone(),
-    }
-}
+pub use crate::data::mnist::normalize;
 
 /// The result of [`predict_paths`]; its `Display` is the terminal report.
 #[derive(Debug, Clone, PartialEq, Serialize)]

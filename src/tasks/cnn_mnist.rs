@@ -275,11 +275,8 @@ impl nn::ModuleT for MnistModel {
             return self.cnn.forward_t(xs, train);
         }
         let x = mnist::pixels_to_float(xs); // [n, 1, 28, 28] in [0, 1]
-        let x = match self.normalize {
-            Some((mean, std)) => (x - mean) / std,
-            None => x,
-        };
-        self.cnn.forward_t(&x, train)
+        self.cnn
+            .forward_t(&mnist::normalize(&x, self.normalize), train)
     }
 }
 
@@ -529,7 +526,7 @@ pub fn predict(
     predict.class_names = Some(predict.class_names.unwrap_or_else(|| cfg.names()));
     let info = crate::predict::ModelInfo {
         num_classes: cfg.model.num_classes,
-        normalize: cfg.normalize.then_some(MNIST_MEAN_STD),
+        normalize: loaded.model.normalize,
         device: loaded.device,
     };
     let report = PredictionReport {

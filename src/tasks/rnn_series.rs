@@ -249,11 +249,15 @@ pub struct PreparedSeries {
 /// Loads or generates the series, splits it chronologically, fits the scaler
 /// on the training part and cuts the windows of each part.
 pub fn prepare(cfg: &SeriesConfig) -> Result<PreparedSeries> {
-    let series = match cfg.synthetic {
-        Some(Synthetic::Sine) => noisy_sine(&cfg.sine, cfg.train.seed),
-        None => cfg.source.load()?,
-    };
-    prepare_series(series, cfg)
+    prepare_series(load_series(cfg)?, cfg)
+}
+
+/// The series of `cfg`: the synthetic sine, or the file of `--csv`/`--data`.
+fn load_series(cfg: &SeriesConfig) -> Result<Series> {
+    match cfg.synthetic {
+        Some(Synthetic::Sine) => Ok(noisy_sine(&cfg.sine, cfg.train.seed)),
+        None => cfg.source.load(),
+    }
 }
 
 /// [`prepare`] for a series already loaded. Split by target time: a window
@@ -673,10 +677,7 @@ pub fn forecast_only(
             crate::checkpoint::config_path(opts.load.as_deref().unwrap_or("?".as_ref())).display()
         );
     };
-    let series = match cfg.synthetic {
-        Some(Synthetic::Sine) => noisy_sine(&cfg.sine, cfg.train.seed),
-        None => cfg.source.load()?,
-    };
+    let series = load_series(&cfg)?;
     if series.values.len() < cfg.window {
         bail!(
             "{}: {} values, but a forecast starts from one window of {} values",
@@ -707,9 +708,7 @@ pub fn forecast_only(
         for (k, v) in report.forecast.iter().enumerate() {
             text.push_str(&format!("{},{v}\n", k + 1));
         }
-        crate::checkpoint::write_atomic(path, |tmp| {
-            std::fs::write(tmp, &text).with_context(|| format!("cannot write {}", path.display()))
-        })?;
+        crate::checkpoint::write_text(path, &text)?;
     }
     if let Some(path) = &opts.metrics_json {
         crate::checkpoint::write_json(path, &report)?;

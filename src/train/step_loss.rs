@@ -15,7 +15,7 @@ use tch::{nn, Kind, Tensor};
 use crate::metrics::RunningMean;
 
 /// Losses of the steps since the last read-back.
-pub struct StepLoss<'a> {
+pub struct StepLoss {
     /// Steps between read-backs (1: every step, checked before its update).
     pub sync_every: usize,
     /// The epoch's running mean (what was read back so far).
@@ -26,23 +26,30 @@ pub struct StepLoss<'a> {
     pending_samples: f64,
     /// 1-based step of the first pending loss.
     pending_from: usize,
-    /// The weights at the last good read-back, to restore after a non-finite loss.
-    rollback: Option<(&'a nn::VarStore, Vec<(String, Tensor)>)>,
+    /// Each variable (a shallow handle) with its value at the last good
+    /// read-back, to restore after a non-finite loss; refreshed in place.
+    rollback: Option<Vec<(Tensor, Tensor)>>,
 }
 
-impl<'a> StepLoss<'a> {
+impl StepLoss {
     /// Starts an epoch at step `first_step + 1` with the running mean `mean`
     /// (of an epoch resumed part-way); `vs` is what a deferred check restores.
     pub fn new(
         sync_every: usize,
         mean: RunningMean,
         first_step: usize,
-        vs: Option<&'a nn::VarStore>,
+        vs: Option<&nn::VarStore>,
     ) -> Self {
         let sync_every = sync_every.max(1);
-        let rollback = vs
-            .filter(|_| sync_every > 1)
-            .map(|vs| (vs, crate::finetune::snapshot(vs, &[String::new()])));
+        let rollback = vs.filter(|_| sync_every > 1).map(|vs| {
+            vs.variables()
+                .into_values()
+                .map(|var| {
+                    let saved = var.detach().copy();
+                    (var, saved)
+                })
+                .collect()
+        });
         Self {
             sync_every,
             mean,
@@ -106,9 +113,13 @@ impl<'a> StepLoss<'a> {
         self.pending_samples = 0.0;
         self.pending_from = step + 1;
         if !total.is_finite() {
-            let restored = match &self.rollback {
-                Some((vs, weights)) => {
-                    crate::finetune::restore(vs, weights);
+            let restored = match &mut self.rollback {
+                Some(pairs) => {
+                    tch::no_grad(|| {
+                        for (var, saved) in pairs.iter_mut() {
+                            var.copy_(saved);
+                        }
+                    });
                     format!("the weights after step {} were restored", from - 1)
                 }
                 None => "the weights were left as they are".to_string(),
@@ -121,8 +132,12 @@ impl<'a> StepLoss<'a> {
             );
         }
         self.mean.add(total / n, n);
-        if let Some((vs, weights)) = &mut self.rollback {
-            *weights = crate::finetune::snapshot(vs, &[String::new()]);
+        if let Some(pairs) = &mut self.rollback {
+            tch::no_grad(|| {
+                for (var, saved) in pairs.iter_mut() {
+                    saved.copy_(var);
+                }
+            });
         }
         Ok(())
     }
