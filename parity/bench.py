@@ -36,15 +36,14 @@ OMP_NUM_THREADS/MKL_NUM_THREADS. Nothing here is a fixed number: every figure is
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "parity"))
 from bench_use import markdown_use, run_use  # noqa: E402
-from bench_workers import PY, Worker, default_bin_dir, list_models, median  # noqa: E402
+from bench_workers import (PY, Worker, alternate, default_bin_dir, format_loads, have_example,  # noqa: E402
+                           list_models, machine, median)
 from side_by_side import run_measured, thread_env  # noqa: E402
 
 # --------------------------------------------------------------------------- cases
@@ -119,14 +118,8 @@ def run_micro(a, env):
             rows = []
             for i, case in enumerate(cases):
                 case = dict(case, warmup=a.warmup, min_steps=a.min_steps, min_seconds=a.min_seconds)
-                times = {"rust": [], "pytorch": []}
-                for r in range(a.repeats):
-                    order = [("rust", rust), ("pytorch", torch_)]
-                    if (r + i) % 2:
-                        order.reverse()
-                    for side, w in order:
-                        m = w.ask(case)
-                        times[side].append(1.0 / m["steps_per_sec"])
+                answers = alternate([("rust", rust), ("pytorch", torch_)], case, a.repeats, i)
+                times = {s: [1.0 / m["steps_per_sec"] for m in answers[s]] for s in ("rust", "pytorch")}
                 tr, tt = median(times["rust"]), median(times["pytorch"])
                 rows.append({"case": case, key: case[key], "rust_ms_per_step": 1e3 * tr,
                              "pytorch_ms_per_step": 1e3 * tt,
@@ -147,10 +140,7 @@ def run_e2e(a, env):
     for e in E2E:
         if a.models and not any(m in e["name"] for m in a.models):
             continue
-        # A copied folder may hold the binaries without the sources.
-        if not ((os.path.exists(os.path.join(ROOT, "examples", e["rust"] + ".rs"))
-                 or os.path.exists(os.path.join(a.bin_dir, e["rust"])))
-                and os.path.exists(os.path.join(ROOT, "parity", e["twin"]))):
+        if not have_example(e["rust"], e["twin"], a.bin_dir):
             skipped.append(e["name"])
             continue
         flags = e["flags"](a) + ["--quiet"]
@@ -206,26 +196,10 @@ def memory_baseline(a, env):
 
 # --------------------------------------------------------------------------- output
 
-def machine(a):
-    cpu = "unknown"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import torch
-    return {"nproc": os.cpu_count(), "cpu": cpu, "platform": platform.platform(),
-            "torch": torch.__version__, "python": platform.python_version(),
-            "threads": a.threads, "device": a.device,
-            "load_average_at_start": os.getloadavg(), "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
-
-
 def markdown(info, micro, micro_skipped, e2e, e2e_skipped, a, baseline=None, use=None):
     place = (f"Machine: {info['nproc']} CPUs ({info['cpu']}), {info['platform']}; torch {info['torch']}; "
              f"{info['date']}; load average at start "
-             f"{', '.join(f'{x:.1f}' for x in info['load_average_at_start'])}")
+             f"{format_loads(info['load_average_at_start'])}")
     if not (micro or e2e):  # the use part states its own threads and repeats
         return place + ".\n\n" + (markdown_use(use) if use else "")
     L = [place + f"; {info['threads']} intra-op thread(s) on both sides; device {info['device']}. "

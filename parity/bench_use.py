@@ -29,7 +29,7 @@ import shlex
 
 import numpy as np
 
-from bench_workers import PY, ROOT, Worker, median, percentile
+from bench_workers import PY, ROOT, Worker, alternate, format_loads, median, percentile
 from side_by_side import run_measured, thread_env
 
 USE_TRAIN_FLAGS = ["--epochs", "1", "--train-limit", "2000", "--test-limit", "1000", "--no-logit-relu",
@@ -163,18 +163,10 @@ def run_latency(a, env):
         for i, (name, what, case) in enumerate(LATENCY):
             case = dict(case, mode="infer", latencies=True, warmup=20, min_steps=200,
                         min_seconds=a.latency_seconds)
-            pooled = {"rust": [], "pytorch": []}
-            medians = {"rust": [], "pytorch": []}
-            threads = {}
-            for r in range(a.use_repeats):
-                order = [("rust", rust), ("pytorch", torch_)]
-                if (r + i) % 2:
-                    order.reverse()
-                for side, w in order:
-                    m = w.ask(case)
-                    pooled[side] += m["latencies_s"]
-                    medians[side].append(median(m["latencies_s"]))
-                    threads[side] = m["threads"]
+            answers = alternate([("rust", rust), ("pytorch", torch_)], case, a.use_repeats, i)
+            pooled = {s: [x for m in answers[s] for x in m["latencies_s"]] for s in ("rust", "pytorch")}
+            medians = {s: [median(m["latencies_s"]) for m in answers[s]] for s in ("rust", "pytorch")}
+            threads = {s: got[-1]["threads"] for s, got in answers.items() if got}
             row = {"model": name, "input": what, "case": case, "threads": threads}
             for s in pooled:
                 row[s] = {"median_us": 1e6 * median(pooled[s]), "p99_us": 1e6 * percentile(pooled[s], 99),
@@ -214,10 +206,6 @@ def _verdict(met, target):
     return f"≤ {target}: **{'met' if met else 'missed'}**"
 
 
-def _loads(xs):
-    return ", ".join(f"{x:.1f}" for x in xs)
-
-
 def _cmd_text(cmd):
     """A command as a shell line, paths relative to the repository."""
     return shlex.join(os.path.relpath(x, ROOT) if os.path.isabs(x) else x for x in cmd)
@@ -231,8 +219,8 @@ def markdown_use(use):
     t = use["targets"]
     L = ["### Use your model: cold start and latency\n",
          f"{use['threads']} intra-op thread(s) on both sides; {use['repeats']} alternated repeat(s); "
-         f"load average {_loads(use['load_average_start'])} at the start of this part, "
-         f"{_loads(use['load_average_end'])} at its end. Ratio = Rust time / PyTorch time.\n",
+         f"load average {format_loads(use['load_average_start'])} at the start of this part, "
+         f"{format_loads(use['load_average_end'])} at its end. Ratio = Rust time / PyTorch time.\n",
          "**Cold start**: whole process, start to exit, classifying PNG digits with a saved CNN "
          "(wall seconds: median, and fastest–slowest run, of the timed runs; each command ran once "
          "untimed before them).\n",

@@ -153,6 +153,16 @@ def load_state_dict(model, path):
     model.load_state_dict(load_file(path))
 
 
+def read_config(checkpoint, missing_ok=False):
+    """The config.json beside a checkpoint (as the Rust side saves it), parsed; {} when it
+    is absent and `missing_ok`, else the error of opening it."""
+    path = os.path.join(os.path.dirname(checkpoint), "config.json")
+    if missing_ok and not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)
+
+
 def write_json(path, value):
     if path:
         with open(path, "w") as f:

@@ -11,12 +11,10 @@ prediction (float32, read as float64) is appended to the window and the oldest
 value dropped; the predictions are unscaled at the end.
 """
 import argparse
-import json
-import os
 
 import torch
 
-from common import load_state_dict, write_json
+from common import load_state_dict, read_config, write_json
 from models import RNN
 from rnn_series import load_csv
 
@@ -42,7 +40,7 @@ def main():
     p.add_argument("--steps", type=int, required=True)
     p.add_argument("--json")
     a = p.parse_args()
-    cfg = json.load(open(os.path.join(os.path.dirname(a.load), "config.json")))
+    cfg = read_config(a.load)
     m = cfg["model"]
     model = RNN(m["input_size"], m["hidden"], m["output_size"], m["cell"], m["layers"])
     load_state_dict(model, a.load)

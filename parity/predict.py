@@ -231,20 +231,14 @@ def find_images(paths, class_names):
 # ---------------------------------------------------------------- model
 
 def load_model(path, args):
-    import torch
-    from safetensors.torch import load_file
-
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    # Imported here, not at the top: --help needs no torch.
+    from common import load_state_dict, read_config
     from models import CNN
 
-    cfg = {}
-    cfg_path = os.path.join(os.path.dirname(path), "config.json")
-    if os.path.exists(cfg_path):
-        with open(cfg_path) as f:
-            cfg = json.load(f)
+    cfg = read_config(path, missing_ok=True)
     model_cfg = cfg.get("model", {})
     model = CNN(logit_relu=model_cfg.get("logit_relu", True), num_classes=model_cfg.get("num_classes", 10))
-    model.load_state_dict(load_file(path))
+    load_state_dict(model, path)
     model.eval()
     normalize = cfg.get("normalize", False) if args.normalize is None else args.normalize
     return model, model.fc.out_features, normalize

@@ -33,7 +33,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PY = sys.executable
 sys.path.insert(0, os.path.join(ROOT, "parity"))
-from bench_workers import default_bin_dir  # noqa: E402
+from bench_workers import default_bin_dir, have_example  # noqa: E402
 
 
 # --------------------------------------------------------------------------- the table
@@ -224,14 +224,15 @@ def compare(entry, args, out_dir):
     runs = {}
     twin = os.path.join(ROOT, "parity", entry["twin"])
     twin_src = open(twin).read()
+    binary = rust_binary(entry["rust"], args.bin_dir)
     for side in ("rust", "pytorch"):
         weights = os.path.join(d, f"{side}.safetensors")
         report = os.path.join(d, f"{side}.json")
         if side == "rust":
-            if not os.path.exists(rust_binary(entry["rust"], args.bin_dir)):
-                raise RuntimeError(f"{rust_binary(entry['rust'], args.bin_dir)} does not exist: build it "
+            if not os.path.exists(binary):
+                raise RuntimeError(f"{binary} does not exist: build it "
                                    f"(cargo build --release --example {entry['rust']}) or pass --bin-dir")
-            full = ([rust_binary(entry["rust"], args.bin_dir)] + flags + device_flags(args.device, False)
+            full = ([binary] + flags + device_flags(args.device, False)
                     + ["--save", weights, "--metrics-json", report])
         else:
             # Twins name their flags as they like: --metrics-json or --json; a twin
@@ -344,11 +345,7 @@ def main():
     for e in EXAMPLES:
         if a.only and e["name"] not in a.only and e["rust"] not in a.only:
             continue
-        # A copied folder may hold the binaries without the sources.
-        have = ((os.path.exists(os.path.join(ROOT, "examples", e["rust"] + ".rs"))
-                 or os.path.exists(rust_binary(e["rust"], a.bin_dir)))
-                and os.path.exists(os.path.join(ROOT, "parity", e["twin"])))
-        (chosen if have else skipped).append(e)
+        (chosen if have_example(e["rust"], e["twin"], a.bin_dir) else skipped).append(e)
     if a.only and not chosen:
         raise SystemExit(f"nothing to run: {a.only} not found on this branch")
     for e in skipped:

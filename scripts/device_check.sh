@@ -32,6 +32,9 @@ usage() {
 }
 
 here="$(cd "$(dirname "$0")" && pwd)"
+# The example binaries prepare builds and run needs, and with the test binary all of bin/.
+EXAMPLES=(cnn_mnist rnn_series transformer_seq bench)
+BINS=(cuda_parity "${EXAMPLES[@]}")
 
 prepare() {
     local repo dir py
@@ -44,17 +47,17 @@ prepare() {
     cd "$repo" || exit 1
     echo "building the CUDA parity tests and the examples (release)..."
     # cargo names the built files in its JSON messages: no guessing of hashed names.
-    local json
+    local json name example_args=()
+    for name in "${EXAMPLES[@]}"; do example_args+=(--example "$name"); done
     json="$(mktemp)"
     if ! { cargo test --release --test cuda_parity --no-run --message-format=json \
-        && cargo build --release --example cnn_mnist --example rnn_series \
-            --example transformer_seq --example bench --message-format=json; } >"$json"; then
+        && cargo build --release "${example_args[@]}" --message-format=json; } >"$json"; then
         echo "prepare: the build failed" >&2
         exit 1
     fi
-    "$py" - "$json" "$dir/bin" <<'EOF' || exit 1
+    "$py" - "$json" "$dir/bin" "${BINS[@]}" <<'EOF' || exit 1
 import json, shutil, sys
-want = {"cuda_parity", "cnn_mnist", "rnn_series", "transformer_seq", "bench"}
+want = set(sys.argv[3:])
 found = {}
 for line in open(sys.argv[1]):
     if not line.startswith("{"):
@@ -97,8 +100,7 @@ run() {
     local dir py failed=0 device="${DEVICE:-cuda}" rehearse=0
     [ "$device" = cpu ] && rehearse=1
     dir="$(cd "${1:-$here}" && pwd)" || exit 1
-    for need in bin/cuda_parity bin/cnn_mnist bin/rnn_series bin/transformer_seq bin/bench \
-        parity/side_by_side.py data/mnist; do
+    for need in "${BINS[@]/#/bin/}" parity/side_by_side.py data/mnist; do
         [ -e "$dir/$need" ] || { echo "run: $dir/$need is missing: run prepare first" >&2; exit 1; }
     done
     cd "$dir" || exit 1

@@ -34,17 +34,15 @@ import argparse
 import json
 import math
 import os
-import platform
 import re
 import subprocess
 import sys
 import tempfile
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PEERS_DIR = os.path.join(ROOT, "bench", "peers")
 sys.path.insert(0, os.path.join(ROOT, "parity"))
-from bench_workers import Worker, default_bin_dir, list_models, median  # noqa: E402
+from bench_workers import Worker, default_bin_dir, format_loads, list_models, machine, median  # noqa: E402
 from side_by_side import thread_env  # noqa: E402
 
 PEERS = {"candle": "candle", "burn-ndarray": "burn (NdArray)"}
@@ -177,36 +175,29 @@ def run_timing(a, workers):
 
 def versions():
     """Crate versions from the two lock files, torch from the .venv."""
-    def locked(path, crate):
+    def read(path):
         try:
-            text = open(path).read()
+            return open(path).read()
         except OSError:
+            return None
+
+    def locked(text, crate):
+        if text is None:
             return "?"
         m = re.search(r'name = "%s"\nversion = "([^"]+)"' % re.escape(crate), text)
         return m.group(1) if m else "?"
     import torch
-    peers_lock = os.path.join(PEERS_DIR, "Cargo.lock")
-    return {"tch": locked(os.path.join(ROOT, "Cargo.lock"), "tch"), "libtorch": torch.__version__,
+    peers_lock = read(os.path.join(PEERS_DIR, "Cargo.lock"))
+    return {"tch": locked(read(os.path.join(ROOT, "Cargo.lock")), "tch"), "libtorch": torch.__version__,
             "candle-core": locked(peers_lock, "candle-core"), "candle-nn": locked(peers_lock, "candle-nn"),
             "burn": locked(peers_lock, "burn"), "burn-ndarray": locked(peers_lock, "burn-ndarray"),
             "rustc": subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()}
 
 
-def machine(a):
-    cpu = "unknown"
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                   if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {"nproc": os.cpu_count(), "cpu": cpu, "platform": platform.platform(), "threads": a.threads,
-            "load_average_at_start": os.getloadavg(), "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
-
-
 def markdown(info, vers, check, timing, a):
     peers = [p for p in a.peers]
     L = [f"Machine: {info['nproc']} CPUs ({info['cpu']}); {info['date']}; load average at start "
-         f"{', '.join(f'{x:.1f}' for x in info['load_average_at_start'])}; {info['threads']} thread(s) "
+         f"{format_loads(info['load_average_at_start'])}; {info['threads']} thread(s) "
          f"for every framework. Versions: tch {vers['tch']} (libtorch {vers['libtorch']}), candle "
          f"{vers['candle-core']}, burn {vers['burn']}; {vers['rustc']}. Medians of {a.repeats} rotated "
          f"repeat(s); ratio = peer time / tch time (> 1: the peer is slower); \"best\" divides the "
@@ -253,12 +244,6 @@ def markdown(info, vers, check, timing, a):
     return "\n".join(L)
 
 
-def default_peers_bin():
-    """bench/peers/target/release/peers, or under $CARGO_TARGET_DIR when it is set."""
-    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(PEERS_DIR, "target")
-    return os.path.join(os.path.abspath(target), "release", "peers")
-
-
 def build(a):
     cmds = [["cargo", "build", "--release", "--quiet", "--example", "bench"],
             ["cargo", "build", "--release", "--quiet", "--locked", "--manifest-path",
@@ -284,7 +269,10 @@ def main():
     p.add_argument("--no-timing", action="store_true", help="only the loss check")
     p.add_argument("--quick", action="store_true", help="1 repeat, 0.3 s per case, 2 steps")
     p.add_argument("--bin-dir", default=default_bin_dir(), help="the project's examples (the bench worker)")
-    p.add_argument("--peers-bin", default=default_peers_bin(), help="the candle/burn worker")
+    # bench/peers/target/release/peers, or under $CARGO_TARGET_DIR when it is set
+    p.add_argument("--peers-bin", default=default_bin_dir(os.path.join(PEERS_DIR, "target"),
+                                                          os.path.join("release", "peers")),
+                   help="the candle/burn worker")
     p.add_argument("--out", default=os.path.join(ROOT, "runs", "bench", "peers"))
     p.add_argument("--markdown", help="also write the tables here (markdown)")
     p.add_argument("--no-build", action="store_true")
