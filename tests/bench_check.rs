@@ -18,15 +18,6 @@ use common::parity::{python, repo_root};
 
 const TOL: f64 = 1e-5;
 
-fn worker() -> std::path::PathBuf {
-    let exe = std::env::current_exe().expect("the test binary");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>")
-        .join("examples")
-        .join("bench")
-}
-
 /// PyTorch writes the check file of `model`; returns (PyTorch's losses, the case).
 fn pytorch_reference(model: &str, path: &Path) -> (Vec<f64>, serde_json::Value) {
     let out = Command::new(python().expect("the .venv python"))
@@ -51,7 +42,7 @@ fn pytorch_reference(model: &str, path: &Path) -> (Vec<f64>, serde_json::Value) 
 
 /// Sends the cases to one worker process; returns its answers.
 fn ask(cases: &[serde_json::Value]) -> Vec<serde_json::Value> {
-    let mut child = Command::new(worker())
+    let mut child = Command::new(common::example_binary("bench"))
         .args(["--threads", "1"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -7,6 +7,8 @@
 
 mod common;
 
+use common::assert_has;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -187,13 +189,6 @@ fn refusal(file: &Path) -> String {
     }
 }
 
-fn assert_has(msg: &str, parts: &[&str]) {
-    for p in parts {
-        assert!(msg.contains(p), "message lacks {p:?}:\n{msg}");
-    }
-    println!("ok: {msg}");
-}
-
 #[test]
 fn files_that_cannot_be_loaded_say_what_they_are() {
     let dir = files();
@@ -355,8 +350,7 @@ fn confusion(file: &Path, out: &Path) -> Vec<Vec<u64>> {
         file.display(),
         String::from_utf8_lossy(&output.stderr)
     );
-    let text = std::fs::read_to_string(&json).expect("the metrics JSON is written");
-    let report: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    let report = common::read_json(&json);
     serde_json::from_value(report["test"]["confusion"].clone()).expect("a confusion matrix")
 }
 

@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::quiet_cpu;
+
 use tchport::session::RunOptions;
 use tchport::tasks::cnn_mnist::{self, MnistConfig};
 
@@ -16,15 +18,6 @@ fn quick() -> MnistConfig {
     cfg.test_limit = Some(300);
     cfg.model.logit_relu = false;
     cfg
-}
-
-/// Quiet, and on the CPU: the PyTorch side of these comparisons runs there.
-fn quiet() -> RunOptions {
-    RunOptions {
-        quiet: true,
-        device: tchport::device::DeviceChoice::Cpu,
-        ..RunOptions::default()
-    }
 }
 
 #[test]
@@ -38,14 +31,14 @@ fn a_normalize_checkpoint_evaluates_the_same_without_the_flag() {
         &cfg,
         &RunOptions {
             save: Some(path.clone()),
-            ..quiet()
+            ..quiet_cpu()
         },
     )
     .expect("trains and saves");
     let load = RunOptions {
         load: Some(path.clone()),
         eval_only: true,
-        ..quiet()
+        ..quiet_cpu()
     };
     let with_flag = cnn_mnist::run(&cfg, &load).expect("evaluates with --normalize");
     let without = cnn_mnist::run(&quick(), &load).expect("evaluates without the flag");
@@ -71,7 +64,7 @@ fn an_explicit_flag_that_contradicts_the_checkpoint_names_both_values() {
         &cfg,
         &RunOptions {
             save: Some(path.clone()),
-            ..quiet()
+            ..quiet_cpu()
         },
     )
     .expect("trains and saves");
@@ -79,7 +72,7 @@ fn an_explicit_flag_that_contradicts_the_checkpoint_names_both_values() {
     let load = RunOptions {
         load: Some(path.clone()),
         eval_only: true,
-        ..quiet()
+        ..quiet_cpu()
     };
     let r = cnn_mnist::run(&quick(), &load).expect("evaluates digits 0-4");
     assert_eq!(r.config.digits, Some(vec![0, 1, 2, 3, 4]));
@@ -108,6 +101,6 @@ fn an_explicit_flag_that_contradicts_the_checkpoint_names_both_values() {
     let mut tune = other.clone();
     tune.tune.finetune.init_from = Some(path.clone());
     tune.tune.finetune.reset = vec!["fc".into()];
-    let r = cnn_mnist::run(&tune, &quiet()).expect("fine-tunes on digits 5-9");
+    let r = cnn_mnist::run(&tune, &quiet_cpu()).expect("fine-tunes on digits 5-9");
     assert_eq!(r.config.digits, Some(vec![5, 6, 7, 8, 9]));
 }

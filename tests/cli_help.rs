@@ -4,18 +4,10 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 
 fn help(example: &str) -> String {
-    let exe = std::env::current_exe().expect("the test binary");
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>")
-        .join("examples")
-        .join(example);
-    let out = Command::new(bin)
+    let out = Command::new(common::example_binary(example))
         .arg("--help")
         .output()
         .expect("the example runs");

@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::{assert_has, quiet_cpu};
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -60,21 +62,6 @@ fn quick(data_dir: PathBuf) -> MnistConfig {
         test_limit: Some(64),
         ..MnistConfig::default()
     }
-}
-
-fn cpu() -> RunOptions {
-    RunOptions {
-        device: DeviceChoice::Cpu,
-        quiet: true,
-        ..RunOptions::default()
-    }
-}
-
-fn assert_has(msg: &str, parts: &[&str]) {
-    for p in parts {
-        assert!(msg.contains(p), "message lacks {p:?}:\n{msg}");
-    }
-    println!("ok: {msg}");
 }
 
 #[test]
@@ -149,7 +136,7 @@ fn images_of_another_size_are_refused() {
             data_dir: dir,
             ..MnistConfig::default()
         },
-        &cpu(),
+        &quiet_cpu(),
     );
     assert_has(&msg, &["[8, 8] pixels", "expects 28×28"]);
 }
@@ -160,7 +147,7 @@ fn bad_flags_are_refused_before_training() {
     let with = |f: &dyn Fn(&mut MnistConfig)| {
         let mut cfg = quick(common::repo_root().join(&mnist));
         f(&mut cfg);
-        run_err(&cfg, &cpu())
+        run_err(&cfg, &quiet_cpu())
     };
     assert_has(
         &with(&|c| c.train.epochs = 0),
@@ -193,7 +180,7 @@ fn bad_flags_are_refused_before_training() {
     if !tch::Cuda::is_available() {
         let opts = RunOptions {
             device: DeviceChoice::Cuda,
-            ..cpu()
+            ..quiet_cpu()
         };
         assert_has(
             &run_err(&quick(mnist.clone()), &opts),
@@ -212,7 +199,7 @@ fn checkpoint_problems_are_explained() {
         load: Some(path),
         eval_only: true,
         explicit: vec!["--no-logit-relu".into()],
-        ..cpu()
+        ..quiet_cpu()
     };
 
     let msg = run_err(&quick(data.clone()), &load(dir.join("nope.safetensors")));
@@ -280,7 +267,7 @@ fn a_diverging_run_stops_naming_epoch_and_step() {
     cfg.model.logit_relu = false;
     cfg.optim.lr = 1e12;
     cfg.train_limit = Some(640);
-    let msg = run_err(&cfg, &cpu());
+    let msg = run_err(&cfg, &quiet_cpu());
     assert_has(
         &msg,
         &["the training loss became", "at epoch 1, step", "--lr"],

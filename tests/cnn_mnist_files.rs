@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::assert_has;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -85,13 +87,6 @@ fn assert_same(a: &ImageSet, b: &ImageSet, what: &str) {
 
 fn err(result: anyhow::Result<impl std::fmt::Debug>) -> String {
     format!("{:#}", result.expect_err("this folder should be refused"))
-}
-
-fn assert_has(msg: &str, parts: &[&str]) {
-    for p in parts {
-        assert!(msg.contains(p), "message lacks {p:?}:\n{msg}");
-    }
-    println!("ok: {msg}");
 }
 
 /// The reference: `NAME.gz` for all four, which gives no note.

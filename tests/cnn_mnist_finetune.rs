@@ -356,10 +356,6 @@ fn lr_schedules_equal_pytorchs_to_the_last_bit() {
     }
 }
 
-fn torch_json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).expect("JSON written")).expect("JSON")
-}
-
 #[test]
 fn a_pytorch_pretrained_checkpoint_fine_tunes_in_rust_and_evaluates_identically_in_pytorch() {
     let dir = common::scratch("ft-interop");
@@ -454,7 +450,7 @@ fn a_pytorch_pretrained_checkpoint_fine_tunes_in_rust_and_evaluates_identically_
             &s(&json),
         ],
     );
-    let torch = torch_json(&json);
+    let torch = common::read_json(&json);
     let rust_correct = (report.results.test.accuracy * 1000.0).round() as i64;
     println!(
         "rust: {rust_correct}/1000, pytorch on the Rust fine-tuned checkpoint: {}",

@@ -114,8 +114,7 @@ fn torch_eval(checkpoint: &Path, json: &Path) -> serde_json::Value {
             json.to_str().expect("UTF-8 path"),
         ],
     );
-    let text = std::fs::read_to_string(json).expect("the twin wrote its JSON");
-    serde_json::from_str(&text).expect("the twin's JSON parses")
+    common::read_json(json)
 }
 
 #[test]
@@ -179,9 +178,7 @@ fn a_pytorch_checkpoint_evaluates_identically_in_rust() {
             json.to_str().expect("UTF-8 path"),
         ],
     );
-    let torch: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).expect("JSON written"))
-            .expect("the twin's JSON parses");
+    let torch = common::read_json(&json);
     let opts = RunOptions {
         device: DeviceChoice::Cpu,
         load: Some(ckpt),

@@ -493,8 +493,7 @@ fn rust_and_pytorch_preprocess_and_classify_the_same_files_alike() {
     args.extend(files.iter().map(|p| p.display().to_string()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     common::python("predict.py", &args);
-    let torch: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&out).expect("twin JSON")).expect("JSON");
+    let torch = common::read_json(&out);
     let torch = torch["predictions"].as_array().expect("predictions list");
     assert_eq!(torch.len(), files.len());
 

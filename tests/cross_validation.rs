@@ -4,19 +4,12 @@
 
 mod common;
 
+use common::quiet_cpu;
+
 use tchport::session::{cross_validation, RunOptions};
 use tchport::tasks::cnn_mnist::{CnnMnist, MnistConfig};
 use tchport::tasks::rnn_series::{RnnSeries, SeriesConfig};
 use tchport::tasks::transformer_seq::{SequenceConfig, TransformerSeq};
-
-/// Quiet, and on the CPU: the PyTorch side of these comparisons runs there.
-fn quiet() -> RunOptions {
-    RunOptions {
-        quiet: true,
-        device: tchport::device::DeviceChoice::Cpu,
-        ..RunOptions::default()
-    }
-}
 
 #[test]
 fn kfold_trains_k_fresh_cnns_on_stratified_folds() {
@@ -28,7 +21,7 @@ fn kfold_trains_k_fresh_cnns_on_stratified_folds() {
     let dir = common::scratch("kfold");
     let opts = RunOptions {
         metrics_json: Some(dir.join("kfold.json")),
-        ..quiet()
+        ..quiet_cpu()
     };
     let r = cross_validation::run(&CnnMnist, &cfg, &opts, 3).expect("3-fold CV runs");
     assert_eq!(r.k, 3);
@@ -43,12 +36,11 @@ fn kfold_trains_k_fresh_cnns_on_stratified_folds() {
     let mean = r.folds.iter().map(|f| f.score).sum::<f64>() / 3.0;
     assert!((r.mean - mean).abs() < 1e-12);
     assert!(r.std >= 0.0);
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("kfold.json")).unwrap()).unwrap();
+    let json = common::read_json(&dir.join("kfold.json"));
     assert_eq!(json["folds"].as_array().map(Vec::len), Some(3));
     assert_eq!(json["metric"], "held-out accuracy");
     // Fresh, same-seed models: the same call gives the same scores.
-    let again = cross_validation::run(&CnnMnist, &cfg, &quiet(), 3).unwrap();
+    let again = cross_validation::run(&CnnMnist, &cfg, &quiet_cpu(), 3).unwrap();
     let scores = |r: &cross_validation::CrossValidationReport<MnistConfig>| {
         r.folds.iter().map(|f| f.score).collect::<Vec<_>>()
     };
@@ -60,11 +52,11 @@ fn kfold_refuses_what_names_one_model() {
     let cfg = MnistConfig::default();
     let opts = RunOptions {
         save: Some("x.safetensors".into()),
-        ..quiet()
+        ..quiet_cpu()
     };
     let err = cross_validation::run(&CnnMnist, &cfg, &opts, 3).unwrap_err();
     assert!(err.to_string().contains("--save"), "{err}");
-    let err = cross_validation::run(&CnnMnist, &cfg, &quiet(), 1).unwrap_err();
+    let err = cross_validation::run(&CnnMnist, &cfg, &quiet_cpu(), 1).unwrap_err();
     assert!(err.to_string().contains("at least 2 folds"), "{err}");
 }
 
@@ -73,7 +65,7 @@ fn rnn_series_rolling_origin_expands_the_training_window() {
     let _rng = common::rng_lock();
     let mut cfg = SeriesConfig::default();
     cfg.train.epochs = 2;
-    let r = cross_validation::run(&RnnSeries::default(), &cfg, &quiet(), 3)
+    let r = cross_validation::run(&RnnSeries::default(), &cfg, &quiet_cpu(), 3)
         .expect("rolling-origin CV runs");
     assert_eq!(r.folds.len(), 3, "three folds trained and reported");
     assert_eq!(r.metric, "held-out RMSE");
@@ -98,7 +90,7 @@ fn transformer_seq_rolling_origin_scores_each_block() {
     let mut cfg = SequenceConfig::default();
     cfg.train.epochs = 1;
     cfg.transformer.dropout = 0.0;
-    let r = cross_validation::run(&TransformerSeq::default(), &cfg, &quiet(), 2)
+    let r = cross_validation::run(&TransformerSeq::default(), &cfg, &quiet_cpu(), 2)
         .expect("rolling-origin CV runs");
     assert_eq!(r.folds.len(), 2, "two folds trained and reported");
     for f in &r.folds {
@@ -108,6 +100,7 @@ fn transformer_seq_rolling_origin_scores_each_block() {
     assert!(r.folds[1].train_samples > r.folds[0].train_samples);
     let mut recall = SequenceConfig::for_task(tchport::tasks::transformer_seq::SeqTask::Recall);
     recall.train.epochs = 1;
-    let err = cross_validation::run(&TransformerSeq::default(), &recall, &quiet(), 2).unwrap_err();
+    let err =
+        cross_validation::run(&TransformerSeq::default(), &recall, &quiet_cpu(), 2).unwrap_err();
     assert!(err.to_string().contains("--task series"), "{err}");
 }

@@ -244,8 +244,7 @@ fn twin(script: &str, run: TwinRun) -> Value {
     all.extend(gpu::twin_flags(run.device));
     all.push("--quiet");
     common::python(script, &all);
-    serde_json::from_str(&std::fs::read_to_string(run.json).expect("the twin wrote its JSON"))
-        .expect("the twin's JSON parses")
+    common::read_json(run.json)
 }
 
 fn number(v: &Value) -> f64 {

@@ -251,9 +251,7 @@ fn bad_curve_inputs_are_refused_naming_the_file() {
         "{err}"
     );
 
-    let mut report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(write_report(&dir, "r", 2, 1.0)).unwrap())
-            .expect("JSON");
+    let mut report = common::read_json(&write_report(&dir, "r", 2, 1.0));
     report["epochs"][1]["metrics"] = json!([["test acc", 0.5]]);
     let path = dir.join("no-val.json");
     std::fs::write(&path, report.to_string()).expect("scratch is writable");
@@ -287,12 +285,7 @@ fn the_plot_curves_command_writes_the_picture_and_the_table() {
     let dir = common::scratch("plot-curves-cli");
     let a = write_report(&dir, "a", 3, 1.0);
     let b = write_report(&dir, "b", 3, 2.0);
-    let exe = std::env::current_exe().expect("the test binary");
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>")
-        .join("examples/plot_curves");
+    let bin = common::example_binary("plot_curves");
     let (svg, table) = (dir.join("curves.svg"), dir.join("table.md"));
     let out = std::process::Command::new(bin)
         .arg(&svg)

@@ -223,16 +223,6 @@ fn with_limits(
     args
 }
 
-fn example_binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    // target/release/deps/<test> → target/release/examples/<name>
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>");
-    dir.join("examples").join(name)
-}
-
 /// What a finished command left: its output and its JSON report.
 struct Ran<'a> {
     args: &'a [String],
@@ -469,7 +459,7 @@ fn every_readme_command_runs_and_each_flag_shows_its_effect() {
         if cmd.args.iter().any(|a| a == "model.pt") {
             user.torch_save(&scratch);
         }
-        let out = Command::new(example_binary(&cmd.example))
+        let out = Command::new(common::example_binary(&cmd.example))
             .args(&args)
             .current_dir(common::repo_root())
             .output()
@@ -485,8 +475,7 @@ fn every_readme_command_runs_and_each_flag_shows_its_effect() {
         let json = if help {
             Value::Null
         } else {
-            let text = std::fs::read_to_string(&report).expect("the report was written");
-            serde_json::from_str(&text).expect("the report is JSON")
+            common::read_json(&report)
         };
         let ran = Ran {
             args: &args,

@@ -4,21 +4,14 @@
 
 mod common;
 
+use common::quiet_cpu;
+
 use std::path::{Path, PathBuf};
 
 use tchport::data::series::MissingPolicy;
-use tchport::device::DeviceChoice;
 use tchport::models::CellKind;
 use tchport::session::RunOptions;
 use tchport::tasks::rnn_series::{self, SeriesConfig, SeriesReport, Synthetic};
-
-fn quiet() -> RunOptions {
-    RunOptions {
-        device: DeviceChoice::Cpu,
-        quiet: true,
-        ..RunOptions::default()
-    }
-}
 
 fn config(epochs: usize) -> SeriesConfig {
     let mut cfg = SeriesConfig::default();
@@ -39,7 +32,7 @@ fn csv_error(name: &str, text: &str, column: &str) -> (PathBuf, String) {
     let mut cfg = config(1);
     cfg.source.csv = path.clone();
     cfg.source.column = column.into();
-    let err = run(&cfg, &quiet(), None).expect_err("a bad CSV must fail");
+    let err = run(&cfg, &quiet_cpu(), None).expect_err("a bad CSV must fail");
     (path, format!("{err:#}"))
 }
 
@@ -53,7 +46,7 @@ fn numbers(n: usize) -> String {
 fn missing_file_names_the_file() {
     let mut cfg = config(1);
     cfg.source.csv = "no/such/series.csv".into();
-    let err = format!("{:#}", run(&cfg, &quiet(), None).unwrap_err());
+    let err = format!("{:#}", run(&cfg, &quiet_cpu(), None).unwrap_err());
     assert!(
         err.contains("cannot read series file no/such/series.csv"),
         "{err}"
@@ -92,7 +85,7 @@ fn empty_cell_in_co2_asks_for_a_policy() {
     let mut cfg = config(1);
     cfg.source.csv = "data/series/co2.csv".into();
     cfg.source.column = "co2".into();
-    let err = format!("{:#}", run(&cfg, &quiet(), None).unwrap_err());
+    let err = format!("{:#}", run(&cfg, &quiet_cpu(), None).unwrap_err());
     assert!(
         err.contains("data/series/co2.csv line 8: column \"co2\" is empty"),
         "{err}"
@@ -121,7 +114,7 @@ fn short_validation_and_test_parts_are_all_targets() {
     let mut cfg = config(1);
     cfg.source.csv = path;
     cfg.source.column = "value".into();
-    let report = run(&cfg, &quiet(), None).unwrap();
+    let report = run(&cfg, &quiet_cpu(), None).unwrap();
     assert_eq!(report.results.data.windows, [8, 6, 6]);
     assert_eq!(report.results.test_positions, (34..40).collect::<Vec<_>>());
 }
@@ -180,7 +173,7 @@ fn empty_file_and_forecast_needing_horizon_one() {
     cfg.source.missing = MissingPolicy::Drop;
     cfg.horizon = 3;
     cfg.forecast = 2;
-    let err = format!("{:#}", run(&cfg, &quiet(), None).unwrap_err());
+    let err = format!("{:#}", run(&cfg, &quiet_cpu(), None).unwrap_err());
     assert!(err.contains("--forecast needs --horizon 1"), "{err}");
 }
 
@@ -191,8 +184,7 @@ fn twin(name: &str, args: &[&str]) -> serde_json::Value {
     let json_s = json.to_str().expect("UTF-8 path").to_string();
     all.extend(["--quiet", "--json", &json_s]);
     common::python("rnn_series.py", &all);
-    serde_json::from_str(&std::fs::read_to_string(&json).expect("the twin writes JSON"))
-        .expect("valid JSON")
+    common::read_json(&json)
 }
 
 fn same_run(rust: &SeriesReport, torch: &serde_json::Value) {
@@ -254,7 +246,7 @@ fn same_run(rust: &SeriesReport, torch: &serde_json::Value) {
 
 #[test]
 fn twin_matches_rnn_on_sunspots() {
-    let report = run(&config(3), &quiet(), None).unwrap();
+    let report = run(&config(3), &quiet_cpu(), None).unwrap();
     same_run(&report, &twin("twin-rnn", &["--epochs", "3"]));
 }
 
@@ -265,7 +257,7 @@ fn twin_matches_gru_on_the_synthetic_sine() {
     cfg.sine.len = 300;
     cfg.model.cell = CellKind::Gru;
     cfg.train.seed = 5;
-    let report = run(&cfg, &quiet(), None).unwrap();
+    let report = run(&cfg, &quiet_cpu(), None).unwrap();
     same_run(
         &report,
         &twin(
@@ -294,7 +286,7 @@ fn twin_matches_lstm_on_interpolated_co2() {
     cfg.source.missing = MissingPolicy::Interpolate;
     cfg.model.cell = CellKind::Lstm;
     cfg.model.layers = 2;
-    let report = run(&cfg, &quiet(), None).unwrap();
+    let report = run(&cfg, &quiet_cpu(), None).unwrap();
     assert_eq!(
         (
             report.results.data.missing,
@@ -337,7 +329,7 @@ fn save_load_eval_only_forecast_and_plot() {
         &RunOptions {
             save: Some(ckpt.clone()),
             metrics_json: Some(metrics.clone()),
-            ..quiet()
+            ..quiet_cpu()
         },
         Some(&plot),
     )
@@ -350,8 +342,7 @@ fn save_load_eval_only_forecast_and_plot() {
         svg.starts_with("<svg") && svg.contains("persistence"),
         "not an SVG plot"
     );
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&metrics).unwrap()).unwrap();
+    let json = common::read_json(&metrics);
     assert_eq!(json["forecast"].as_array().unwrap().len(), 7);
     assert_eq!(
         json["beats_persistence"].as_bool(),
@@ -363,7 +354,7 @@ fn save_load_eval_only_forecast_and_plot() {
         &RunOptions {
             load: Some(ckpt.clone()),
             eval_only: true,
-            ..quiet()
+            ..quiet_cpu()
         },
         None,
     )
@@ -385,7 +376,7 @@ fn save_load_eval_only_forecast_and_plot() {
                 load: Some(ckpt),
                 eval_only: true,
                 explicit: vec!["--cell".into()],
-                ..quiet()
+                ..quiet_cpu()
             },
             None
         )
@@ -398,7 +389,7 @@ fn save_load_eval_only_forecast_and_plot() {
 
     let err = format!(
         "{:#}",
-        run(&cfg, &quiet(), Some(&dir.join("plot.png"))).unwrap_err()
+        run(&cfg, &quiet_cpu(), Some(&dir.join("plot.png"))).unwrap_err()
     );
     assert!(err.contains("only SVG"), "{err}");
 }
@@ -416,13 +407,12 @@ fn a_loaded_model_forecasts_an_unseen_series_as_pytorch_does() {
         &cfg,
         &RunOptions {
             save: Some(ckpt.clone()),
-            ..quiet()
+            ..quiet_cpu()
         },
         None,
     )
     .expect("trains and saves");
-    let saved: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    let saved = common::read_json(&dir.join("config.json"));
     assert!(
         saved["scaler"]["std"].as_f64().is_some(),
         "the scaler is saved"
@@ -437,7 +427,7 @@ fn a_loaded_model_forecasts_an_unseen_series_as_pytorch_does() {
     let csv = dir.join("forecast.csv");
     let load = RunOptions {
         load: Some(ckpt.clone()),
-        ..quiet()
+        ..quiet_cpu()
     };
     let rust = rnn_series::forecast_only(&mine, &load, Some(&csv)).expect("forecasts");
     assert_eq!(rust.forecast.len(), 12);
@@ -471,8 +461,7 @@ fn a_loaded_model_forecasts_an_unseen_series_as_pytorch_does() {
             out.to_str().unwrap(),
         ],
     );
-    let twin: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let twin = common::read_json(&out);
     let twin: Vec<f64> = twin["forecast"]
         .as_array()
         .unwrap()

@@ -34,8 +34,18 @@ fn error(path: &Path, column: &str, policy: MissingPolicy, format: &CsvFormat) -
     }
 }
 
+/// [`load`] with the default format.
+fn load_with(path: &Path, column: &str, policy: MissingPolicy) -> Series {
+    load(path, column, policy, &CsvFormat::default())
+}
+
+/// [`error`] with the default format.
+fn error_plain(path: &Path, column: &str, policy: MissingPolicy) -> String {
+    error(path, column, policy, &CsvFormat::default())
+}
+
 fn plain(path: &Path, column: &str) -> Series {
-    load(path, column, MissingPolicy::Error, &CsvFormat::default())
+    load_with(path, column, MissingPolicy::Error)
 }
 
 fn detected(c: char) -> Option<DelimiterUsed> {
@@ -118,7 +128,7 @@ fn semicolons_and_decimal_commas_read_like_the_dot_file() {
 
     // Without --decimal-comma the cells are named with the fix, under every policy.
     for policy in [MissingPolicy::Error, MissingPolicy::Drop] {
-        let err = error(&path, "Passagiere", policy, &CsvFormat::default());
+        let err = error_plain(&path, "Passagiere", policy);
         assert!(
             err.contains(&format!(
                 "{} line 3: column \"Passagiere\" holds \"102,25\", a number with a decimal \
@@ -178,12 +188,7 @@ fn uci_household_power_with_question_marks() {
     );
     let column = "Global_active_power";
 
-    let s = load(
-        &path,
-        column,
-        MissingPolicy::Interpolate,
-        &CsvFormat::default(),
-    );
+    let s = load_with(&path, column, MissingPolicy::Interpolate);
     let (a, b) = (5.36, 5.374);
     let want = vec![
         4.216,
@@ -201,14 +206,14 @@ fn uci_household_power_with_question_marks() {
         (3, 2, 1, Some(8))
     );
 
-    let s = load(&path, column, MissingPolicy::Drop, &CsvFormat::default());
+    let s = load_with(&path, column, MissingPolicy::Drop);
     assert_eq!(s.values, vec![4.216, 5.36, 5.374, 5.388]);
     assert_eq!(
         (s.missing, s.dropped, s.first_dropped_line),
         (3, 3, Some(4))
     );
 
-    let err = error(&path, column, MissingPolicy::Error, &CsvFormat::default());
+    let err = error_plain(&path, column, MissingPolicy::Error);
     assert!(
         err.contains(&format!(
             "{} line 4: column \"{column}\" holds \"?\", a missing-value marker",
@@ -230,12 +235,7 @@ fn agency_preamble_needs_skip_rows() {
         plain_csv(&rows)
     );
     let path = write("preamble", "agency.csv", text.as_bytes());
-    let err = error(
-        &path,
-        "Passengers",
-        MissingPolicy::Error,
-        &CsvFormat::default(),
-    );
+    let err = error_plain(&path, "Passengers", MissingPolicy::Error);
     assert!(
         err.contains(&format!(
             "{} has no column \"Passengers\" in its header (line 1), but line 4 names it",
@@ -287,12 +287,7 @@ fn gzip_is_found_by_its_magic_bytes() {
 
     let z = gzip(text.as_bytes());
     let path = write("gz-truncated", "cut.csv.gz", &z[..z.len() / 2]);
-    let err = error(
-        &path,
-        "Passengers",
-        MissingPolicy::Error,
-        &CsvFormat::default(),
-    );
+    let err = error_plain(&path, "Passengers", MissingPolicy::Error);
     assert!(
         err.contains(&format!(
             "{} starts like gzip data (1f 8b) but does not decompress",
@@ -310,21 +305,16 @@ fn quoted_fields_hold_commas_quotes_and_line_breaks() {
                 C,plain,3.5\n\
                 D,\"two\n\nbreaks\",x\n";
     let path = write("quoted", "quoted.csv", text.as_bytes());
-    let s = load(&path, "value", MissingPolicy::Drop, &CsvFormat::default());
+    let s = load_with(&path, "value", MissingPolicy::Drop);
     assert_eq!(s.values, vec![1.5, 2.5, 3.5]);
     // Record D starts on physical line 6 (record B spans lines 3-4).
     assert_eq!((s.dropped, s.first_dropped_line), (1, Some(6)));
-    let err = error(&path, "value", MissingPolicy::Error, &CsvFormat::default());
+    let err = error_plain(&path, "value", MissingPolicy::Error);
     assert!(
         err.contains("line 6: column \"value\" holds \"x\""),
         "{err}"
     );
-    let err = error(
-        &path,
-        "note, free text",
-        MissingPolicy::Drop,
-        &CsvFormat::default(),
-    );
+    let err = error_plain(&path, "note, free text", MissingPolicy::Drop);
     assert!(
         err.contains("column \"note, free text\" holds no numbers (4 data rows, 4 missing"),
         "{err}"
@@ -339,7 +329,7 @@ fn a_row_with_too_few_fields_is_named_by_its_line() {
         MissingPolicy::Drop,
         MissingPolicy::Interpolate,
     ] {
-        let err = error(&path, "b", policy, &CsvFormat::default());
+        let err = error_plain(&path, "b", policy);
         assert!(
             err.contains(&format!(
                 "{} line 4: 2 fields, but the header (line 1) has 3",
@@ -350,7 +340,7 @@ fn a_row_with_too_few_fields_is_named_by_its_line() {
     }
     // A cell with an unquoted delimiter makes a row too long.
     let path = write("long-row", "long.csv", b"t,v\n1,2\n2,2,5\n");
-    let err = error(&path, "v", MissingPolicy::Error, &CsvFormat::default());
+    let err = error_plain(&path, "v", MissingPolicy::Error);
     assert!(
         err.contains(
             "line 3: 3 fields, but the header (line 1) has 2, with delimiter `,` (detected)"
@@ -387,7 +377,7 @@ fn columns_by_index_with_and_without_header() {
     let path = write("index", "indexed.csv", b"t,value\n1,10.5\n2,11.5\n");
     assert_eq!(plain(&path, "2").values, vec![10.5, 11.5]);
     assert_eq!(plain(&path, "1").values, vec![1.0, 2.0]);
-    let err = error(&path, "3", MissingPolicy::Error, &CsvFormat::default());
+    let err = error_plain(&path, "3", MissingPolicy::Error);
     assert!(
         err.contains("column 3 is out of range: the header has 2 fields"),
         "{err}"
@@ -406,12 +396,7 @@ fn bare_cr_line_ends() {
     let bad = text.replacen("1949-03,104.5", "1949-03,bad", 1);
     assert_ne!(bad, text);
     let path = write("bare-cr-bad", "mac.csv", bad.as_bytes());
-    let err = error(
-        &path,
-        "Passengers",
-        MissingPolicy::Error,
-        &CsvFormat::default(),
-    );
+    let err = error_plain(&path, "Passengers", MissingPolicy::Error);
     assert!(
         err.contains("line 4: column \"Passengers\" holds \"bad\""),
         "{err}"
@@ -469,7 +454,7 @@ fn wrong_delimiter_hints() {
 #[test]
 fn other_errors_name_file_line_and_column() {
     let path = write("utf8", "latin1.csv", b"t,v\n1,2\n2,\xe92\n");
-    let err = error(&path, "v", MissingPolicy::Drop, &CsvFormat::default());
+    let err = error_plain(&path, "v", MissingPolicy::Drop);
     assert!(
         err.contains(&format!(
             "{} line 3: column \"v\" is not valid UTF-8",
@@ -479,19 +464,14 @@ fn other_errors_name_file_line_and_column() {
     );
 
     let path = write("junk-interp", "junk.csv", b"t,v\n1,2\n2,n.a.\n3,4\n");
-    let err = error(
-        &path,
-        "v",
-        MissingPolicy::Interpolate,
-        &CsvFormat::default(),
-    );
+    let err = error_plain(&path, "v", MissingPolicy::Interpolate);
     assert!(
         err.contains(
             "line 3: column \"v\" holds \"n.a.\", not a finite number nor a missing-value marker"
         ),
         "{err}"
     );
-    let s = load(&path, "v", MissingPolicy::Drop, &CsvFormat::default());
+    let s = load_with(&path, "v", MissingPolicy::Drop);
     assert_eq!(
         (s.values, s.dropped, s.first_dropped_line),
         (vec![2.0, 4.0], 1, Some(3))
@@ -500,22 +480,17 @@ fn other_errors_name_file_line_and_column() {
     let markers =
         "t,v\n0,0\n1,\n2,?\n3,na\n4,N/A\n5,NaN\n6,nan\n7,NULL\n8,None\n9, - \n10,inf\n11,11\n";
     let path = write("markers", "markers.csv", markers.as_bytes());
-    let s = load(
-        &path,
-        "v",
-        MissingPolicy::Interpolate,
-        &CsvFormat::default(),
-    );
+    let s = load_with(&path, "v", MissingPolicy::Interpolate);
     assert_eq!(s.values.len(), 12);
     for (i, v) in s.values.iter().enumerate() {
         assert!((v - i as f64).abs() < 1e-12, "row {i}: {v}");
     }
     assert_eq!((s.missing, s.interpolated), (10, 10));
-    let err = error(&path, "v", MissingPolicy::Error, &CsvFormat::default());
+    let err = error_plain(&path, "v", MissingPolicy::Error);
     assert!(err.contains("line 3: column \"v\" is empty"), "{err}");
 
     let path = write("header-only", "header.csv", b"t,v\n\n");
-    let err = error(&path, "v", MissingPolicy::Error, &CsvFormat::default());
+    let err = error_plain(&path, "v", MissingPolicy::Error);
     assert!(
         err.contains("column \"v\" holds no numbers (0 data rows"),
         "{err}"
@@ -536,13 +511,11 @@ fn naive_second_column(path: &str) -> Vec<Option<f64>> {
 
 #[test]
 fn bundled_files_read_as_the_simplest_split() {
-    let sunspots = load_csv(
+    let sunspots = load_with(
         "data/series/sunspots.csv".as_ref(),
         "SUNACTIVITY",
         MissingPolicy::Error,
-        &CsvFormat::default(),
-    )
-    .unwrap_or_else(|e| panic!("{e:#}"));
+    );
     let want: Vec<f64> = naive_second_column("data/series/sunspots.csv")
         .into_iter()
         .map(|v| v.expect("sunspots has no gaps"))
@@ -551,13 +524,7 @@ fn bundled_files_read_as_the_simplest_split() {
     assert_eq!(bits(&sunspots.values), bits(&want));
     assert_eq!(sunspots.values.len(), 309);
 
-    let co2 = load_csv(
-        "data/series/co2.csv".as_ref(),
-        "co2",
-        MissingPolicy::Drop,
-        &CsvFormat::default(),
-    )
-    .unwrap_or_else(|e| panic!("{e:#}"));
+    let co2 = load_with("data/series/co2.csv".as_ref(), "co2", MissingPolicy::Drop);
     let naive = naive_second_column("data/series/co2.csv");
     let want: Vec<f64> = naive.iter().flatten().copied().collect();
     assert_eq!(bits(&co2.values), bits(&want));

@@ -9,6 +9,8 @@
 
 mod common;
 
+use common::quiet_cpu;
+
 use serde_json::Value;
 use tchport::models::Arch;
 use tchport::session::RunOptions;
@@ -27,15 +29,6 @@ fn config(arch: Arch, task: SeqTask) -> SequenceConfig {
         cfg.recall.data_seed = 5;
     }
     cfg
-}
-
-/// Quiet, and on the CPU: the PyTorch side of these comparisons runs there.
-fn quiet() -> RunOptions {
-    RunOptions {
-        quiet: true,
-        device: tchport::device::DeviceChoice::Cpu,
-        ..RunOptions::default()
-    }
 }
 
 fn rust_run(cfg: &SequenceConfig, opts: &RunOptions) -> SequenceReport {
@@ -86,13 +79,12 @@ fn twin_in(cfg: &SequenceConfig, dir: &std::path::Path, extra: &[&str]) -> Value
     ];
     args.extend_from_slice(extra);
     common::python("transformer_seq.py", &args);
-    serde_json::from_str(&std::fs::read_to_string(&json).expect("the twin wrote its metrics"))
-        .expect("valid JSON")
+    common::read_json(&json)
 }
 
 fn same_as_twin(arch: Arch, task: SeqTask) {
     let cfg = config(arch, task);
-    let rust = rust_run(&cfg, &quiet());
+    let rust = rust_run(&cfg, &quiet_cpu());
     let torch = twin(&cfg, &format!("twin-{arch:?}-{task:?}"));
     let want = |k: &str, m: &str| torch[k][m].as_f64().expect("a number");
     assert_eq!(
@@ -152,13 +144,13 @@ fn checkpoint_round_trip_and_mismatch() {
         &cfg,
         &RunOptions {
             save: Some(path.clone()),
-            ..quiet()
+            ..quiet_cpu()
         },
     );
     let load = RunOptions {
         load: Some(path.clone()),
         eval_only: true,
-        ..quiet()
+        ..quiet_cpu()
     };
     let reloaded = rust_run(&cfg, &load);
     assert_eq!(trained.results.test, reloaded.results.test);
@@ -190,7 +182,7 @@ fn checkpoint_round_trip_and_mismatch() {
     let attention = dir.join("a.svg");
     let err = format!(
         "{:#}",
-        sequence::run(&other, &quiet(), Some(&attention)).unwrap_err()
+        sequence::run(&other, &quiet_cpu(), Some(&attention)).unwrap_err()
     );
     assert!(err.contains("needs --arch transformer"), "{err}");
 }
@@ -207,7 +199,7 @@ fn a_pytorch_checkpoint_evaluates_the_same_in_rust() {
         &RunOptions {
             load: Some(path),
             eval_only: true,
-            ..quiet()
+            ..quiet_cpu()
         },
     );
     let want = torch["test"]["rmse"].as_f64().expect("a number");
@@ -226,7 +218,7 @@ fn a_pytorch_checkpoint_evaluates_the_same_in_rust() {
 fn resuming_from_an_epoch_checkpoint_reproduces_the_uninterrupted_run() {
     // Uninterrupted: 2 epochs (dropout 0, plain SGD: no optimizer state to lose).
     let cfg = config(Arch::Transformer, SeqTask::Series);
-    let whole = rust_run(&cfg, &quiet());
+    let whole = rust_run(&cfg, &quiet_cpu());
 
     // The checkpoint --checkpoint-every 1 leaves after epoch 1 of the same run:
     // weights and train_state.json of epoch 1, config.json of the 2-epoch run.
@@ -238,7 +230,7 @@ fn resuming_from_an_epoch_checkpoint_reproduces_the_uninterrupted_run() {
         &first,
         &RunOptions {
             save: Some(path.clone()),
-            ..quiet()
+            ..quiet_cpu()
         },
     );
     tchport::checkpoint::write_json(&tchport::checkpoint::config_path(&path), &cfg)
@@ -248,7 +240,7 @@ fn resuming_from_an_epoch_checkpoint_reproduces_the_uninterrupted_run() {
         &SequenceConfig::default(), // ignored: --resume uses the saved configuration
         &RunOptions {
             resume: Some(path),
-            ..quiet()
+            ..quiet_cpu()
         },
     );
     assert_eq!(resumed.summary.epochs.len(), 2);

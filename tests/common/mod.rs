@@ -23,6 +23,43 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// An example binary next to the test binary:
+/// `<target>/<profile>/deps/<test>` → `<target>/<profile>/examples/<name>`.
+pub fn example_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .join("examples")
+        .join(name)
+}
+
+/// Asserts that `msg` contains every one of `parts`, then prints it.
+#[track_caller]
+pub fn assert_has(msg: &str, parts: &[&str]) {
+    for p in parts {
+        assert!(msg.contains(p), "message lacks {p:?}:\n{msg}");
+    }
+    println!("ok: {msg}");
+}
+
+/// Quiet, and on the CPU: the PyTorch side of the comparisons runs there.
+pub fn quiet_cpu() -> tchport::session::RunOptions {
+    tchport::session::RunOptions {
+        quiet: true,
+        device: tchport::device::DeviceChoice::Cpu,
+        ..Default::default()
+    }
+}
+
+/// Reads and parses a JSON file, panicking with the file's name.
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{} is not valid JSON: {e}", path.display()))
+}
+
 /// Reads a safetensors file written by a parity script.
 pub fn read(path: &Path) -> BTreeMap<String, Tensor> {
     tchport::checkpoint::read(path)
