@@ -41,7 +41,7 @@ use tchport::device::DeviceChoice;
 use tchport::models::{
     CellKind, Cnn, CnnConfig, RecurrentNet, RnnConfig, SeqTransformer, TransformerConfig,
 };
-use tchport::optim::{OptimConfig, OptimizerKind};
+use tchport::optim::{OptimConfig, Optimizer, OptimizerKind};
 use tchport::train::Loss;
 
 /// Time the project's models on synthetic inputs, one JSON case per stdin line.
@@ -91,6 +91,12 @@ struct Case {
     /// Also return each timed step's wall time (`Measured::latencies_s`).
     #[serde(default)]
     latencies: bool,
+    /// The optimizer (default: the example's SGD).
+    #[serde(default)]
+    optimizer: Option<OptimizerKind>,
+    /// Step with libtorch's C++ optimizer (before issue 19) instead of ours.
+    #[serde(default)]
+    libtorch_step: bool,
 }
 
 fn default_warmup() -> usize {
@@ -146,11 +152,33 @@ impl Phases {
     }
 }
 
+/// The optimizer of a bench: ours (`tchport::optim`) or libtorch's C++ one.
+enum Opt {
+    Ours(Optimizer),
+    Libtorch(nn::Optimizer),
+}
+
+impl Opt {
+    fn zero_grad(&mut self) {
+        match self {
+            Opt::Ours(o) => o.zero_grad(),
+            Opt::Libtorch(o) => o.zero_grad(),
+        }
+    }
+
+    fn step(&mut self) {
+        match self {
+            Opt::Ours(o) => o.step(),
+            Opt::Libtorch(o) => o.step(),
+        }
+    }
+}
+
 /// A model with its synthetic batch, loss and optimizer.
 struct Bench {
     _vs: nn::VarStore,
     model: Box<dyn ModuleT>,
-    opt: nn::Optimizer,
+    opt: Opt,
     xs: Tensor,
     ys: Tensor,
     loss: Loss,
@@ -237,9 +265,14 @@ fn build(case: &Case, device: Device) -> Result<Bench> {
     };
     let optim = OptimConfig {
         lr: case.lr.unwrap_or(optim.lr),
+        optimizer: case.optimizer.unwrap_or(optim.optimizer),
         ..optim
     };
-    let opt = optim.build(&vs)?;
+    let opt = if case.libtorch_step {
+        Opt::Libtorch(optim.build_libtorch(&vs)?)
+    } else {
+        Opt::Ours(optim.build(&vs)?)
+    };
     Ok(Bench {
         _vs: vs,
         model,

@@ -250,15 +250,35 @@ pub struct TrainArgs {
     /// Learning rate.
     #[arg(long, value_name = "LR", allow_negative_numbers = true)]
     pub lr: Option<f64>,
-    /// Optimizer (libtorch's C++ SGD or Adam, as torch.optim's).
+    /// Optimizer (torch.optim's SGD, Adam or AdamW, computed as PyTorch computes them).
     #[arg(long, value_enum)]
     pub optimizer: Option<OptimizerKind>,
     /// SGD momentum (0 = plain SGD, as in the tutorial).
     #[arg(long, value_name = "M")]
     pub momentum: Option<f64>,
-    /// L2 weight decay.
+    /// Weight decay: an L2 term for SGD and Adam, decoupled for AdamW
+    /// [default: 0; AdamW: 0.01, PyTorch's]
     #[arg(long, value_name = "W")]
     pub weight_decay: Option<f64>,
+    /// SGD dampening of the momentum.
+    #[arg(long, value_name = "D")]
+    pub dampening: Option<f64>,
+    /// SGD Nesterov momentum (needs --momentum > 0, --dampening 0).
+    #[arg(long)]
+    pub nesterov: bool,
+    /// Adam/AdamW beta1 (decay of the first moment).
+    #[arg(long, value_name = "B")]
+    pub beta1: Option<f64>,
+    /// Adam/AdamW beta2 (decay of the second moment).
+    #[arg(long, value_name = "B")]
+    pub beta2: Option<f64>,
+    /// Adam/AdamW epsilon of the denominator.
+    #[arg(long, value_name = "E")]
+    pub eps: Option<f64>,
+    /// Before each step, rescale the gradients so that their total 2-norm is
+    /// at most MAX (torch.nn.utils.clip_grad_norm_); the report says how often.
+    #[arg(long, value_name = "MAX")]
+    pub clip_grad_norm: Option<f64>,
     /// Seed of the initial weights, dropout, the batch order (and synthetic data).
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
@@ -273,7 +293,10 @@ impl TrainArgs {
             ("lr", optim.lr.to_string()),
             ("optimizer", value_name(&optim.optimizer)),
             ("momentum", optim.momentum.to_string()),
-            ("weight_decay", optim.weight_decay.to_string()),
+            ("dampening", optim.dampening.to_string()),
+            ("beta1", optim.beta1.to_string()),
+            ("beta2", optim.beta2.to_string()),
+            ("eps", optim.eps.to_string()),
             ("seed", train.seed.to_string()),
         ]
     }
@@ -286,7 +309,20 @@ impl TrainArgs {
         set(&mut optim.lr, self.lr);
         set(&mut optim.optimizer, self.optimizer);
         set(&mut optim.momentum, self.momentum);
-        set(&mut optim.weight_decay, self.weight_decay);
+        let adamw_default = optim.optimizer == OptimizerKind::AdamW && optim.weight_decay == 0.0;
+        match self.weight_decay {
+            Some(w) => optim.weight_decay = w,
+            None if adamw_default => optim.weight_decay = crate::optim::ADAMW_DEFAULT_WEIGHT_DECAY,
+            None => {}
+        }
+        set(&mut optim.dampening, self.dampening);
+        optim.nesterov |= self.nesterov;
+        set(&mut optim.beta1, self.beta1);
+        set(&mut optim.beta2, self.beta2);
+        set(&mut optim.eps, self.eps);
+        if self.clip_grad_norm.is_some() {
+            optim.clip_grad_norm = self.clip_grad_norm;
+        }
     }
 }
 

@@ -322,8 +322,8 @@ pub fn prepare(
 }
 
 /// Sets each group's learning rate (after the optimizer is built).
-pub fn set_group_lrs(opt: &mut nn::Optimizer, lr_groups: &[(usize, f64)]) {
+pub fn set_group_lrs(opt: &mut crate::optim::Optimizer, lr_groups: &[(usize, f64)]) {
     for &(g, lr) in lr_groups {
-        opt.set_lr_group(g, lr);
+        opt.set_lr(g, lr);
     }
 }

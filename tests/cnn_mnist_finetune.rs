@@ -63,7 +63,13 @@ fn prefixes(p: &[&str]) -> Vec<String> {
     p.iter().map(|s| s.to_string()).collect()
 }
 
-fn train_steps(model: &Cnn, opt: &mut nn::Optimizer, xs: &Tensor, ys: &Tensor, steps: i64) {
+fn train_steps(
+    model: &Cnn,
+    opt: &mut tchport::optim::Optimizer,
+    xs: &Tensor,
+    ys: &Tensor,
+    steps: i64,
+) {
     for s in 0..steps {
         let (bx, by) = (xs.narrow(0, s * 32, 32), ys.narrow(0, s * 32, 32));
         opt.zero_grad();
@@ -95,6 +101,7 @@ fn frozen_weights_stay_bit_identical_even_with_momentum_and_weight_decay() {
             lr: 0.05,
             momentum: 0.9,
             weight_decay: 0.1,
+            ..OptimConfig::default()
         }
         .build(&vs)
         .expect("valid optimizer");

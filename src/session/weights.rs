@@ -119,7 +119,7 @@ pub struct TrainerParts<'a, C> {
 /// and the trainer: checkpoints, the learning-rate schedule and early stopping.
 pub fn optimizer_and_trainer<'a, C: TaskConfig>(
     parts: TrainerParts<'a, C>,
-) -> Result<(nn::Optimizer, Trainer<'a>)> {
+) -> Result<(crate::optim::Optimizer, Trainer<'a>)> {
     let (cfg, ft) = (parts.cfg, parts.finetune);
     let mut opt = cfg.optim().build(parts.vs)?;
     crate::finetune::set_group_lrs(&mut opt, &ft.lr_groups);

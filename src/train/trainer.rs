@@ -17,6 +17,7 @@ use super::{
 };
 use crate::data::Batches;
 use crate::metrics::RunningMean;
+use crate::optim::Optimizer;
 use crate::schedule::{EarlyStopping, LrSchedule};
 
 /// The training loop with its settings: epochs, batch order, loss, device,
@@ -80,7 +81,7 @@ pub struct FitData<'m, M> {
     /// The model, trained in place.
     pub model: &'m M,
     /// Its optimizer.
-    pub opt: &'m mut nn::Optimizer,
+    pub opt: &'m mut Optimizer,
     /// Training inputs `[n, ...]` (any device; batches are moved to the trainer's).
     pub xs: &'m Tensor,
     /// Training targets `[n, ...]`.
@@ -146,7 +147,7 @@ impl<'a> Trainer<'a> {
     pub fn fit<M: nn::ModuleT>(
         &self,
         model: &M,
-        opt: &mut nn::Optimizer,
+        opt: &mut Optimizer,
         xs: &Tensor,
         ys: &Tensor,
         mut state: TrainState,
@@ -277,8 +278,7 @@ impl<'a> Trainer<'a> {
     ) -> Result<EpochEnd> {
         let (epoch, bs) = (state.epochs_done + 1, self.cfg.batch_size);
         for &(group, base) in &self.lr_groups {
-            data.opt
-                .set_lr_group(group, self.schedule.lr_at(base, epoch - 1));
+            data.opt.set_lr(group, self.schedule.lr_at(base, epoch - 1));
         }
         let n = data.xs.size()[0] as usize;
         let order = self.cfg.order(n, epoch - 1);
