@@ -262,3 +262,77 @@ fn loading_a_state_dict_continues_the_run_and_refuses_another_optimizer() {
         .expect_err("Adam's state into SGD");
     common::assert_has(&err.to_string(), &["Adam", "SGD", "--optimizer"]);
 }
+
+/// The training loop with `--clip-grad-norm`: it clips (and counts) the steps
+/// whose total gradient norm exceeds MAX, and trains the weights that a loop
+/// calling [`clip_grad_norm`] (checked against PyTorch above) trains.
+#[test]
+fn the_training_loop_clips_and_counts_the_clipped_steps() {
+    use tch::nn;
+    use tchport::train::{Loss, Progress, TrainState, Trainer};
+    let cfg = config("--optimizer sgd --lr 0.05 --momentum 0.9 --clip-grad-norm 60");
+    let lp = LoopConfig {
+        epochs: 2,
+        batch_size: 8,
+        seed: 3,
+        shuffle: false,
+    };
+    let (xs, ys, vs_a, vs_b) = {
+        let _lock = common::rng_lock();
+        tch::manual_seed(4);
+        let xs = Tensor::randn([40, 6], (Kind::Float, Device::Cpu)) * 3.0;
+        let ys = Tensor::randn([40, 1], (Kind::Float, Device::Cpu)) * 5.0;
+        let (a, b) = (
+            nn::VarStore::new(Device::Cpu),
+            nn::VarStore::new(Device::Cpu),
+        );
+        tch::manual_seed(0);
+        let _ = nn::linear(a.root() / "fc", 6, 1, Default::default());
+        tch::manual_seed(0);
+        let _ = nn::linear(b.root() / "fc", 6, 1, Default::default());
+        (xs, ys, a, b)
+    };
+    let model_a = nn::func({
+        let vars = vs_a.variables();
+        move |x| x.linear(&vars["fc.weight"], Some(&vars["fc.bias"]))
+    });
+    let mut opt = cfg.build(&vs_a).expect("valid");
+    let mut trainer = Trainer::new(&lp, Loss::Mse, Device::Cpu, Progress { quiet: true });
+    trainer.stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    trainer
+        .fit(
+            &model_a,
+            &mut opt,
+            &xs,
+            &ys,
+            TrainState::default(),
+            |_, _| Ok(vec![]),
+        )
+        .expect("trains");
+    let (clipped, steps) = trainer.clipped.get();
+    println!("the loop clipped {clipped} of {steps} steps");
+    assert_eq!(steps, 10);
+    let vars = vs_b.variables();
+    let mut opt_b = cfg.build(&vs_b).expect("valid");
+    let mut by_hand = 0;
+    for _ in 0..2 {
+        for s in 0..5 {
+            let (x, y) = (xs.narrow(0, s * 8, 8), ys.narrow(0, s * 8, 8));
+            opt_b.zero_grad();
+            let out = x.linear(&vars["fc.weight"], Some(&vars["fc.bias"]));
+            Loss::Mse.compute(&out, &y).backward();
+            let total = clip_grad_norm(&opt_b.parameters(), 60.0);
+            by_hand += usize::from(60.0 / (total + 1e-6) < 1.0);
+            opt_b.step();
+        }
+    }
+    assert_eq!(clipped, by_hand);
+    assert!(
+        clipped > 0 && clipped < steps,
+        "some steps clipped, not all: {clipped}/{steps}"
+    );
+    let got = vs_a.variables();
+    for (name, v) in &vars {
+        common::check_tensor(&format!("loop vs by hand {name}"), &got[name], v, 0.0);
+    }
+}

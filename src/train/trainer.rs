@@ -48,6 +48,8 @@ pub struct Trainer<'a> {
     /// The variables restored after a non-finite loss found at a deferred
     /// read-back (`sync_every > 1`).
     pub rollback: Option<&'a nn::VarStore>,
+    /// Steps whose gradients `--clip-grad-norm` rescaled, and steps taken, this run.
+    pub clipped: std::cell::Cell<(usize, usize)>,
 }
 
 /// Steps between read-backs of the running loss on a GPU (`--log-every`).
@@ -103,6 +105,7 @@ impl<'a> Trainer<'a> {
             early_stopping: None,
             sync_every: 1,
             rollback: None,
+            clipped: std::cell::Cell::new((0, 0)),
         }
     }
 
@@ -193,6 +196,12 @@ impl<'a> Trainer<'a> {
             if self.stop.load(Ordering::SeqCst) && epoch < self.cfg.epochs {
                 return Err(self.interrupted(&state, epoch + 1)?);
             }
+        }
+        let (clipped, steps) = self.clipped.get();
+        if steps > 0 {
+            self.progress.line(format!(
+                "gradient clipping (--clip-grad-norm): {clipped} of {steps} steps clipped"
+            ));
         }
         if let Some(s) = &stopper {
             if let Some(line) = s.restore_best(&state) {
@@ -319,6 +328,7 @@ impl<'a> Trainer<'a> {
             }
             data.opt.zero_grad();
             loss.backward();
+            self.clip(data.opt);
             data.opt.step();
             let stop = self.stop.load(Ordering::SeqCst);
             if !losses.checks_every_step() {
@@ -345,6 +355,16 @@ impl<'a> Trainer<'a> {
         }
         bar.finish_and_clear();
         Ok(EpochEnd::Complete(stats(&losses.mean)))
+    }
+
+    /// `--clip-grad-norm`: rescales the gradients and counts the clipped steps.
+    fn clip(&self, opt: &Optimizer) {
+        if let Some(max) = opt.config().clip_grad_norm {
+            let total = crate::optim::clip_grad_norm(&opt.parameters(), max);
+            let (clipped, steps) = self.clipped.get();
+            let now = usize::from(max / (total + 1e-6) < 1.0);
+            self.clipped.set((clipped + now, steps + 1));
+        }
     }
 
     /// Writes the Ctrl-C checkpoint and builds the [`Interrupted`] error.
