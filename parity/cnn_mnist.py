@@ -17,7 +17,7 @@ import torch.nn as nn
 from torch.utils.data import DataLoader, Sampler, TensorDataset
 
 from common import (Timer, add_device_flags, epoch_order, load_mnist, load_state_dict, parse_digits,
-                    peak_rss_mb, save_state_dict, use_device, write_json)
+                    peak_rss_mb, save_state_dict, step_seed, use_device, write_json)
 from models import CNN
 
 
@@ -104,7 +104,8 @@ def main():
             else:
                 order = epoch_order(n, a.seed, epoch).to(device)
                 batches = ((train_x[idx], train_y[idx]) for idx in order.split(a.batch_size))
-            for xs, ys in batches:
+            for step, (xs, ys) in enumerate(batches):
+                torch.manual_seed(step_seed(a.seed, epoch, step))
                 out = model(xs)
                 loss = criterion(out, ys)
                 opt.zero_grad()

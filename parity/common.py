@@ -2,6 +2,7 @@
 
 Everything here mirrors a piece of the Rust library exactly:
   permutation()  <->  src/data/shuffle.rs   (SplitMix64 + Fisher-Yates)
+  step_seed()    <->  src/data/shuffle.rs   (the generator's seed before each training step)
   read_idx()     <->  src/data/idx.rs
   load_mnist()   <->  src/data/mnist.rs + src/tasks/mnist.rs (limits, normalisation)
   use_device()   <->  src/device.rs, with libtorch's CUDA backend flags (what tch runs with)
@@ -43,6 +44,14 @@ def permutation(n, seed, epoch):
         j = rng.below(i + 1)
         order[i], order[j] = order[j], order[i]
     return torch.tensor(order, dtype=torch.int64)
+
+
+def step_seed(seed, epoch, step):
+    """torch.manual_seed's argument before training step `step` (0-based within the epoch)
+    of epoch `epoch` (0-based), as the Rust loop seeds libtorch's generator: dropout masks
+    then depend only on (seed, epoch, step), resumed or not."""
+    state = (seed ^ ((epoch * 0xD1B54A32D192ED03) & M64) ^ (((step + 1) * 0xA24BAED4963EE407) & M64)) & M64
+    return SplitMix64(state).next_u64() >> 1
 
 
 def epoch_order(n, seed, epoch, shuffle=True):
@@ -176,3 +185,13 @@ class Timer:
 
     def __exit__(self, *exc):
         self.seconds = time.perf_counter() - self.start
+
+
+if __name__ == "__main__":
+    # `common.py step-seeds SEED EPOCH STEPS`: the seeds of steps 0..STEPS of that epoch,
+    # one a line (tests/train_resume.rs compares them with the Rust loop's).
+    import sys
+    if len(sys.argv) != 5 or sys.argv[1] != "step-seeds":
+        raise SystemExit("usage: common.py step-seeds SEED EPOCH STEPS")
+    seed, epoch, steps = (int(v) for v in sys.argv[2:])
+    print("\n".join(str(step_seed(seed, epoch, s)) for s in range(steps)))

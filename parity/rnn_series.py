@@ -25,7 +25,7 @@ import time
 
 import torch
 
-from common import SplitMix64, add_device_flags, epoch_order, use_device, write_json
+from common import SplitMix64, add_device_flags, epoch_order, step_seed, use_device, write_json
 from models import RNN
 
 
@@ -258,7 +258,8 @@ def main():
         start = time.perf_counter()
         order = epoch_order(n, a.seed, epoch).to(device)
         total = 0.0
-        for i in range(0, n, a.batch_size):
+        for step, i in enumerate(range(0, n, a.batch_size)):
+            torch.manual_seed(step_seed(a.seed, epoch, step))
             idx = order[i:i + a.batch_size]
             inputs, labels = train_x.index_select(0, idx), train_y.index_select(0, idx)
             optimizer.zero_grad()

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from common import add_device_flags, epoch_order, save_state_dict, use_device, write_json
+from common import add_device_flags, epoch_order, step_seed, save_state_dict, use_device, write_json
 from models import SeqLSTM, SeqTransformer
 
 WINDOW = 10
@@ -176,7 +176,8 @@ for epoch in range(a.epochs):
     model.train()
     order = epoch_order(len(xs), a.seed, epoch).to(device)
     start, total, count = time.perf_counter(), 0.0, 0
-    for i in range(0, len(xs), a.batch_size):
+    for step, i in enumerate(range(0, len(xs), a.batch_size)):
+        torch.manual_seed(step_seed(a.seed, epoch, step))
         idx = order[i:i + a.batch_size]
         loss = criterion(model(xs[idx]), ys[idx])
         opt.zero_grad()

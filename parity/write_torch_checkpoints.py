@@ -8,11 +8,16 @@ checkpoint dict), module.bin (nn.DataParallel), orig_mod.pt (torch.compile),
 both.pt (DataParallel around torch.compile), legacy.pt (the pre-1.6 format),
 f16.pt, bf16.pt, f64.pt (other dtypes) with expected_f16/bf16.safetensors
 (PyTorch's .to(dtype).float() of the same weights).
+train_adam.pth: the short spelling ("state_dict", "optimizer") of an Adam run's
+checkpoint after 3 steps, with adam_state.safetensors (its optimizer tensors by
+the names state.{i}.{name}) and adam_param_groups.json (param_groups as JSON).
+Refused as training checkpoints: plain.pt (no optimizer), no_epoch.pth.
 Refused: whole_module.pt (torch.save(model)), script.pt (torch.jit.save),
 int_weight.pt, bool_weight.pt, nan_weight.pt, inf_weight.pt, ema_only.pt
 (a dict with no state_dict key), tensor.pt (one tensor).
 """
 import collections
+import json
 import os
 import sys
 
@@ -40,6 +45,10 @@ def main(src, out):
         {"epoch": 3, "model_state_dict": model.state_dict(),
          "optimizer_state_dict": opt.state_dict(), "loss": 0.1},
         path("train.pth"))
+    write_adam_checkpoint(model, path)
+    model.load_state_dict(load_file(src))
+    torch.save({"model_state_dict": model.state_dict(), "optimizer_state_dict": opt.state_dict()},
+               path("no_epoch.pth"))
     torch.save(nn.DataParallel(model).state_dict(), path("module.bin"))
     torch.save(torch.compile(model).state_dict(), path("orig_mod.pt"))
     torch.save(nn.DataParallel(torch.compile(model)).state_dict(), path("both.pt"))
@@ -65,6 +74,22 @@ def main(src, out):
         torch.save(spoiled, path(name))
     torch.save({"ema": sd, "step": 10}, path("ema_only.pt"))
     torch.save(sd["fc.bias"], path("tensor.pt"))
+
+
+def write_adam_checkpoint(model, path):
+    """train_adam.pth after 3 Adam steps, and what its optimizer state holds."""
+    adam = torch.optim.Adam(model.parameters(), lr=0.001)
+    torch.manual_seed(0)
+    for _ in range(3):
+        adam.zero_grad()
+        model(torch.rand(4, 1, 28, 28)).sum().backward()
+        adam.step()
+    state = adam.state_dict()
+    torch.save({"state_dict": model.state_dict(), "optimizer": state, "epoch": 1}, path("train_adam.pth"))
+    save_file({f"state.{i}.{k}": v.contiguous() for i, s in state["state"].items() for k, v in s.items()},
+              path("adam_state.safetensors"))
+    with open(path("adam_param_groups.json"), "w") as f:
+        json.dump(state["param_groups"], f)
 
 
 if __name__ == "__main__":

@@ -384,3 +384,72 @@ fn pytorch_files_evaluate_exactly_like_the_safetensors() {
         );
     }
 }
+
+#[test]
+fn a_training_checkpoint_gives_pytorchs_optimizer_state_and_epoch() {
+    let dir = files();
+    let file = dir.join("train_adam.pth");
+    let read = checkpoint::read_training_state(&file).unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(read.optimizer_key, "optimizer", "the short spelling");
+    assert_eq!(read.epoch, 1);
+    let want = common::read(&dir.join("adam_state.safetensors"));
+    let names: Vec<&String> = read.tensors.iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        names,
+        want.keys().collect::<Vec<_>>(),
+        "the same tensors by name"
+    );
+    assert_eq!(
+        want.len(),
+        3 * 6,
+        "exp_avg, exp_avg_sq and step of 6 parameters"
+    );
+    for (name, t) in &read.tensors {
+        assert_eq!(t.kind(), want[name].kind(), "{name}: dtype");
+        assert!(t.equal(&want[name]), "{name} differs from PyTorch's");
+    }
+    let groups = common::read_json(&dir.join("adam_param_groups.json"));
+    assert_eq!(read.param_groups, groups, "param_groups, betas as an array");
+    println!("param_groups: {}", read.param_groups);
+    // The weights of the same file load as before.
+    let weights = checkpoint::read_checkpoint(&file).expect("the state_dict reads");
+    assert_eq!(weights.tensors.len(), 6);
+
+    // The SGD checkpoint of the recipe's spelling: momentum buffers.
+    let sgd = checkpoint::read_training_state(&dir.join("train.pth")).expect("reads");
+    assert_eq!(
+        (sgd.optimizer_key.as_str(), sgd.epoch),
+        ("optimizer_state_dict", 3)
+    );
+    assert!(sgd
+        .tensors
+        .iter()
+        .any(|(n, _)| n == "state.0.momentum_buffer"));
+    assert_eq!(sgd.param_groups[0]["momentum"], 0.9);
+}
+
+#[test]
+fn a_training_checkpoint_without_an_entry_names_it() {
+    let dir = files();
+    let refused = |file: &str| {
+        format!(
+            "{:#}",
+            checkpoint::read_training_state(&dir.join(file)).expect_err(file)
+        )
+    };
+    common::assert_has(
+        &refused("plain.pt"),
+        &[
+            "plain.pt",
+            "no optimizer state dict under optimizer_state_dict or optimizer",
+        ],
+    );
+    common::assert_has(
+        &refused("no_epoch.pth"),
+        &[
+            "no_epoch.pth",
+            "no `epoch` entry",
+            "model_state_dict, optimizer_state_dict",
+        ],
+    );
+}

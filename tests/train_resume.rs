@@ -1,17 +1,19 @@
 //! Never losing work: a run stopped (Ctrl-C's flag) after *every* step and
 //! resumed from its checkpoint each time ends with exactly the weights of an
-//! uninterrupted run (plain SGD has no optimizer state to lose).
+//! uninterrupted run: the CNN with plain SGD (no optimizer state to lose), and
+//! a Transformer with dropout 0.1, whose masks come from the per-step seeds
+//! (`LoopConfig::step_seed`), which the PyTorch twins derive the same way.
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 
 use common::check_tensor;
-use tch::{nn, Device, Tensor};
+use tch::{nn, Device, Kind, Tensor};
 use tchport::checkpoint;
 use tchport::data::mnist;
-use tchport::models::{Cnn, CnnConfig};
+use tchport::models::{Cnn, CnnConfig, SeqTransformer, TransformerConfig};
 use tchport::optim::OptimConfig;
 use tchport::train::{Checkpointing, Interrupted, LoopConfig, Loss, Progress, TrainState, Trainer};
 
@@ -33,17 +35,50 @@ fn data() -> (Tensor, Tensor) {
 }
 
 fn model(seed: i64) -> (nn::VarStore, Cnn) {
+    build(seed, |p| {
+        Cnn::new(
+            p,
+            &CnnConfig {
+                logit_relu: false,
+                ..CnnConfig::default()
+            },
+        )
+    })
+}
+
+/// A model built by `new` right after `manual_seed(seed)`.
+fn build<M>(seed: i64, new: impl Fn(&nn::Path) -> M) -> (nn::VarStore, M) {
     let _lock = common::rng_lock();
     tch::manual_seed(seed);
     let vs = nn::VarStore::new(Device::Cpu);
-    let m = Cnn::new(
-        &vs.root(),
-        &CnnConfig {
-            logit_relu: false,
-            ..CnnConfig::default()
-        },
-    );
+    let m = new(&vs.root());
     (vs, m)
+}
+
+/// A small Transformer with dropout 0.1 everywhere `nn.TransformerEncoderLayer` has it.
+fn transformer(seed: i64) -> (nn::VarStore, SeqTransformer) {
+    build(seed, |p| {
+        SeqTransformer::new(
+            p,
+            &TransformerConfig {
+                d_model: 16,
+                heads: 2,
+                layers: 1,
+                ff_dim: 32,
+                dropout: 0.1,
+                ..TransformerConfig::default()
+            },
+        )
+    })
+}
+
+/// 45 random sequences of 6 steps (5 batches of 10 at batch size 10, the last of 5).
+fn sequences() -> (Tensor, Tensor) {
+    let _lock = common::rng_lock();
+    tch::manual_seed(11);
+    let xs = Tensor::randn([45, 6, 10], (Kind::Float, Device::Cpu));
+    let ys = xs.narrow(2, 0, 1).cumsum(1, Kind::Float);
+    (xs, ys)
 }
 
 fn sgd() -> OptimConfig {
@@ -53,33 +88,45 @@ fn sgd() -> OptimConfig {
     }
 }
 
-#[test]
-fn resuming_after_every_single_step_reproduces_the_uninterrupted_run() {
-    let (xs, ys) = data();
+/// Trains `make(0)`'s model on `xs`/`ys` uninterrupted, then again stopped
+/// after every step and resumed from its checkpoint into a model built with
+/// another seed (which also moves libtorch's generator elsewhere); the final
+/// weights must be equal to the last bit.
+fn resume_every_step_matches<M: nn::ModuleT>(
+    make: fn(i64) -> (nn::VarStore, M),
+    (xs, ys): (&Tensor, &Tensor),
+    cfg: &LoopConfig,
+    loss: Loss,
+    name: &str,
+) {
+    // The loop reseeds libtorch's global generator every step: one run at a time,
+    // or another test's trainer could reseed it between a seed and a dropout draw.
+    static RUNS: Mutex<()> = Mutex::new(());
+    let _one_at_a_time = RUNS.lock().unwrap_or_else(|e| e.into_inner());
     let quiet = Progress { quiet: true };
+    let steps = cfg.epochs * (xs.size()[0] as usize).div_ceil(cfg.batch_size);
 
     // The uninterrupted run.
-    let (vs_ref, m_ref) = model(0);
+    let (vs_ref, m_ref) = make(0);
     let mut opt = sgd().build(&vs_ref).expect("valid SGD");
-    let never = Arc::new(AtomicBool::new(false));
-    let mut plain = Trainer::new(&CFG, Loss::CrossEntropy, Device::Cpu, quiet);
-    plain.stop = never;
+    let mut plain = Trainer::new(cfg, loss, Device::Cpu, quiet);
+    plain.stop = Arc::new(AtomicBool::new(false));
     let history = plain
-        .fit(&m_ref, &mut opt, &xs, &ys, TrainState::default(), |_, _| {
+        .fit(&m_ref, &mut opt, xs, ys, TrainState::default(), |_, _| {
             Ok(vec![])
         })
         .expect("trains");
-    assert_eq!(history.history.len(), 2);
+    assert_eq!(history.history.len(), cfg.epochs);
 
     // The same run, stopped after each step and resumed from disk each time.
-    let dir = common::scratch("resume-every-step");
+    let dir = common::scratch(&format!("resume-every-step-{name}"));
     let path = dir.join("ckpt.safetensors");
     let stop = Arc::new(AtomicBool::new(true)); // raised before the start: one step per call
     let mut resumes = 0;
     let mut state = TrainState::default();
     let vs = loop {
         // After the first call, other initial weights, overwritten by the checkpoint.
-        let (mut vs, m) = model(if resumes == 0 { 0 } else { 99 });
+        let (mut vs, m) = make(if resumes == 0 { 0 } else { 99 });
         if resumes > 0 {
             checkpoint::load(&mut vs, &path).expect("the checkpoint loads");
             state = TrainState::read(&path).expect("train_state.json reads");
@@ -91,12 +138,16 @@ fn resuming_after_every_single_step_reproduces_the_uninterrupted_run() {
             every: 0,
             config: serde_json::json!({}),
         };
-        let mut trainer = Trainer::new(&CFG, Loss::CrossEntropy, Device::Cpu, quiet)
-            .with_checkpointing(Some(ckpt));
+        let mut trainer =
+            Trainer::new(cfg, loss, Device::Cpu, quiet).with_checkpointing(Some(ckpt));
         trainer.stop = stop.clone();
-        match trainer.fit(&m, &mut opt, &xs, &ys, state.clone(), |_, _| Ok(vec![])) {
+        match trainer.fit(&m, &mut opt, xs, ys, state.clone(), |_, _| Ok(vec![])) {
             Ok(h) => {
-                assert_eq!(h.history.len(), 2, "the resumed history holds both epochs");
+                assert_eq!(
+                    h.history.len(),
+                    cfg.epochs,
+                    "the resumed history holds every epoch"
+                );
                 break vs;
             }
             Err(e) => {
@@ -106,24 +157,60 @@ fn resuming_after_every_single_step_reproduces_the_uninterrupted_run() {
                 assert_eq!(stopped.checkpoint, path);
                 resumes += 1;
                 assert!(
-                    resumes <= 20,
-                    "a 2 × 5-step run must finish within 20 resumes"
+                    resumes <= 2 * steps,
+                    "a {steps}-step run must finish within {} resumes",
+                    2 * steps
                 );
             }
         }
     };
-    println!("resumed {resumes} times");
+    println!("{name}: resumed {resumes} times");
     assert!(
-        resumes >= 9,
+        resumes >= steps - 1,
         "the run was really interrupted step by step ({resumes})"
     );
-    for (name, v) in vs.variables() {
+    for (var, v) in vs.variables() {
         check_tensor(
-            &format!("resumed {name}"),
+            &format!("{name}: resumed {var}"),
             &v,
-            &vs_ref.variables()[&name],
+            &vs_ref.variables()[&var],
             0.0,
         );
     }
-    stop.store(false, Ordering::SeqCst);
+}
+
+#[test]
+fn resuming_after_every_single_step_reproduces_the_uninterrupted_run() {
+    let (xs, ys) = data();
+    resume_every_step_matches(model, (&xs, &ys), &CFG, Loss::CrossEntropy, "cnn");
+}
+
+#[test]
+fn resuming_with_dropout_draws_the_uninterrupted_runs_masks() {
+    let (xs, ys) = sequences();
+    let cfg = LoopConfig {
+        batch_size: 10,
+        ..CFG
+    };
+    resume_every_step_matches(
+        transformer,
+        (&xs, &ys),
+        &cfg,
+        Loss::Mse,
+        "transformer-dropout",
+    );
+}
+
+#[test]
+fn the_twins_derive_the_loops_step_seeds() {
+    let printed = common::python("common.py", &["step-seeds", "3", "1", "4"]);
+    let twin: Vec<i64> = printed
+        .lines()
+        .map(|l| l.trim().parse().expect("one seed a line"))
+        .collect();
+    let rust: Vec<i64> = (0..4).map(|step| CFG.step_seed(1, step)).collect();
+    assert_eq!(
+        twin, rust,
+        "parity/common.py::step_seed against LoopConfig::step_seed"
+    );
 }

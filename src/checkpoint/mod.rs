@@ -10,13 +10,15 @@
 //! content, never by their name (`format.rs`, `torch_file.rs`). Wrapper prefixes
 //! of DataParallel and `torch.compile` are stripped (`prefix.rs`); a float
 //! parameter stored as integers or holding NaN/inf is refused when the model's
-//! variables are filled (`validate.rs`).
+//! variables are filled (`validate.rs`). [`read_training_state`] reads the
+//! optimizer state and epoch of a PyTorch training checkpoint.
 
 mod format;
 mod prefix;
 mod torch_file;
 mod validate;
 
+pub use torch_file::{read_training_state, TorchTrainingState};
 pub use validate::check_tensor_fits;
 
 use std::collections::BTreeMap;

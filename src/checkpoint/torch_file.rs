@@ -109,6 +109,159 @@ pub(super) fn read(path: &Path, container: &Container) -> Result<TorchStateDict>
     })
 }
 
+/// Where a training checkpoint keeps `optimizer.state_dict()`, in the order
+/// looked at (PyTorch's "saving a general checkpoint" recipe, then the short
+/// spelling that goes with `state_dict`).
+pub(super) const OPTIMIZER_KEYS: [&str; 2] = ["optimizer_state_dict", "optimizer"];
+
+/// What a PyTorch training checkpoint holds besides the model's weights.
+#[derive(Debug)]
+pub struct TorchTrainingState {
+    /// The entry that held `optimizer.state_dict()` (one of [`OPTIMIZER_KEYS`]).
+    pub optimizer_key: String,
+    /// Its tensors by PyTorch's names, sorted: `state.{i}.exp_avg`,
+    /// `state.{i}.exp_avg_sq`, `state.{i}.step` (a float32 scalar; a Python
+    /// int of older PyTorch versions becomes one), `state.{i}.momentum_buffer`,
+    /// `i` being the parameter's index in `param_groups[..].params`.
+    pub tensors: Vec<(String, Tensor)>,
+    /// `param_groups` as JSON (tuples such as `betas` as arrays, `None` as null).
+    pub param_groups: serde_json::Value,
+    /// The file's `epoch` entry, as saved (the recipe saves the index of the
+    /// epoch just finished; what it counts is the caller's to decide and say).
+    pub epoch: i64,
+}
+
+/// Reads the optimizer state and `epoch` of PyTorch training checkpoint `path`
+/// (a `torch.save` dict holding `optimizer_state_dict` or `optimizer`, and
+/// `epoch`), without running any code.
+///
+/// # Errors
+/// One line naming the file and the missing entry (listing what the dict
+/// holds): no optimizer entry, one without `state` or `param_groups`, no
+/// `epoch` or one that is not an int, a `param_groups` value JSON cannot hold
+/// (NaN, bytes, an object).
+pub fn read_training_state(path: &Path) -> Result<TorchTrainingState> {
+    let root = PytorchReader::read_pickle_data(path, None)
+        .map_err(|e| anyhow!("cannot read PyTorch checkpoint {}: {e}", path.display()))?;
+    let PickleValue::Dict(root) = root else {
+        bail!(
+            "PyTorch checkpoint {} holds {}, not a training checkpoint dict",
+            path.display(),
+            kind_of(&root)
+        );
+    };
+    let listing = || {
+        let mut keys: Vec<&str> = root.keys().map(String::as_str).collect();
+        keys.sort();
+        keys.join(", ")
+    };
+    let Some((key, PickleValue::Dict(opt))) = OPTIMIZER_KEYS
+        .iter()
+        .find_map(|k| root.get(*k).map(|v| (*k, v)))
+    else {
+        bail!(
+            "PyTorch checkpoint {} holds no optimizer state dict under {} (it holds {})",
+            path.display(),
+            OPTIMIZER_KEYS.join(" or "),
+            listing()
+        );
+    };
+    for entry in ["state", "param_groups"] {
+        if !opt.contains_key(entry) {
+            bail!(
+                "PyTorch checkpoint {}: `{key}` has no `{entry}` (not an optimizer.state_dict())",
+                path.display()
+            );
+        }
+    }
+    let epoch = match root.get("epoch") {
+        Some(PickleValue::Int(e)) => *e,
+        Some(other) => bail!(
+            "PyTorch checkpoint {}: `epoch` holds {}, not an int",
+            path.display(),
+            kind_of(other)
+        ),
+        None => bail!(
+            "PyTorch checkpoint {} has no `epoch` entry (it holds {})",
+            path.display(),
+            listing()
+        ),
+    };
+    let param_groups = to_json(&opt["param_groups"]).map_err(|why| {
+        anyhow!(
+            "PyTorch checkpoint {}: `{key}.param_groups` {why}",
+            path.display()
+        )
+    })?;
+    let tensors = optimizer_tensors(path, key, &opt["state"])?;
+    Ok(TorchTrainingState {
+        optimizer_key: key.to_string(),
+        tensors,
+        param_groups,
+        epoch,
+    })
+}
+
+/// The tensors of `optimizer.state_dict()["state"]` (`state` as the pickle
+/// reader sees it, under entry `key` of `path`), named `state.{i}.{name}`.
+fn optimizer_tensors(path: &Path, key: &str, state: &PickleValue) -> Result<Vec<(String, Tensor)>> {
+    let reader = PytorchReader::with_top_level_key(path, key)
+        .map_err(|e| anyhow!("cannot read PyTorch checkpoint {}: {e}", path.display()))?;
+    let mut tensors = BTreeMap::new();
+    for (name, t) in reader.into_tensors() {
+        if name.starts_with("state.") {
+            let tensor = to_tch(&t).with_context(|| {
+                format!(
+                    "cannot read tensor {key}.{name} of PyTorch checkpoint {}",
+                    path.display()
+                )
+            })?;
+            tensors.insert(name, tensor);
+        }
+    }
+    // PyTorch < 1.12 kept `step` as a Python number.
+    if let PickleValue::Dict(params) = state {
+        for (index, entry) in params {
+            if let PickleValue::Dict(entry) = entry {
+                if let Some(PickleValue::Int(step)) = entry.get("step") {
+                    tensors.insert(format!("state.{index}.step"), Tensor::from(*step as f32));
+                }
+            }
+        }
+    }
+    Ok(tensors.into_iter().collect())
+}
+
+/// A pickle value as JSON: tuples and lists as arrays, `None` as null; what
+/// JSON cannot hold is refused with the reason.
+fn to_json(value: &PickleValue) -> std::result::Result<serde_json::Value, String> {
+    use serde_json::Value;
+    Ok(match value {
+        PickleValue::None => Value::Null,
+        PickleValue::Bool(b) => Value::Bool(*b),
+        PickleValue::Int(i) => Value::from(*i),
+        PickleValue::Float(f) => serde_json::Number::from_f64(*f)
+            .map(Value::Number)
+            .ok_or_else(|| format!("holds {f}, which JSON cannot hold"))?,
+        PickleValue::String(s) => Value::String(s.clone()),
+        PickleValue::List(items) => Value::Array(
+            items
+                .iter()
+                .map(to_json)
+                .collect::<std::result::Result<_, _>>()?,
+        ),
+        PickleValue::Dict(d) => {
+            let sorted: BTreeMap<&String, &PickleValue> = d.iter().collect();
+            let mut map = serde_json::Map::new();
+            for (k, v) in sorted {
+                map.insert(k.clone(), to_json(v)?);
+            }
+            Value::Object(map)
+        }
+        other => return Err(format!("holds {}, which is not a setting", kind_of(other))),
+    })
+}
+
 /// Where the state_dict is in a file's root dict: `None` when the root holds
 /// tensors itself, else the first of [`STATE_DICT_KEYS`] holding a dict with
 /// tensors. Otherwise says (after the file's name) what the dict holds and,
@@ -391,6 +544,31 @@ mod tests {
         assert!(locate_state_dict(&HashMap::new(), Path::new("m.pt"))
             .unwrap_err()
             .contains("empty dict"));
+    }
+
+    #[test]
+    fn param_groups_become_json_and_nan_is_refused() {
+        let group = PickleValue::List(vec![PickleValue::Dict(dict(&[
+            ("lr", PickleValue::Float(0.001)),
+            (
+                "betas",
+                PickleValue::List(vec![PickleValue::Float(0.9), PickleValue::Float(0.999)]),
+            ),
+            ("amsgrad", PickleValue::Bool(false)),
+            ("foreach", PickleValue::None),
+            (
+                "params",
+                PickleValue::List(vec![PickleValue::Int(0), PickleValue::Int(1)]),
+            ),
+        ]))]);
+        assert_eq!(
+            to_json(&group).expect("plain settings"),
+            serde_json::json!([{"lr": 0.001, "betas": [0.9, 0.999], "amsgrad": false,
+                                "foreach": null, "params": [0, 1]}])
+        );
+        let nan = PickleValue::List(vec![PickleValue::Float(f64::NAN)]);
+        assert!(to_json(&nan).unwrap_err().contains("NaN"));
+        assert!(to_json(&tensor()).unwrap_err().contains("not a setting"));
     }
 
     #[test]

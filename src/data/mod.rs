@@ -10,4 +10,4 @@ pub mod shuffle;
 pub mod source;
 
 pub use batch::Batches;
-pub use shuffle::permutation;
+pub use shuffle::{permutation, step_seed};

@@ -3,7 +3,9 @@
 //! SplitMix64 feeding a Fisher–Yates shuffle: a few lines, identical in
 //! `parity/common.py`, so the PyTorch twins visit the batches in exactly the
 //! order the Rust run does without exchanging files. libtorch's own generator is
-//! left to weight initialisation and dropout.
+//! left to weight initialisation and dropout; the loop reseeds it before every
+//! training step with [`step_seed`], so that a resumed run draws the dropout
+//! masks the uninterrupted run draws.
 
 /// SplitMix64 (Steele, Lea & Flood 2014): tiny, fast, statistically sound for shuffling.
 #[derive(Debug, Clone)]
@@ -42,6 +44,23 @@ pub fn permutation(n: usize, seed: u64, epoch: u64) -> Vec<i64> {
     order
 }
 
+/// Multiplier of the step number in [`step_seed`] (an odd 64-bit constant, as
+/// `0xD1B5_4A32_D192_ED03` is for the epoch in [`permutation`]).
+const STEP_MIX: u64 = 0xA24B_AED4_963E_E407;
+
+/// The seed of libtorch's generator for training step `step` (0-based within
+/// the epoch) of epoch `epoch` (0-based) of a run seeded with `seed`:
+/// `SplitMix64(seed ^ epoch·0xD1B54A32D192ED03 ^ (step+1)·0xA24BAED4963EE407)`'s
+/// first output shifted right by one (a non-negative `i64`, which
+/// `torch.manual_seed` takes as the same number). The `+1` keeps every step's
+/// state apart from the epoch's batch-order state. `parity/common.py::step_seed`
+/// computes the same.
+pub fn step_seed(seed: u64, epoch: u64, step: u64) -> i64 {
+    let state =
+        seed ^ epoch.wrapping_mul(0xD1B5_4A32_D192_ED03) ^ (step + 1).wrapping_mul(STEP_MIX);
+    (SplitMix64::new(state).next_u64() >> 1) as i64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,5 +82,15 @@ mod tests {
         assert_eq!(p, permutation(1000, 7, 3));
         assert_ne!(p, permutation(1000, 7, 4));
         assert_ne!(p, permutation(1000, 8, 3));
+    }
+
+    #[test]
+    fn step_seeds_differ_by_seed_epoch_and_step() {
+        let s = step_seed(7, 3, 2);
+        assert!(s >= 0);
+        assert_eq!(s, step_seed(7, 3, 2));
+        for other in [step_seed(8, 3, 2), step_seed(7, 4, 2), step_seed(7, 3, 3)] {
+            assert_ne!(s, other);
+        }
     }
 }

@@ -20,7 +20,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Reduction, Tensor};
 
-use crate::data::{permutation, Batches};
+use crate::data::{permutation, step_seed, Batches};
 use crate::metrics::RunningMean;
 
 /// The loss a model is trained with.
@@ -88,6 +88,15 @@ impl LoopConfig {
         } else {
             (0..n as i64).collect()
         }
+    }
+
+    /// The seed libtorch's generator gets before step `step` (0-based) of
+    /// epoch `epoch` (0-based): every random draw of a training step (dropout
+    /// masks) depends only on the run's seed, the epoch and the step, so a run
+    /// resumed mid-epoch draws what the uninterrupted run drew
+    /// ([`step_seed`]; the PyTorch twins call `torch.manual_seed` with the same).
+    pub fn step_seed(&self, epoch: usize, step: usize) -> i64 {
+        step_seed(self.seed, epoch as u64, step as u64)
     }
 }
 

@@ -273,7 +273,9 @@ impl<'a> Trainer<'a> {
     /// One pass of mini-batch training over epoch `state.epochs_done + 1`:
     /// forward in train mode, loss, `zero_grad`, `backward`, `step`, as the
     /// tutorial's loop does, skipping the `state.steps_done` batches an
-    /// interrupted run already did.
+    /// interrupted run already did. libtorch's generator is seeded before each
+    /// step from the run's seed, the epoch and the step
+    /// ([`LoopConfig::step_seed`]), so dropout draws the same masks resumed or not.
     ///
     /// With `sync_every == 1` (the CPU) the loss is checked before the
     /// update: when it is NaN or infinite the epoch stops with an error naming
@@ -319,6 +321,7 @@ impl<'a> Trainer<'a> {
         for (done, (xs, ys)) in batches.skip_samples(skip).enumerate() {
             let step = state.steps_done + done + 1;
             let (count, last) = (xs.size()[0] as f64, step == total);
+            tch::manual_seed(self.cfg.step_seed(epoch - 1, step - 1));
             let outputs = data.model.forward_t(&xs, true);
             let loss = self.loss.compute(&outputs, &ys);
             if losses.checks_every_step() {
