@@ -152,9 +152,7 @@ const HEIF_BRANDS: [&[u8; 4]; 8] = [
 /// Whether `bytes` start like an HEIF/HEIC file: an ISO-BMFF `ftyp` box
 /// whose major brand is one of [`HEIF_BRANDS`].
 fn is_heif(bytes: &[u8]) -> bool {
-    bytes.len() >= 12
-        && &bytes[4..8] == b"ftyp"
-        && HEIF_BRANDS.iter().any(|b| &bytes[8..12] == *b)
+    bytes.len() >= 12 && &bytes[4..8] == b"ftyp" && HEIF_BRANDS.iter().any(|b| &bytes[8..12] == *b)
 }
 
 /// Formats decoded by this build (the `image` crate's features in Cargo.toml).

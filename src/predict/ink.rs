@@ -242,7 +242,11 @@ pub fn select(comps: &[Component], w: usize, h: usize) -> Option<Selection> {
         kept: kept.len(),
         specks: inner.len() - kept.len(),
         edge_marks: strong.len() - inner.len(),
-        large_others: kept.iter().filter(|c| big_enough(c, LARGE_FRACTION)).count() - 1,
+        large_others: kept
+            .iter()
+            .filter(|c| big_enough(c, LARGE_FRACTION))
+            .count()
+            - 1,
         touches_edge: kept.iter().any(|c| c.edge > 0),
     })
 }
@@ -318,7 +322,10 @@ mod tests {
         let comps = components(&ink, w, h, otsu(&ink));
         assert_eq!(comps.len(), 3);
         let s = select(&comps, w, h).expect("a digit");
-        assert_eq!((s.bbox, s.kept, s.specks, s.edge_marks), ((20, 10, 30, 30), 1, 1, 1));
+        assert_eq!(
+            (s.bbox, s.kept, s.specks, s.edge_marks),
+            ((20, 10, 30, 30), 1, 1, 1)
+        );
         assert!(s.warnings().is_empty());
         paint(&mut ink, (35, 10, 45, 39)); // a second large mark, touching no edge
         let comps = components(&ink, w, h, otsu(&ink));
