@@ -29,6 +29,13 @@ DIGIT_BOX = 20
 INK_THRESHOLD = 0.1
 LIGHT_BACKGROUND = 0.5
 TIE_EPSILON = 1e-9
+WORK_SIDE = 512
+CELLS = 8
+MIN_CELL = 32
+SPECK_FRACTION = 0.02
+LARGE_FRACTION = 0.25
+EDGE_FRACTION = 0.5
+LISTED_FAILURES = 5
 MAX_PIXELS = 50_000_000
 MNIST_MEAN_STD = (0.1307, 0.3081)
 IMAGE_EXTENSIONS = {"png", "jpg", "jpeg", "jpe", "jfif", "bmp", "dib", "gif", "tif", "tiff",
@@ -46,8 +53,15 @@ class InputError(Exception):
 
 # ---------------------------------------------------------------- decoding
 
+HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
+
+
 def read_grey(path):
     """(grey [h, w] float64 in [0, 1], alpha [h, w] or None), as decode.rs."""
+    with open(path, "rb") as f:
+        head = f.read(12)
+    if head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS:
+        raise InputError(f"{path}: unsupported format HEIC/HEIF (no HEIC decoder is bundled); convert it to JPEG or PNG")
     try:
         im = Image.open(path)
     except Exception as e:
@@ -175,31 +189,163 @@ def place_by_mass(img):
     return out
 
 
+def background_map(light):
+    """As src/predict/ink.rs::background_map: lower quartiles of cells, bilinear between centres."""
+    h, w = light.shape
+    cell = max(-(-max(w, h) // CELLS), MIN_CELL)
+    nx, ny = -(-w // cell), -(-h // cell)
+    grid = np.zeros((ny, nx))
+    for cy in range(ny):
+        for cx in range(nx):
+            v = np.sort(light[cy * cell:(cy + 1) * cell, cx * cell:(cx + 1) * cell].ravel())
+            grid[cy, cx] = v[(len(v) - 1) // 4]
+    i0x, i1x, tx = interpolation_taps(w, cell)
+    i0y, i1y, ty = interpolation_taps(h, cell)
+    a, b = grid[:, i0x], grid[:, i1x]
+    rows = a + (b - a) * tx[None, :]
+    a, b = rows[i0y, :], rows[i1y, :]
+    return a + (b - a) * ty[:, None]
+
+
+def interpolation_taps(length, cell):
+    n = -(-length // cell)
+
+    def centre(i):
+        return (i * cell + min((i + 1) * cell, length) - 1) / 2.0
+
+    i0, i1, t = [], [], []
+    for p in range(length):
+        p = float(p)
+        found = next((i for i in range(n - 1) if centre(i) <= p < centre(i + 1)), None)
+        if found is not None:
+            i0.append(found), i1.append(found + 1)
+            t.append((p - centre(found)) / (centre(found + 1) - centre(found)))
+        else:
+            k = 0 if p < centre(0) else n - 1
+            i0.append(k), i1.append(k), t.append(0.0)
+    return np.array(i0), np.array(i1), np.array(t)
+
+
+def levels(ink):
+    return np.clip(np.floor(ink * 255.0 + 0.5), 0, 255).astype(np.int64)
+
+
+def otsu(ink):
+    hist = np.bincount(levels(ink).ravel(), minlength=256)
+    n, total = int(hist.sum()), int((np.arange(256) * hist).sum())
+    n0 = s0 = 0
+    best, best_t = -1.0, 0
+    for t in range(255):
+        n0 += int(hist[t])
+        s0 += t * int(hist[t])
+        n1, s1 = n - n0, total - s0
+        if n0 == 0 or n1 == 0:
+            continue
+        d = float(n1) * float(s0) - float(n0) * float(s1)
+        score = d * d / (float(n0) * float(n1))
+        if score > best:
+            best, best_t = score, t
+    return best_t
+
+
+def components(ink, threshold):
+    """8-connected components of ink > INK_THRESHOLD in raster order of their first pixel."""
+    from collections import deque
+    h, w = ink.shape
+    mask = ink > INK_THRESHOLD
+    strong = levels(ink) > threshold
+    seen = np.zeros_like(mask)
+    out = []
+    for start in np.flatnonzero(mask):
+        y, x = divmod(int(start), w)
+        if seen[y, x]:
+            continue
+        seen[y, x] = True
+        queue = deque([(y, x)])
+        c = {"area": 0, "strong": 0, "edge": 0, "bbox": [x, y, x + 1, y + 1]}
+        while queue:
+            y, x = queue.popleft()
+            c["area"] += 1
+            c["strong"] += int(strong[y, x])
+            c["edge"] += int(x == 0 or y == 0 or x + 1 == w or y + 1 == h)
+            b = c["bbox"]
+            c["bbox"] = [min(b[0], x), min(b[1], y), max(b[2], x + 1), max(b[3], y + 1)]
+            for ny in range(max(y - 1, 0), min(y + 2, h)):
+                for nx in range(max(x - 1, 0), min(x + 2, w)):
+                    if mask[ny, nx] and not seen[ny, nx]:
+                        seen[ny, nx] = True
+                        queue.append((ny, nx))
+        out.append(c)
+    return out
+
+
+def select(comps, w, h):
+    """As src/predict/ink.rs::select: (box, warnings) or None."""
+    strong = [c for c in comps if c["strong"] > 0]
+    inner = [c for c in strong if not c["edge"] > EDGE_FRACTION * min(w, h)]
+    if not inner:
+        return None
+    largest = inner[0]
+    for c in inner[1:]:
+        if c["area"] > largest["area"]:
+            largest = c
+    kept = [c for c in inner if c["area"] >= SPECK_FRACTION * largest["area"]]
+    box = list(largest["bbox"])
+    for c in kept:
+        b = c["bbox"]
+        box = [min(box[0], b[0]), min(box[1], b[1]), max(box[2], b[2]), max(box[3], b[3])]
+    large = sum(c["area"] >= LARGE_FRACTION * largest["area"] for c in kept) - 1
+    warnings = []
+    if large > 0:
+        warnings.append(f"{large + 1} separate large ink marks were kept together")
+    if any(c["edge"] > 0 for c in kept):
+        warnings.append("the ink touches the image's edge")
+    return box, warnings
+
+
+def working_copy(grey):
+    h, w = grey.shape
+    if max(w, h) <= WORK_SIDE:
+        return grey
+    return resample(grey, fit_size(w, h, WORK_SIDE))
+
+
 def digit(grey):
-    light, bg = orient(grey)
-    ink = light - bg
-    ys, xs = np.nonzero(ink > INK_THRESHOLD)
-    if ys.size == 0:
+    """As preprocess.rs::digit: ([28, 28], box in the image's pixels, warnings)."""
+    h, w = grey.shape
+    work = working_copy(grey)
+    wh, ww = work.shape
+    light, bg = orient(work)
+    ink = light - background_map(light)
+    comps = components(ink, otsu(ink))
+    if not comps:
         raise InputError(f"no ink found: no pixel differs from the background by more than {INK_THRESHOLD}")
-    crop = np.maximum(ink[ys.min():ys.max() + 1, xs.min():xs.max() + 1], 0.0)
+    chosen = select(comps, ww, wh)
+    if chosen is None:
+        raise InputError("no digit found: the only ink runs along the image's edge")
+    (x0, y0, x1, y1), warnings = chosen
+    crop = np.maximum(ink[y0:y1, x0:x1], 0.0)
     crop = crop / crop.max()
     ch, cw = crop.shape
-    return place_by_mass(resample(crop, fit_size(cw, ch, DIGIT_BOX)))
+    box = [x0 * w // ww, y0 * h // wh, max(x1 * w // ww, x0 * w // ww + 1),
+           max(y1 * h // wh, y0 * h // wh + 1)]
+    return place_by_mass(resample(crop, fit_size(cw, ch, DIGIT_BOX))), box, warnings
 
 
 def preprocess(grey, alpha, mode):
-    """[28, 28] float32 in [0, 1], as src/predict/preprocess.rs::preprocess."""
+    """([28, 28] float32 in [0, 1], crop box or None, warnings), as preprocess.rs::preprocess_image."""
     g = composite(grey, alpha)
     h, w = g.shape
+    box, warnings = None, []
     if mode == "digit":
-        out = digit(g)
+        out, box, warnings = digit(g)
     elif mode == "resize":
         out = resample(orient(g)[0], (SIDE, SIDE))
     else:
         if (w, h) != (SIDE, SIDE):
             raise InputError(f"the image is {w}×{h} pixels but --preprocess none needs 28×28")
         out = g
-    return out.astype(np.float32)
+    return out.astype(np.float32), box, warnings
 
 
 # ---------------------------------------------------------------- files
@@ -275,22 +421,27 @@ def main():
     for path, label, direct in files:
         try:
             grey, alpha = read_grey(path)
-            inputs.append(preprocess(grey, alpha, args.preprocess))
-            kept.append((path, label))
+            x, box, warnings = preprocess(grey, alpha, args.preprocess)
+            inputs.append(x)
+            kept.append((path, label, box, warnings))
         except InputError as e:
             message = str(e) if str(e).startswith(path) else f"{path}: {e}"
             if direct:
                 sys.exit(f"error: {message}")
             skipped.append({"path": path, "error": message})
     if not inputs:
-        sys.exit(f"error: none of the {len(skipped)} image file(s) could be read")
+        listed = [s["error"] for s in skipped[:LISTED_FAILURES]]
+        if len(skipped) > LISTED_FAILURES:
+            listed.append(f"and {len(skipped) - LISTED_FAILURES} more")
+        sys.exit(f"error: none of the {len(skipped)} image file(s) could be read:\n  " + "\n  ".join(listed))
     probs = classify(model, inputs, normalize)
     out = []
-    for (path, label), x, pr in zip(kept, inputs, probs):
+    for (path, label, box, warnings), x, pr in zip(kept, inputs, probs):
         c = int(pr.argmax())
         print(f"{path}  -> {names[c]} ({100 * float(pr[c]):.1f}%)")
         out.append({"path": path, "label": label, "class": c, "probability": float(pr[c]),
-                    "probabilities": [float(v) for v in pr], "input": [float(v) for v in x.ravel()]})
+                    "probabilities": [float(v) for v in pr], "input": [float(v) for v in x.ravel()],
+                    "crop": box, "warnings": warnings})
     for s in skipped:
         print(f"skipped: {s['error']}")
     if args.json:

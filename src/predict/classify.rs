@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use tch::{nn::ModuleT, Device, Kind, Tensor};
 
+use super::ink::PixelBox;
 use crate::metrics::{ClassificationReport, ConfusionMatrix};
 
 /// One class and its probability.
@@ -104,6 +105,12 @@ pub struct FilePrediction {
     /// The model's answer.
     #[serde(flatten)]
     pub prediction: Prediction,
+    /// `--preprocess digit`: the box cropped, `[x0, y0, x1, y1]` in the
+    /// decoded image's pixels (exclusive ends).
+    pub crop: Option<PixelBox>,
+    /// Warnings and notes about the file (an animated GIF's frames, ink
+    /// that looks unlike one digit), one line each.
+    pub warnings: Vec<String>,
 }
 
 impl FilePrediction {
@@ -128,12 +135,15 @@ impl FilePrediction {
             class_name: name(prediction.class),
             correct: label.map(|l| l == prediction.class),
             prediction,
+            crop: None,
+            warnings: Vec::new(),
         }
     }
 }
 
 impl fmt::Display for FilePrediction {
-    /// `path  -> 7 (98.1%)  top3: 7 98.1%, 1 1.2%, 9 0.3%  [true 7, ok]`
+    /// `path  -> 7 (98.1%)  top3: 7 98.1%, 1 1.2%, 9 0.3%  [true 7, ok]`, then
+    /// one `  warning: path: …` line per warning.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let p = &self.prediction;
         write!(
@@ -149,6 +159,9 @@ impl fmt::Display for FilePrediction {
         }
         if let (Some(name), Some(ok)) = (&self.label_name, self.correct) {
             write!(f, "  [true {name}, {}]", if ok { "ok" } else { "WRONG" })?;
+        }
+        for w in &self.warnings {
+            write!(f, "\n  warning: {}: {w}", self.path.display())?;
         }
         Ok(())
     }

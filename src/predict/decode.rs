@@ -42,6 +42,9 @@ pub struct GreyImage {
     /// `width * height` opacities in [0, 1] (0 transparent), or `None` when the
     /// image has no alpha channel or is opaque everywhere.
     pub alpha: Option<Vec<f64>>,
+    /// What decoding decided that a reader should know (one line each), e.g.
+    /// "animated GIF: used the first of 12 frames".
+    pub notes: Vec<String>,
 }
 
 impl GreyImage {
@@ -62,6 +65,7 @@ impl GreyImage {
             height,
             grey,
             alpha: None,
+            notes: Vec::new(),
         })
     }
 }
@@ -115,7 +119,40 @@ pub fn decode_bytes(bytes: &[u8], path: &Path) -> Result<GreyImage> {
     let orientation = decoder.orientation().with_context(corrupt)?;
     let mut image = DynamicImage::from_decoder(decoder).with_context(corrupt)?;
     image.apply_orientation(orientation);
-    Ok(to_grey(&image))
+    let mut grey = to_grey(&image);
+    if format == ImageFormat::Gif {
+        let frames = gif_frames(bytes).with_context(corrupt)?;
+        if frames > 1 {
+            grey.notes.push(format!(
+                "animated GIF: used the first of its {frames} frames"
+            ));
+        }
+    }
+    Ok(grey)
+}
+
+/// The number of frames of a GIF, read without decoding their pixels.
+fn gif_frames(bytes: &[u8]) -> Result<usize> {
+    let mut options = gif::DecodeOptions::new();
+    options.skip_frame_decoding(true);
+    let mut decoder = options.read_info(Cursor::new(bytes))?;
+    let mut frames = 0;
+    while decoder.read_next_frame()?.is_some() {
+        frames += 1;
+    }
+    Ok(frames)
+}
+
+/// HEIF brands (ISO/IEC 23008-12): HEIC from iPhones and other cameras.
+/// AVIF (`avif`, `avis`) is recognised by the `image` crate itself.
+const HEIF_BRANDS: [&[u8; 4]; 8] = [
+    b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1",
+];
+
+/// Whether `bytes` start like an HEIF/HEIC file: an ISO-BMFF `ftyp` box
+/// whose major brand is one of [`HEIF_BRANDS`].
+fn is_heif(bytes: &[u8]) -> bool {
+    bytes.len() >= 12 && &bytes[4..8] == b"ftyp" && HEIF_BRANDS.iter().any(|b| &bytes[8..12] == *b)
 }
 
 /// Formats decoded by this build (the `image` crate's features in Cargo.toml).
@@ -133,6 +170,13 @@ fn supported(format: ImageFormat) -> bool {
 
 fn detect_format(bytes: &[u8], path: &Path) -> Result<ImageFormat> {
     let name = path.display();
+    if is_heif(bytes) {
+        bail!(
+            "{name}: unsupported format HEIC/HEIF (the iPhone's photo format; no HEIC decoder \
+             is bundled, supported: {SUPPORTED_FORMATS}); convert it to JPEG or PNG (on an \
+             iPhone: Settings > Camera > Formats > Most Compatible; on a Mac: Preview > Export)"
+        );
+    }
     match image::guess_format(bytes) {
         Ok(format) if supported(format) => Ok(format),
         Ok(format) => bail!(
@@ -171,6 +215,7 @@ pub fn to_grey(image: &DynamicImage) -> GreyImage {
         height,
         grey,
         alpha,
+        notes: Vec::new(),
     }
 }
 

@@ -24,6 +24,7 @@
 pub mod classify;
 pub mod decode;
 pub mod files;
+pub mod ink;
 pub mod preprocess;
 pub mod sheet;
 
@@ -37,7 +38,7 @@ use tch::{Device, Tensor};
 pub use classify::{classify, ClassProb, FilePrediction, PredictSummary, Prediction, Skipped};
 pub use decode::{read_image, GreyImage, MAX_PIXELS};
 pub use files::{default_class_names, find_images, FoundImages, ImageFile};
-pub use preprocess::{preprocess, Preprocess, SIDE};
+pub use preprocess::{preprocess, preprocess_image, Prepared, Preprocess, SIDE};
 
 /// What to predict and how (`--predict`, `--preprocess`, `--class-names`, `--show`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -88,6 +89,10 @@ pub struct PreparedInputs {
     pub files: Vec<ImageFile>,
     /// One `SIDE * SIDE` = 784-value row-major image in [0, 1] per file.
     pub pixels: Vec<Vec<f32>>,
+    /// Per file: the box cropped (`digit`), in the decoded image's pixels.
+    pub crops: Vec<Option<ink::PixelBox>>,
+    /// Per file: its decoding notes and preprocessing warnings.
+    pub warnings: Vec<Vec<String>>,
     /// Images in folders that could not be used, with their error.
     pub skipped: Vec<Skipped>,
     /// Files in the folders that are not images.
@@ -110,9 +115,26 @@ impl PreparedInputs {
 /// # Errors
 /// Every error of those two, naming the file.
 pub fn prepare_file(path: &Path, mode: Preprocess) -> Result<Vec<f32>> {
-    let image = read_image(path)?;
-    preprocess(&image, mode).with_context(|| format!("{}", path.display()))
+    Ok(prepare_image(path, mode)?.pixels)
 }
+
+/// Reads `path` and preprocesses it, keeping the crop box; the decoding
+/// notes come first in `warnings`.
+///
+/// # Errors
+/// Every error of [`read_image`] and [`preprocess_image`], naming the file.
+pub fn prepare_image(path: &Path, mode: Preprocess) -> Result<Prepared> {
+    let image = read_image(path)?;
+    let mut prepared =
+        preprocess_image(&image, mode).with_context(|| format!("{}", path.display()))?;
+    let mut warnings = image.notes;
+    warnings.append(&mut prepared.warnings);
+    prepared.warnings = warnings;
+    Ok(prepared)
+}
+
+/// How many failures the "none could be read" error lists before "and N more".
+pub const LISTED_FAILURES: usize = 5;
 
 /// Reads and preprocesses every found image. An image found in a folder that
 /// fails is skipped and recorded; one given directly is an error.
@@ -124,14 +146,18 @@ pub fn prepare_inputs(found: FoundImages, mode: Preprocess) -> Result<PreparedIn
     let mut prepared = PreparedInputs {
         files: Vec::new(),
         pixels: Vec::new(),
+        crops: Vec::new(),
+        warnings: Vec::new(),
         skipped: Vec::new(),
         ignored: found.ignored,
         unmatched_folders: found.unmatched_folders,
     };
     for file in found.images {
-        match prepare_file(&file.path, mode) {
-            Ok(pixels) => {
-                prepared.pixels.push(pixels);
+        match prepare_image(&file.path, mode) {
+            Ok(p) => {
+                prepared.pixels.push(p.pixels);
+                prepared.crops.push(p.crop);
+                prepared.warnings.push(p.warnings);
                 prepared.files.push(file);
             }
             Err(e) if file.direct => return Err(e),
@@ -142,16 +168,19 @@ pub fn prepare_inputs(found: FoundImages, mode: Preprocess) -> Result<PreparedIn
         }
     }
     if prepared.files.is_empty() {
-        let first: Vec<&str> = prepared
+        let n = prepared.skipped.len();
+        let mut lines: Vec<String> = prepared
             .skipped
             .iter()
-            .take(5)
-            .map(|s| s.error.as_str())
+            .take(LISTED_FAILURES)
+            .map(|s| s.error.clone())
             .collect();
+        if n > LISTED_FAILURES {
+            lines.push(format!("and {} more", n - LISTED_FAILURES));
+        }
         bail!(
-            "none of the {} image file(s) could be read:\n  {}",
-            prepared.skipped.len(),
-            first.join("\n  ")
+            "none of the {n} image file(s) could be read:\n  {}",
+            lines.join("\n  ")
         );
     }
     Ok(prepared)
@@ -201,7 +230,13 @@ pub fn predict_paths(
         .files
         .iter()
         .zip(answers)
-        .map(|(f, p)| FilePrediction::new(f.path.clone(), f.label, p, &class_names))
+        .zip(prepared.crops.iter().zip(&prepared.warnings))
+        .map(|((f, p), (crop, warnings))| {
+            let mut fp = FilePrediction::new(f.path.clone(), f.label, p, &class_names);
+            fp.crop = *crop;
+            fp.warnings.clone_from(warnings);
+            fp
+        })
         .collect();
     let summary = PredictSummary::new(
         &predictions,

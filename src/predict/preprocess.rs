@@ -11,6 +11,7 @@ use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 
 use super::decode::GreyImage;
+use super::ink::{self, PixelBox, WORK_SIDE};
 
 /// Side of the model's input, in pixels.
 pub const SIDE: usize = 28;
@@ -61,22 +62,46 @@ impl std::fmt::Display for Preprocess {
     }
 }
 
+/// A preprocessed image: the model's input and what was decided on the way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prepared {
+    /// `SIDE * SIDE` = 784 values in [0, 1], row-major, light ink on black.
+    pub pixels: Vec<f32>,
+    /// `digit` only: the box cropped, in the decoded image's pixels
+    /// `(x0, y0, x1, y1)`, exclusive ends (scaled back from the working copy).
+    pub crop: Option<PixelBox>,
+    /// One-line warnings (the ink looks unlike one digit) and notes.
+    pub warnings: Vec<String>,
+}
+
 /// Preprocesses `image` as `mode` says into `SIDE * SIDE` = 784 values in
 /// [0, 1], row-major, light ink on black (the layout of one `[1, 28, 28]`
-/// MNIST input before normalisation).
+/// MNIST input before normalisation). See [`preprocess_image`].
+///
+/// # Errors
+/// Those of [`preprocess_image`].
+pub fn preprocess(image: &GreyImage, mode: Preprocess) -> Result<Vec<f32>> {
+    Ok(preprocess_image(image, mode)?.pixels)
+}
+
+/// Preprocesses `image` as `mode` says, keeping the crop box and warnings.
 ///
 /// # Errors
 /// `digit`: "no ink found" when no pixel differs from the background by more
-/// than [`INK_THRESHOLD`] (a blank image). `none`: the image is not 28×28.
-/// Messages do not name the file; callers add it.
-pub fn preprocess(image: &GreyImage, mode: Preprocess) -> Result<Vec<f32>> {
+/// than [`INK_THRESHOLD`] (a blank image), or all the ink runs along the
+/// image's edge. `none`: the image is not 28×28. Messages do not name the
+/// file; callers add it.
+pub fn preprocess_image(image: &GreyImage, mode: Preprocess) -> Result<Prepared> {
     let grey = composite(image);
     let (w, h) = (image.width, image.height);
-    let out = match mode {
-        Preprocess::Digit => digit(grey, w, h)?,
+    let (out, crop, warnings) = match mode {
+        Preprocess::Digit => {
+            let (out, bbox, warnings) = digit(grey, w, h)?;
+            (out, Some(bbox), warnings)
+        }
         Preprocess::Resize => {
             let (light, _) = orient(grey, w, h);
-            resample(&light, (w, h), (SIDE, SIDE))
+            (resample(&light, (w, h), (SIDE, SIDE)), None, Vec::new())
         }
         Preprocess::None => {
             if (w, h) != (SIDE, SIDE) {
@@ -85,10 +110,14 @@ pub fn preprocess(image: &GreyImage, mode: Preprocess) -> Result<Vec<f32>> {
                      (use --preprocess digit or resize to scale it)"
                 );
             }
-            grey
+            (grey, None, Vec::new())
         }
     };
-    Ok(out.into_iter().map(|v| v as f32).collect())
+    Ok(Prepared {
+        pixels: out.into_iter().map(|v| v as f32).collect(),
+        crop,
+        warnings,
+    })
 }
 
 /// Composites an image with alpha onto its backdrop: `a·g + (1 − a)·backdrop`.
@@ -151,34 +180,51 @@ fn orient(mut grey: Vec<f64>, w: usize, h: usize) -> (Vec<f64>, f64) {
     }
 }
 
-/// The `digit` steps after compositing.
-fn digit(grey: Vec<f64>, w: usize, h: usize) -> Result<Vec<f64>> {
-    let (light, bg) = orient(grey, w, h);
-    let ink: Vec<f64> = light.iter().map(|&g| g - bg).collect();
-    let Some(bbox) = ink_box(&ink, w, INK_THRESHOLD) else {
+/// The working copy of a `w × h` image: itself when its longer side is at
+/// most [`WORK_SIDE`], else area-averaged to [`fit_size`]`(w, h, WORK_SIDE)`.
+pub fn working_copy(grey: Vec<f64>, w: usize, h: usize) -> (Vec<f64>, usize, usize) {
+    if w.max(h) <= WORK_SIDE {
+        return (grey, w, h);
+    }
+    let (ww, wh) = fit_size(w, h, WORK_SIDE);
+    (resample(&grey, (w, h), (ww, wh)), ww, wh)
+}
+
+/// The `digit` steps after compositing: the input, the crop box in the
+/// image's pixels, and the warnings.
+fn digit(grey: Vec<f64>, w: usize, h: usize) -> Result<(Vec<f64>, PixelBox, Vec<String>)> {
+    let (work, ww, wh) = working_copy(grey, w, h);
+    let (light, bg) = orient(work, ww, wh);
+    let ink: Vec<f64> = light
+        .iter()
+        .zip(ink::background_map(&light, ww, wh))
+        .map(|(&g, b)| g - b)
+        .collect();
+    let comps = ink::components(&ink, ww, wh, ink::otsu(&ink));
+    if comps.is_empty() {
         bail!(
             "no ink found: no pixel differs from the background (grey level {bg:.3} after \
              inversion) by more than {INK_THRESHOLD} (a blank image?)"
         );
+    }
+    let Some(sel) = ink::select(&comps, ww, wh) else {
+        bail!(
+            "no digit found: the only ink runs along the image's edge (a frame, the \
+             paper's edge?); crop the image to the digit"
+        );
     };
-    let (crop, cw, ch) = crop_stretched(&ink, w, bbox);
+    let (crop, cw, ch) = crop_stretched(&ink, ww, sel.bbox);
     let size = fit_size(cw, ch, DIGIT_BOX);
     let scaled = resample(&crop, (cw, ch), size);
-    Ok(place_by_mass(&scaled, size))
-}
-
-/// `(x0, y0, x1, y1)`, exclusive ends: the smallest box holding every pixel
-/// whose value exceeds `threshold`; `None` when there is none.
-pub fn ink_box(values: &[f64], w: usize, threshold: f64) -> Option<(usize, usize, usize, usize)> {
-    let mut bbox: Option<(usize, usize, usize, usize)> = None;
-    for (i, _) in values.iter().enumerate().filter(|(_, &v)| v > threshold) {
-        let (x, y) = (i % w, i / w);
-        bbox = Some(match bbox {
-            None => (x, y, x + 1, y + 1),
-            Some((x0, y0, x1, y1)) => (x0.min(x), y0.min(y), x1.max(x + 1), y1.max(y + 1)),
-        });
-    }
-    bbox
+    let (x0, y0, x1, y1) = sel.bbox;
+    let back = |v: usize, full: usize, work: usize| v * full / work;
+    let bbox = (
+        back(x0, w, ww),
+        back(y0, h, wh),
+        back(x1, w, ww).max(back(x0, w, ww) + 1),
+        back(y1, h, wh).max(back(y0, h, wh) + 1),
+    );
+    Ok((place_by_mass(&scaled, size), bbox, sel.warnings()))
 }
 
 /// The box's pixels, negatives clipped to 0 and divided by the box's maximum
