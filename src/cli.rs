@@ -152,6 +152,12 @@ pub struct TuneArgs {
     /// reset / newly initialised ones train at --lr.
     #[arg(long, value_name = "LR")]
     pub lr_backbone: Option<f64>,
+    /// Remove this key prefix (e.g. `model.` of a PyTorch Lightning checkpoint)
+    /// from the checkpoint of --load or --init-from. Without it, a prefix every
+    /// key shares is removed when that makes the keys fit the model (a notice
+    /// says so).
+    #[arg(long, value_name = "PREFIX")]
+    pub strip_prefix: Option<String>,
 }
 
 impl TuneArgs {
@@ -174,6 +180,7 @@ impl TuneArgs {
             freeze: self.freeze,
             reset: self.reset,
             lr_backbone: self.lr_backbone,
+            strip_prefix: self.strip_prefix,
         };
         TuneConfig {
             finetune,

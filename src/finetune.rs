@@ -37,6 +37,11 @@ pub struct FinetuneConfig {
     pub reset: Vec<String>,
     /// Learning rate of the loaded, un-frozen parameters (the rest use `--lr`).
     pub lr_backbone: Option<f64>,
+    /// The key prefix removed from `--load`'s and `--init-from`'s checkpoint
+    /// (`--strip-prefix`); `None`: found from the model's names. Not saved:
+    /// the checkpoints this crate writes have none.
+    #[serde(skip)]
+    pub strip_prefix: Option<String>,
 }
 
 impl FinetuneConfig {
@@ -151,7 +156,8 @@ pub fn restore(vs: &nn::VarStore, values: &[(String, Tensor)]) {
 
 /// Loads every entry of checkpoint `path` whose name and shape match a
 /// variable of `vs`, except the names matching `exclude`. Returns the loaded
-/// names and the skipped entries with their reason.
+/// names and the skipped entries with their reason. A prefix the keys share
+/// is removed first ([`checkpoint::read_for_model`]; `strip`: `--strip-prefix`).
 ///
 /// Errors when a matching entry is not a usable float parameter (integer or
 /// bool dtype, NaN or infinite values: [`checkpoint::check_tensor_fits`]).
@@ -160,12 +166,15 @@ pub fn load_matching(
     vs: &nn::VarStore,
     path: &Path,
     exclude: &[String],
+    strip: Option<&str>,
     notes: &mut Vec<String>,
 ) -> Result<(Vec<String>, Vec<String>)> {
-    let read = checkpoint::read_checkpoint(path)?;
+    let vars = vs.variables();
+    let names: BTreeSet<String> = vars.keys().cloned().collect();
+    let read = checkpoint::read_for_model(path, &names, strip)
+        .with_context(|| format!("--init-from {}", path.display()))?;
     notes.extend(read.notes);
     let file: BTreeMap<String, Tensor> = read.tensors.into_iter().collect();
-    let vars = vs.variables();
     for (name, t) in &file {
         if let Some(v) = vars.get(name) {
             if v.size() == t.size() && !matches(name, exclude) {
@@ -283,7 +292,7 @@ pub fn prepare(
     let mut report = FinetuneReport::default();
     let mut loaded: BTreeSet<String> = BTreeSet::new();
     if let Some(path) = load {
-        report.notes = checkpoint::load_with_notes(vs, path)?;
+        report.notes = checkpoint::load_stripping(vs, path, cfg.strip_prefix.as_deref())?;
         loaded.extend(
             names
                 .iter()
@@ -292,7 +301,8 @@ pub fn prepare(
         );
     }
     if let (Some(path), false) = (&cfg.init_from, resuming) {
-        let (l, s) = load_matching(vs, path, &cfg.reset, &mut report.notes)?;
+        let strip = cfg.strip_prefix.as_deref();
+        let (l, s) = load_matching(vs, path, &cfg.reset, strip, &mut report.notes)?;
         loaded.extend(l.iter().cloned());
         report.skipped = s;
     }

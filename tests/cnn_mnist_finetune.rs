@@ -416,6 +416,7 @@ fn a_pytorch_pretrained_checkpoint_fine_tunes_in_rust_and_evaluates_identically_
         freeze: prefixes(&["conv1"]),
         reset: prefixes(&["fc"]),
         lr_backbone: Some(0.0001),
+        strip_prefix: None,
     };
     let opts = RunOptions {
         device: DeviceChoice::Cpu,

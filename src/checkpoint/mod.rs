@@ -8,7 +8,9 @@
 //! `--resume`) also takes what PyTorch users have: `torch.save` files of a
 //! state_dict or of a training-checkpoint dict holding one, told apart by their
 //! content, never by their name (`format.rs`, `torch_file.rs`). Wrapper prefixes
-//! of DataParallel and `torch.compile` are stripped (`prefix.rs`); a float
+//! of DataParallel and `torch.compile` are stripped, and so is the prefix of the
+//! module that held the model (`model.` of Lightning, or `--strip-prefix`) when
+//! reading for a model (`prefix.rs`); a float
 //! parameter stored as integers or holding NaN/inf is refused when the model's
 //! variables are filled (`validate.rs`). [`read_training_state`] reads the
 //! optimizer state and epoch of a PyTorch training checkpoint.
@@ -21,7 +23,7 @@ mod validate;
 pub use torch_file::{read_training_state, TorchTrainingState};
 pub use validate::check_tensor_fits;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -204,14 +206,57 @@ pub fn load(vs: &mut nn::VarStore, path: &Path) -> Result<()> {
 /// [`load`], returning the notes of [`read_checkpoint`] (one line each) for
 /// the console.
 pub fn load_with_notes(vs: &mut nn::VarStore, path: &Path) -> Result<Vec<String>> {
-    let LoadedCheckpoint { tensors, notes, .. } = read_checkpoint(path)?;
-    let file: BTreeMap<String, Tensor> = tensors.into_iter().collect();
+    load_stripping(vs, path, None)
+}
+
+/// Reads checkpoint `path` for the model whose variables are `model`: as
+/// [`read_checkpoint`], then with the prefix of the module that held the
+/// model removed (`model.` of a Lightning checkpoint, or `strip`, the
+/// `--strip-prefix` flag), a note saying so.
+///
+/// # Errors
+/// Those of [`read_checkpoint`]; `strip` starts no key.
+pub fn read_for_model(
+    path: &Path,
+    model: &BTreeSet<String>,
+    strip: Option<&str>,
+) -> Result<LoadedCheckpoint> {
+    let mut read = read_checkpoint(path)?;
+    let note = prefix::fit_to_model(&mut read.tensors, model, strip)
+        .with_context(|| format!("checkpoint {}", path.display()))?;
+    read.notes.extend(note);
+    read.tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(read)
+}
+
+/// [`load_with_notes`] after removing the prefix [`read_for_model`] finds or
+/// `strip` names. A misfit's error starts with one line saying which prefix
+/// or which layers differ, then lists the names.
+pub fn load_stripping(
+    vs: &mut nn::VarStore,
+    path: &Path,
+    strip: Option<&str>,
+) -> Result<Vec<String>> {
     let vars: BTreeMap<String, Tensor> = vs.variables().into_iter().collect();
+    let names: BTreeSet<String> = vars.keys().cloned().collect();
+    let LoadedCheckpoint { tensors, notes, .. } = read_for_model(path, &names, strip)?;
+    let file: BTreeMap<String, Tensor> = tensors.into_iter().collect();
     let mismatches = mismatches(&file, &vars);
     if !mismatches.is_empty() {
+        let reshaped: Vec<String> = file
+            .iter()
+            .filter(|(n, t)| vars.get(*n).is_some_and(|v| v.size() != t.size()))
+            .map(|(n, _)| n.clone())
+            .collect();
+        let keys: BTreeSet<String> = file.keys().cloned().collect();
+        let stripped = match notes.last() {
+            Some(n) if n.starts_with("stripped") => format!(" ({n})"),
+            _ => String::new(),
+        };
         bail!(
-            "checkpoint {} does not fit this model (another model or other sizes?):\n  {}",
+            "checkpoint {} does not fit this model{stripped}: {}\n  {}",
             path.display(),
+            prefix::describe_misfit(&keys, &names, &reshaped),
             mismatches.join("\n  ")
         );
     }

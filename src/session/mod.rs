@@ -349,7 +349,8 @@ pub fn load_for_use<T: Task>(
     let mut vs = nn::VarStore::new(device);
     let model = task.build_model(&vs.root(), &cfg);
     weights::check_checkpoint_config(path, &cfg, progress)?;
-    for note in crate::checkpoint::load_with_notes(&mut vs, path)? {
+    let strip = cfg.tune().finetune.strip_prefix.as_deref();
+    for note in crate::checkpoint::load_stripping(&mut vs, path, strip)? {
         progress.line(note);
     }
     progress.line(format!("loaded {}", path.display()));
