@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader, Sampler, TensorDataset
 
-from common import (Timer, add_device_flags, epoch_order, load_mnist, load_state_dict, parse_digits,
+from common import (add_optim_args, clip_gradients, make_optimizer, Timer, add_device_flags, epoch_order, load_mnist, load_state_dict, parse_digits,
                     peak_rss_mb, save_state_dict, step_seed, use_device, write_json)
 from models import CNN
 
@@ -39,9 +39,10 @@ def main():
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=0.001)
-    p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
+    p.add_argument("--optimizer", choices=["sgd", "adam", "adamw"], default="sgd")
     p.add_argument("--momentum", type=float, default=0.0)
-    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--weight-decay", type=float, default=None)
+    add_optim_args(p)
     p.add_argument("--seed", type=int, default=0)
     add_device_flags(p)
     p.add_argument("--data-dir", default="data/mnist")
@@ -73,10 +74,7 @@ def main():
         if path:
             load_state_dict(model, path)
     criterion = nn.CrossEntropyLoss()
-    if a.optimizer == "sgd":
-        opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=a.momentum, weight_decay=a.weight_decay)
-    else:
-        opt = torch.optim.Adam(model.parameters(), lr=a.lr, weight_decay=a.weight_decay)
+    opt = make_optimizer(model.parameters(), a)
 
     def evaluate():
         model.eval()
@@ -110,6 +108,7 @@ def main():
                 loss = criterion(out, ys)
                 opt.zero_grad()
                 loss.backward()
+                clip_gradients(model, a)
                 opt.step()
                 loss_sum += loss.item() * len(ys)
                 seen += len(ys)

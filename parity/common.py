@@ -187,6 +187,38 @@ class Timer:
         self.seconds = time.perf_counter() - self.start
 
 
+def add_optim_args(p):
+    """The Rust examples' optimizer flags (src/cli.rs TrainArgs) beyond --lr/--momentum/--weight-decay."""
+    p.add_argument("--dampening", type=float, default=0.0)
+    p.add_argument("--nesterov", action="store_true")
+    p.add_argument("--beta1", type=float, default=0.9)
+    p.add_argument("--beta2", type=float, default=0.999)
+    p.add_argument("--eps", type=float, default=1e-8)
+    p.add_argument("--clip-grad-norm", type=float, default=None)
+
+
+def make_optimizer(params, a):
+    """torch.optim's SGD / Adam / AdamW as the Rust --optimizer builds it (AdamW without an
+    explicit --weight-decay, i.e. weight_decay None, gets PyTorch's 0.01)."""
+    kind = getattr(a, "optimizer", "sgd")
+    if kind == "sgd":
+        return torch.optim.SGD(params, lr=a.lr, momentum=a.momentum, dampening=a.dampening,
+                               nesterov=a.nesterov, weight_decay=a.weight_decay or 0.0)
+    betas = (a.beta1, a.beta2)
+    if kind == "adam":
+        return torch.optim.Adam(params, lr=a.lr, betas=betas, eps=a.eps, weight_decay=a.weight_decay or 0.0)
+    wd = 0.01 if a.weight_decay is None else a.weight_decay
+    return torch.optim.AdamW(params, lr=a.lr, betas=betas, eps=a.eps, weight_decay=wd)
+
+
+def clip_gradients(model, a):
+    """--clip-grad-norm: torch.nn.utils.clip_grad_norm_(foreach=False); True when it clipped."""
+    if a.clip_grad_norm is None:
+        return False
+    total = torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip_grad_norm, foreach=False)
+    return bool(a.clip_grad_norm / (total.item() + 1e-6) < 1.0)
+
+
 if __name__ == "__main__":
     # `common.py step-seeds SEED EPOCH STEPS`: the seeds of steps 0..STEPS of that epoch,
     # one a line (tests/train_resume.rs compares them with the Rust loop's).

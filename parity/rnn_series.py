@@ -25,7 +25,7 @@ import time
 
 import torch
 
-from common import SplitMix64, add_device_flags, epoch_order, step_seed, use_device, write_json
+from common import SplitMix64, add_device_flags, add_optim_args, clip_gradients, make_optimizer, epoch_order, step_seed, use_device, write_json
 from models import RNN
 
 
@@ -208,6 +208,7 @@ def main():
     p.add_argument("--lr", type=float, default=0.01)
     p.add_argument("--momentum", type=float, default=0.0)
     p.add_argument("--weight-decay", type=float, default=0.0)
+    add_optim_args(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json")
     p.add_argument("--quiet", action="store_true")
@@ -236,7 +237,7 @@ def main():
     # Built on the CPU right after the seed (the Rust init), then moved.
     model = RNN(input_size=1, hidden_size=a.hidden, output_size=1, cell=a.cell, num_layers=a.layers).to(device)
     criterion = torch.nn.MSELoss()
-    optimizer = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=a.momentum, weight_decay=a.weight_decay)
+    optimizer = make_optimizer(model.parameters(), a)
     eval_bs = max(a.batch_size, 256)
     mean, std = scaler
 
@@ -266,6 +267,7 @@ def main():
             outputs = model(inputs)
             loss = criterion(outputs, labels)
             loss.backward()
+            clip_gradients(model, a)
             optimizer.step()
             total += loss.item() * len(idx)
         seconds.append(time.perf_counter() - start)

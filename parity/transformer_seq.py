@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from common import add_device_flags, epoch_order, step_seed, save_state_dict, use_device, write_json
+from common import add_device_flags, add_optim_args, clip_gradients, make_optimizer, epoch_order, save_state_dict, step_seed, use_device, write_json
 from models import SeqLSTM, SeqTransformer
 
 WINDOW = 10
@@ -46,9 +46,10 @@ p.add_argument("--hidden", type=int, default=50)
 p.add_argument("--epochs", type=int, default=100)
 p.add_argument("--batch-size", type=int, default=16)
 p.add_argument("--lr", type=float, default=0.01)
-p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
+p.add_argument("--optimizer", choices=["sgd", "adam", "adamw"], default="sgd")
 p.add_argument("--momentum", type=float, default=0.0)
-p.add_argument("--weight-decay", type=float, default=0.0)
+p.add_argument("--weight-decay", type=float, default=None)
+add_optim_args(p)
 p.add_argument("--seed", type=int, default=0)
 p.add_argument("--csv", default="data/series/sunspots.csv")
 p.add_argument("--column", default="SUNACTIVITY")
@@ -156,10 +157,7 @@ else:
     model = SeqLSTM(WINDOW, a.hidden, 1)
 model = model.to(device)  # built on the CPU right after the seed (the Rust init), then moved
 params = sum(p.numel() for p in model.parameters())
-if a.optimizer == "sgd":
-    opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=a.momentum, weight_decay=a.weight_decay)
-else:
-    opt = torch.optim.Adam(model.parameters(), lr=a.lr, weight_decay=a.weight_decay)
+opt = make_optimizer(model.parameters(), a)
 criterion = nn.MSELoss()
 
 
@@ -182,6 +180,7 @@ for epoch in range(a.epochs):
         loss = criterion(model(xs[idx]), ys[idx])
         opt.zero_grad()
         loss.backward()
+        clip_gradients(model, a)
         opt.step()
         total += loss.item() * len(idx)
         count += len(idx)
