@@ -111,6 +111,10 @@ pub fn optimizer_paths(path: &Path) -> (PathBuf, PathBuf) {
     )
 }
 
+/// An optimizer state as its files hold it: the tensors by name, sorted, and
+/// `param_groups` (the two parts of the `optim` module's `OptimizerState`).
+pub type SavedOptimizer = (Vec<(String, Tensor)>, serde_json::Value);
+
 /// Writes an optimizer state beside checkpoint `path` ([`optimizer_paths`]),
 /// each file atomically. `parity/optimizer_state.py` turns the two files into
 /// the dict PyTorch's `optimizer.load_state_dict` takes, and back.
@@ -140,9 +144,7 @@ pub fn save_optimizer_state(
 /// # Errors
 /// One of the two files missing (naming it), unreadable, or an
 /// `optimizer.json` without `param_groups`.
-pub fn read_optimizer_state(
-    path: &Path,
-) -> Result<Option<(Vec<(String, Tensor)>, serde_json::Value)>> {
+pub fn read_optimizer_state(path: &Path) -> Result<Option<SavedOptimizer>> {
     let (st, json) = optimizer_paths(path);
     match (st.exists(), json.exists()) {
         (false, false) => return Ok(None),
