@@ -453,3 +453,44 @@ fn a_training_checkpoint_without_an_entry_names_it() {
         ],
     );
 }
+
+#[test]
+fn pytorch_continues_from_the_optimizer_state_rust_writes() {
+    let dir = files();
+    let file = dir.join("train_adam.pth");
+    let read = checkpoint::read_training_state(&file).unwrap_or_else(|e| panic!("{e:#}"));
+    let ckpt = dir.join("rust-optimizer/checkpoint.safetensors");
+    checkpoint::save_optimizer_state(&ckpt, &read.tensors, &read.param_groups)
+        .expect("the optimizer state is written");
+    let (tensors, groups) = checkpoint::read_optimizer_state(&ckpt)
+        .expect("it reads back")
+        .expect("both files are there");
+    assert_eq!(groups, read.param_groups);
+    for ((name, t), (want_name, want)) in tensors.iter().zip(&read.tensors) {
+        assert_eq!(name, want_name);
+        assert!(t.equal(want), "{name} round-trips");
+    }
+    // PyTorch's optimizer.load_state_dict takes the converted files and continues identically.
+    let out = common::python(
+        "optimizer_state.py",
+        &[
+            "check",
+            &file.to_string_lossy(),
+            &ckpt.to_string_lossy(),
+            "3",
+        ],
+    );
+    println!("{}", out.trim());
+
+    // One file without the other is named.
+    let (st, json) = checkpoint::optimizer_paths(&ckpt);
+    std::fs::remove_file(&json).expect("removed");
+    let msg = format!(
+        "{:#}",
+        checkpoint::read_optimizer_state(&ckpt).expect_err("half a state")
+    );
+    common::assert_has(
+        &msg,
+        &[&st.display().to_string(), "optimizer.json is missing"],
+    );
+}

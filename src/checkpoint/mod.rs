@@ -101,6 +101,80 @@ pub fn write_text(path: &Path, text: &str) -> Result<()> {
     })
 }
 
+/// Where the optimizer state of checkpoint `path` lives: `optimizer.safetensors`
+/// (the tensors of PyTorch's `optimizer.state_dict()["state"]`, named
+/// `state.{i}.exp_avg`, `state.{i}.exp_avg_sq`, `state.{i}.step`,
+/// `state.{i}.momentum_buffer`) and `optimizer.json` (`{"param_groups": [...]}`,
+/// with `params` indices in the model's parameter order) in the same folder.
+pub fn optimizer_paths(path: &Path) -> (PathBuf, PathBuf) {
+    (
+        path.with_file_name("optimizer.safetensors"),
+        path.with_file_name("optimizer.json"),
+    )
+}
+
+/// An optimizer state as its files hold it: the tensors by name, sorted, and
+/// `param_groups` (the two parts of the `optim` module's `OptimizerState`).
+pub type SavedOptimizer = (Vec<(String, Tensor)>, serde_json::Value);
+
+/// Writes an optimizer state beside checkpoint `path` ([`optimizer_paths`]),
+/// each file atomically. `parity/optimizer_state.py` turns the two files into
+/// the dict PyTorch's `optimizer.load_state_dict` takes, and back.
+///
+/// # Errors
+/// An I/O error naming the file.
+pub fn save_optimizer_state(
+    path: &Path,
+    tensors: &[(String, Tensor)],
+    param_groups: &serde_json::Value,
+) -> Result<()> {
+    let (st, json) = optimizer_paths(path);
+    let tensors: Vec<(String, Tensor)> = tensors
+        .iter()
+        .map(|(k, v)| (k.clone(), v.detach().to_device(Device::Cpu).contiguous()))
+        .collect();
+    write_atomic(&st, |tmp| {
+        Tensor::write_safetensors(&tensors, tmp)
+            .with_context(|| format!("cannot write optimizer state {}", st.display()))
+    })?;
+    write_json(&json, &serde_json::json!({ "param_groups": param_groups }))
+}
+
+/// Reads the optimizer state beside checkpoint `path` ([`optimizer_paths`]):
+/// `None` when neither file is there (a checkpoint of weights only).
+///
+/// # Errors
+/// One of the two files missing (naming it), unreadable, or an
+/// `optimizer.json` without `param_groups`.
+pub fn read_optimizer_state(path: &Path) -> Result<Option<SavedOptimizer>> {
+    let (st, json) = optimizer_paths(path);
+    match (st.exists(), json.exists()) {
+        (false, false) => return Ok(None),
+        (true, false) => bail!(
+            "{} is there but {} is missing",
+            st.display(),
+            json.display()
+        ),
+        (false, true) => bail!(
+            "{} is there but {} is missing",
+            json.display(),
+            st.display()
+        ),
+        (true, true) => {}
+    }
+    let mut tensors = Tensor::read_safetensors(&st)
+        .with_context(|| format!("cannot read optimizer state {}", st.display()))?;
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    let text = std::fs::read_to_string(&json)
+        .with_context(|| format!("cannot read {}", json.display()))?;
+    let mut value: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not valid JSON", json.display()))?;
+    let Some(groups) = value.get_mut("param_groups").map(serde_json::Value::take) else {
+        bail!("{} has no `param_groups`", json.display());
+    };
+    Ok(Some((tensors, groups)))
+}
+
 /// Reads the `config.json` beside checkpoint `path`, if there is one.
 pub fn read_config<C: DeserializeOwned>(path: &Path) -> Result<Option<C>> {
     let cfg = config_path(path);
