@@ -4,8 +4,9 @@ The same search (files, folders searched recursively in sorted order,
 torchvision's ImageFolder labels), the same decoding to grey levels (Pillow for
 the file formats, then the integer BT.601 formula of src/predict/decode.rs),
 the same preprocessing in numpy float64 (src/predict/preprocess.rs, step for
-step: lower medians, threshold, area-averaging resampling, centre-of-mass
-placement with the same rounding), the same checkpoint (safetensors, with the
+step: lower medians, the 512-px working copy, the levelled background, Otsu's
+threshold, the connected components and their selection (src/predict/ink.rs),
+area-averaging resampling, centre-of-mass placement with the same rounding), the same checkpoint (safetensors, with the
 config.json beside it for logit_relu, num_classes and normalize) and the same
 model (parity/models.py CNN) in eval mode under no_grad.
 

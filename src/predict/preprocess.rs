@@ -38,8 +38,9 @@ const TIE_EPSILON: f64 = 1e-9;
 #[serde(rename_all = "lowercase")]
 pub enum Preprocess {
     /// MNIST's construction: grey, alpha composited onto the background,
-    /// inverted when the background is light, background subtracted, cropped
-    /// to the ink, scaled to fit 20×20 keeping the aspect ratio (area
+    /// inverted when the background is light, background levelled, cropped
+    /// to the digit's ink (Otsu's threshold, specks and edge marks dropped,
+    /// large images analysed at 512 px: see [`super::ink`]), scaled to fit 20×20 keeping the aspect ratio (area
     /// averaging), contrast stretched so the strongest ink is 1, and placed in
     /// 28×28 with its centre of mass on pixel (14, 14). For handwritten digits.
     #[default]
