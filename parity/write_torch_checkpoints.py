@@ -6,7 +6,9 @@ checkpoints users have, for tests/checkpoint_formats.rs:
 Readable: plain.pt (torch.save(model.state_dict())), train.pth (a training
 checkpoint dict), module.bin (nn.DataParallel), orig_mod.pt (torch.compile),
 both.pt (DataParallel around torch.compile), legacy.pt (the pre-1.6 format),
-f16.pt, bf16.pt, f64.pt (other dtypes) with expected_f16/bf16.safetensors
+f16.pt, bf16.pt, f64.pt (other dtypes), lightning.ckpt (a PyTorch Lightning
+checkpoint of a LightningModule holding the CNN as self.model: keys `model.*`),
+net.pt (keys `net.*`), backbone.pt (keys `backbone.*` plus a `criterion.weight`) with expected_f16/bf16.safetensors
 (PyTorch's .to(dtype).float() of the same weights).
 train_adam.pth: the short spelling ("state_dict", "optimizer") of an Adam run's
 checkpoint after 3 steps, with adam_state.safetensors (its optimizer tensors by
@@ -59,6 +61,17 @@ def main(src, out):
                    path(f"{name}.pt"))
         save_file({k: v.to(dtype).float().contiguous() for k, v in sd.items()},
                   path(f"expected_{name}.safetensors"))
+
+    torch.save(
+        {"epoch": 2, "global_step": 120, "pytorch-lightning_version": "2.4.0",
+         "state_dict": collections.OrderedDict(("model." + k, v) for k, v in sd.items()),
+         "loops": {}, "callbacks": {}, "optimizer_states": [opt.state_dict()],
+         "lr_schedulers": [], "hparams_name": "kwargs", "hyper_parameters": {"lr": 0.01}},
+        path("lightning.ckpt"))
+    torch.save(collections.OrderedDict(("net." + k, v) for k, v in sd.items()), path("net.pt"))
+    backbone = collections.OrderedDict(("backbone." + k, v) for k, v in sd.items())
+    backbone["criterion.weight"] = torch.ones(10)
+    torch.save(backbone, path("backbone.pt"))
 
     torch.save(model, path("whole_module.pt"))
     torch.jit.script(model).save(path("script.pt"))

@@ -21,7 +21,9 @@ use tchport::data::mnist;
 use tchport::models::{Cnn, CnnConfig};
 
 /// The readable files and the file each must equal value for value.
-const SAME_AS_SOURCE: [&str; 7] = [
+const SAME_AS_SOURCE: [&str; 9] = [
+    "lightning.ckpt",
+    "net.pt",
     "plain.pt",
     "train.pth",
     "module.bin",
@@ -376,6 +378,7 @@ fn pytorch_files_evaluate_exactly_like_the_safetensors() {
         "module.bin",
         "orig_mod.pt",
         "legacy.pt",
+        "lightning.ckpt",
     ] {
         let got = confusion(&dir.join(file), &out);
         assert_eq!(
@@ -493,4 +496,100 @@ fn pytorch_continues_from_the_optimizer_state_rust_writes() {
         &msg,
         &[&st.display().to_string(), "optimizer.json is missing"],
     );
+}
+
+/// `cnn_mnist --load file --eval-only` on 100 test images with `extra` flags:
+/// whether it succeeded, and its stdout and stderr.
+fn eval_with(file: &Path, extra: &[&str]) -> (bool, String) {
+    let output = Command::new(cnn_mnist())
+        .arg("--load")
+        .arg(file)
+        .args(["--eval-only", "--test-limit", "100", "--device", "cpu"])
+        .args(extra)
+        .current_dir(common::repo_root())
+        .output()
+        .expect("cnn_mnist runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+#[test]
+fn prefixes_are_removed_found_or_named_and_misfits_say_which() {
+    let dir = files();
+    let lightning = read_note(&dir.join("lightning.ckpt"));
+    assert_has(
+        &lightning,
+        &[
+            "under `state_dict` of a training checkpoint",
+            "global_step",
+            "pytorch-lightning_version",
+            "stripped the `model.` prefix of 6 keys",
+        ],
+    );
+    let (ok, out) = eval_with(&dir.join("net.pt"), &["--strip-prefix", "net"]);
+    assert!(ok, "{out}");
+    assert_has(
+        &out,
+        &["stripped the `net.` prefix of 6 keys (as --strip-prefix says)"],
+    );
+    let (ok, out) = eval_with(&dir.join("net.pt"), &["--strip-prefix", "model."]);
+    assert!(!ok, "{out}");
+    assert_has(
+        &out,
+        &[
+            "--strip-prefix model.: no key starts with it",
+            "every key starts with `net.`",
+        ],
+    );
+    // A key without the prefix: nothing is removed unasked, and the misfit names the flag.
+    let (ok, out) = eval_with(&dir.join("backbone.pt"), &[]);
+    assert!(!ok, "{out}");
+    assert_has(
+        &out,
+        &[
+            "does not fit this model",
+            "6 keys under `backbone.` fit the model without that prefix: add --strip-prefix backbone.",
+        ],
+    );
+    let (ok, out) = eval_with(&dir.join("backbone.pt"), &["--strip-prefix", "backbone."]);
+    assert!(!ok, "{out}");
+    assert_has(
+        &out,
+        &[
+            "layers only in the checkpoint: criterion",
+            "unexpected criterion.weight",
+        ],
+    );
+}
+
+/// The notes of loading `file` into a fresh CNN.
+fn read_note(file: &Path) -> String {
+    let (mut vs, _model) = fresh_cnn(1);
+    checkpoint::load_with_notes(&mut vs, file)
+        .unwrap_or_else(|e| panic!("{}: {e:#}", file.display()))
+        .join("\n")
+}
+
+#[test]
+fn a_truncated_file_says_it_ends_early() {
+    let dir = files();
+    for file in ["plain.pt", "cnn.safetensors"] {
+        let bytes = std::fs::read(dir.join(file)).expect("written above");
+        let cut = dir.join(format!("cut-{file}"));
+        std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).expect("scratch");
+        let msg = refusal(&cut);
+        println!("{msg}");
+        assert_has(
+            &msg,
+            &[
+                &format!("cut-{file} is damaged: the file ends early"),
+                "a partial download?",
+            ],
+        );
+        assert!(load(&dir.join(file)).is_ok(), "the whole {file} loads");
+    }
 }

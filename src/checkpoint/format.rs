@@ -51,12 +51,68 @@ pub(super) fn sniff(path: &Path) -> Result<Container> {
         .and_then(|f| f.take(HEAD).read_to_end(&mut head))
         .with_context(|| format!("cannot read checkpoint {}", path.display()))?;
     match classify(&head) {
-        Ok(container) => Ok(container),
+        Ok(container) => {
+            check_complete(path, &container)?;
+            Ok(container)
+        }
         Err(what) => bail!(
             "checkpoint {} is neither safetensors nor a PyTorch torch.save file: {what}",
             path.display()
         ),
     }
+}
+
+/// Refuses a file cut short (a partial download or copy): a zip archive
+/// without its end-of-central-directory record (`PK\x05\x06`, within the
+/// last 64 KiB + 22 bytes, APPNOTE 4.3.16), or a safetensors file shorter
+/// than its header and the largest end offset the header names.
+fn check_complete(path: &Path, container: &Container) -> Result<()> {
+    let bytes_err = || format!("cannot read checkpoint {}", path.display());
+    let len = std::fs::metadata(path).with_context(bytes_err)?.len();
+    let complete = match container {
+        Container::TorchZip => {
+            let tail = read_range(path, len.saturating_sub(65_557), len).with_context(bytes_err)?;
+            contains(&tail, b"PK\x05\x06")
+        }
+        Container::Safetensors => {
+            let head = read_range(path, 0, 8).with_context(bytes_err)?;
+            let header_len = head
+                .first_chunk::<8>()
+                .map_or(0, |b| u64::from_le_bytes(*b));
+            let header = read_range(path, 8, (8 + header_len).min(len)).with_context(bytes_err)?;
+            let data_end = serde_json::from_slice::<serde_json::Value>(&header)
+                .ok()
+                .and_then(|v| {
+                    v.as_object().map(|o| {
+                        o.values()
+                            .filter_map(|t| t.get("data_offsets")?.get(1)?.as_u64())
+                            .max()
+                            .unwrap_or(0)
+                    })
+                });
+            matches!(data_end, Some(end) if 8 + header_len + end <= len)
+        }
+        Container::TorchLegacy(_) => true,
+    };
+    if !complete {
+        bail!(
+            "checkpoint {} is damaged: the file ends early ({len} bytes): a partial download? \
+             Download or copy it again",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Bytes `start..end` of `path`.
+fn read_range(path: &Path, start: u64, end: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = std::fs::File::open(path)?;
+    file.seek(SeekFrom::Start(start))?;
+    let mut bytes = Vec::new();
+    file.take(end.saturating_sub(start))
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// The container whose magic `head` starts with, or what `head` looks like.
