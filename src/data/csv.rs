@@ -313,9 +313,9 @@ fn skip_lines<'a>(data: &'a [u8], n: usize, source: &str) -> Result<(&'a [u8], u
     Ok((&data[start..], n as u64))
 }
 
-/// The non-blank records of `body` with their physical line numbers
-/// (`base` lines were skipped before `body`).
-fn records(
+/// The non-blank records of `body` (text from [`decode`]) with their
+/// physical line numbers (`base` lines were skipped before `body`).
+pub fn records(
     body: &[u8],
     delimiter: u8,
     base: u64,

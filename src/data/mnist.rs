@@ -1,10 +1,12 @@
 //! MNIST (and Fashion-MNIST, same files and format) as tensors.
 //!
 //! `mnist/files.rs` finds the four IDX files in the layouts people download them in,
+//! `mnist/csv_files.rs` reads MNIST as CSV (tried when no IDX file is there),
 //! `mnist/class_names.rs` names the classes for reports; this file turns the files
 //! into [`ImageSet`]s.
 
 mod class_names;
+pub mod csv_files;
 mod files;
 
 use std::path::Path;
@@ -17,6 +19,7 @@ use super::idx::{read_idx_file, IdxArray};
 pub use class_names::{
     class_noun, digit_names, names_are_digits, parse_class_names, FASHION_MNIST_CLASSES,
 };
+pub use csv_files::{read_csv_images, CsvImages, CsvLayout, LabelColumn};
 pub use files::{MnistFiles, Split};
 
 /// Mean and standard deviation of the MNIST training pixels (after scaling to
@@ -140,14 +143,15 @@ pub struct Mnist {
 /// Loads `train-images-idx3-ubyte`, `train-labels-idx1-ubyte`,
 /// `t10k-images-idx3-ubyte` and `t10k-labels-idx1-ubyte` (raw or gzipped,
 /// under any name and in any layout [`MnistFiles::find`] accepts) from `dir`.
-/// All four come from the same folder. Errors name the file and what is wrong.
+/// All four come from the same folder. When none is there, MNIST as CSV
+/// (`mnist_train.csv` + `mnist_test.csv`, or Kaggle's `train.csv`, see
+/// [`csv_files`]) is read instead. Errors name the file and what is wrong.
 pub fn load_dir(dir: &Path) -> Result<Mnist> {
-    let files = MnistFiles::find(dir, &[Split::Train, Split::Test])?;
-    Ok(Mnist {
-        train: load_split(&files, Split::Train)?,
-        test: load_split(&files, Split::Test)?,
-        notes: files.notes,
-    })
+    let (mut sets, notes) = load_splits(dir, &[Split::Train, Split::Test])?;
+    let (Some(test), Some(train)) = (sets.pop(), sets.pop()) else {
+        bail!("internal: two splits asked, fewer read");
+    };
+    Ok(Mnist { train, test, notes })
 }
 
 /// Loads only the training split of `dir` (see [`load_dir`]), with the notes
@@ -158,14 +162,38 @@ pub fn load_train(dir: &Path) -> Result<(ImageSet, Vec<String>)> {
 
 /// Loads only the test split of `dir` (see [`load_dir`]), with the notes of
 /// [`MnistFiles::find`]: evaluating a saved model needs only
-/// `t10k-images-idx3-ubyte` and `t10k-labels-idx1-ubyte`.
+/// `t10k-images-idx3-ubyte` and `t10k-labels-idx1-ubyte` (or `mnist_test.csv`).
 pub fn load_test(dir: &Path) -> Result<(ImageSet, Vec<String>)> {
     load_one(dir, Split::Test)
 }
 
 fn load_one(dir: &Path, split: Split) -> Result<(ImageSet, Vec<String>)> {
-    let files = MnistFiles::find(dir, &[split])?;
-    Ok((load_split(&files, split)?, files.notes))
+    let (mut sets, notes) = load_splits(dir, &[split])?;
+    let Some(set) = sets.pop() else {
+        bail!("internal: one split asked, none read");
+    };
+    Ok((set, notes))
+}
+
+/// `splits` of `dir`, in order, from the IDX files or, when there is none,
+/// from MNIST as CSV; with the notes saying which files were used.
+fn load_splits(dir: &Path, splits: &[Split]) -> Result<(Vec<ImageSet>, Vec<String>)> {
+    let files = match MnistFiles::find(dir, splits) {
+        Ok(files) => files,
+        Err(idx_error) if dir.is_dir() => {
+            let Some(layout) = csv_files::find_csv(dir) else {
+                bail!("{idx_error:#}{}", csv_files::missing_hint(dir));
+            };
+            let (sets, note) = csv_files::load_csv(&layout, splits)?;
+            return Ok((sets, vec![note]));
+        }
+        Err(e) => return Err(e),
+    };
+    let sets = splits
+        .iter()
+        .map(|&s| load_split(&files, s))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((sets, files.notes))
 }
 
 /// Reads and checks the images and labels `files` resolved for `split`; an

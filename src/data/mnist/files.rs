@@ -162,9 +162,16 @@ impl Candidate {
 
 fn check_dir(dir: &Path) -> Result<()> {
     if dir.is_file() {
+        let csv = dir.to_string_lossy().to_ascii_lowercase().contains(".csv");
         bail!(
-            "--data-dir {} is a file; pass the folder that holds the four MNIST files",
-            dir.display()
+            "--data-dir {} is a file; pass the folder that holds {}",
+            dir.display(),
+            if csv {
+                "it (MNIST as CSV is read from mnist_train.csv and mnist_test.csv, or from \
+                 Kaggle's train.csv, in that folder)"
+            } else {
+                "the four MNIST files"
+            }
         );
     }
     if !dir.is_dir() {
