@@ -6,6 +6,7 @@
 //! cargo run --release --example cnn_mnist -- --load runs/cnn/model.safetensors --eval-only
 //! cargo run --release --example cnn_mnist -- --kfold 5 --train-limit 6000 --epochs 2
 //! cargo run --release --example cnn_mnist -- --load runs/cnn/model.safetensors --predict my_digits/ --show sheet.png
+//! cargo run --release --example cnn_mnist -- --load runs/cnn/model.safetensors --predict test.csv --submission submission.csv
 //! # transfer: pre-train on digits 0-4, fine-tune a new head on 100 images of 5-9
 //! cargo run --release --example cnn_mnist -- --digits 0-4 --no-logit-relu --save runs/pre/m.safetensors
 //! cargo run --release --example cnn_mnist -- --digits 5-9 --no-logit-relu --train-limit 100 \
@@ -31,6 +32,8 @@ struct Args {
     #[command(flatten)]
     train: TrainArgs,
     /// Folder with the four MNIST IDX files (raw or .gz); Fashion-MNIST works too.
+    /// Without IDX files, MNIST as CSV: mnist_train.csv + mnist_test.csv, or
+    /// Kaggle's train.csv (its last 1/7 is then the test set).
     #[arg(long, value_name = "DIR", default_value_os_t = MnistConfig::default().data_dir)]
     data_dir: PathBuf,
     /// Train on the first N training images only (quick runs).
@@ -66,7 +69,9 @@ struct Args {
     class_names: Option<String>,
     /// Classify these image files with the model of --load instead of training
     /// (repeatable; a file, or a folder searched recursively; sub-folders named
-    /// after classes, as torchvision's ImageFolder, give labels to score against).
+    /// after classes, as torchvision's ImageFolder, give labels to score against;
+    /// or CSV files of MNIST rows, 784 pixels with or without a label first,
+    /// as Kaggle's test.csv).
     #[arg(long, value_name = "PATH", requires = "load")]
     predict: Vec<PathBuf>,
     /// How --predict turns an image into the model's 28×28 input: `digit`
@@ -78,6 +83,11 @@ struct Args {
     /// as the model saw it, with its prediction; wrong ones marked.
     #[arg(long, value_name = "PATH", requires = "predict")]
     show: Option<PathBuf>,
+    /// Write the --predict answers as Kaggle's Digit Recognizer submission:
+    /// `ImageId,Label`, ImageId from 1 in input order (e.g. the rows of
+    /// Kaggle's test.csv); the per-image lines are then not printed.
+    #[arg(long, value_name = "FILE", requires = "predict")]
+    submission: Option<PathBuf>,
     #[command(flatten)]
     tune: TuneArgs,
     #[command(flatten)]
@@ -119,6 +129,7 @@ fn train(args: Args, explicit: Vec<String>) -> Result<()> {
         paths: args.predict,
         preprocess: args.preprocess,
         show: args.show,
+        submission: args.submission,
         batch_size: cfg.train.batch_size.max(256),
         ..PredictConfig::default()
     };

@@ -401,3 +401,120 @@ fn a_run_on_csv_files_prints_the_numbers_of_the_run_on_idx_files() {
     }
     println!("{}", outputs[2]);
 }
+
+/// `--predict` lines `FILE:LINE  -> 7 (98.1%)  top3: …`: the predicted names.
+fn predicted(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter_map(|l| {
+            let rest = &l[l.find("  -> ")? + 5..];
+            Some(rest[..rest.find(" (")?].to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn kaggle_test_csv_gives_a_submission_of_the_models_answers() {
+    let root = common::scratch("mnist-csv-submission");
+    let idx = root.join("idx");
+    write_idx(&idx);
+    let model = root.join("m.safetensors");
+    let path = |p: &Path| p.to_str().expect("UTF-8 path").to_string();
+    let mut args = RUN.to_vec();
+    let (idx_s, model_s) = (path(&idx), path(&model));
+    args.extend(["--data-dir", &idx_s, "--save", &model_s]);
+    cnn_mnist(&args);
+    let eval = cnn_mnist(&[
+        "--load",
+        &model_s,
+        "--eval-only",
+        "--data-dir",
+        &idx_s,
+        "--device",
+        "cpu",
+    ]);
+    let accuracy = eval
+        .lines()
+        .find_map(|l| l.strip_prefix("test accuracy"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no test accuracy:\n{eval}"))
+        .to_string();
+
+    // Kaggle's test.csv: a header pixel0..pixel783, the test images, no labels.
+    let [_, _, ei, el] = small_mnist();
+    let pixels: Vec<String> = (0..784).map(|i| format!("pixel{i}")).collect();
+    let test_csv = root.join("test.csv");
+    std::fs::write(&test_csv, csv_text(ei, None, Some(&pixels.join(",")), "\n")).expect("write");
+    let (test_s, sub) = (path(&test_csv), root.join("submission.csv"));
+    let sub_s = path(&sub);
+    let out = cnn_mnist(&[
+        "--load",
+        &model_s,
+        "--predict",
+        &test_s,
+        "--submission",
+        &sub_s,
+        "--device",
+        "cpu",
+    ]);
+    assert_has(
+        &out,
+        &[
+            "test.csv: 50 images of 28×28 pixels, one per row (with a header, 784 pixels, no label)",
+            "--preprocess does not apply to CSV rows",
+            &format!("wrote 50 predictions to {sub_s} (ImageId,Label; ImageId from 1"),
+        ],
+    );
+    assert!(
+        !out.contains("top3"),
+        "no per-image lines with --submission:\n{out}"
+    );
+    let text = std::fs::read_to_string(&sub).expect("the submission is written");
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("ImageId,Label"));
+    let rows: Vec<(usize, u8)> = lines
+        .map(|l| {
+            let (id, label) = l.split_once(',').unwrap_or_else(|| panic!("{l:?}"));
+            (id.parse().expect("an id"), label.parse().expect("a digit"))
+        })
+        .collect();
+    let ids: Vec<usize> = rows.iter().map(|r| r.0).collect();
+    assert_eq!(ids, (1..=TEST_N).collect::<Vec<_>>());
+
+    // The labels are the model's answers: those printed without --submission,
+    // and they score the --eval-only accuracy of the same images' IDX files.
+    let lines_out = cnn_mnist(&["--load", &model_s, "--predict", &test_s, "--device", "cpu"]);
+    let answers: Vec<String> = rows.iter().map(|r| r.1.to_string()).collect();
+    assert_eq!(predicted(&lines_out), answers, "{lines_out}");
+    let correct = rows.iter().zip(&el.data).filter(|(r, &l)| r.1 == l).count();
+    assert_eq!(
+        format!("{:.2}%", 100.0 * correct as f64 / TEST_N as f64),
+        accuracy,
+        "{eval}"
+    );
+    // A labelled CSV is scored like the IDX files.
+    let labelled = root.join("mnist_test.csv");
+    std::fs::write(&labelled, csv_text(ei, Some(el), None, "\n")).expect("write");
+    let scored = cnn_mnist(&[
+        "--load",
+        &model_s,
+        "--predict",
+        &path(&labelled),
+        "--device",
+        "cpu",
+    ]);
+    assert_has(
+        &scored,
+        &[
+            &format!("({correct}/50 labelled)"),
+            "a label then 784 pixels",
+        ],
+    );
+    println!(
+        "{eval}\n{out}\n{}",
+        text.lines().take(4).collect::<Vec<_>>().join("\n")
+    );
+
+    let help = cnn_mnist(&["--help"]);
+    assert_has(&help, &["--submission <FILE>", "ImageId,Label"]);
+}

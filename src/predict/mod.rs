@@ -27,6 +27,7 @@ pub mod files;
 pub mod ink;
 pub mod preprocess;
 pub mod sheet;
+pub mod table;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -53,6 +54,8 @@ pub struct PredictConfig {
     pub class_names: Option<Vec<String>>,
     /// Write the picture of the inputs as the model saw them here (`.png` or `.svg`).
     pub show: Option<PathBuf>,
+    /// Write Kaggle's `ImageId,Label` submission file here (`--submission`).
+    pub submission: Option<PathBuf>,
     /// Images per forward pass.
     pub batch_size: usize,
 }
@@ -64,6 +67,7 @@ impl Default for PredictConfig {
             preprocess: Preprocess::Digit,
             class_names: None,
             show: None,
+            submission: None,
             batch_size: 256,
         }
     }
@@ -83,8 +87,10 @@ pub struct ModelInfo {
 }
 
 /// Images decoded and preprocessed, ready for the model.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct PreparedInputs {
+    /// One line per input that needs saying how it was read (a CSV file).
+    pub notes: Vec<String>,
     /// The images that could be used, in order.
     pub files: Vec<ImageFile>,
     /// One `SIDE * SIDE` = 784-value row-major image in [0, 1] per file.
@@ -144,13 +150,9 @@ pub const LISTED_FAILURES: usize = 5;
 /// at all (the message lists the first failures).
 pub fn prepare_inputs(found: FoundImages, mode: Preprocess) -> Result<PreparedInputs> {
     let mut prepared = PreparedInputs {
-        files: Vec::new(),
-        pixels: Vec::new(),
-        crops: Vec::new(),
-        warnings: Vec::new(),
-        skipped: Vec::new(),
         ignored: found.ignored,
         unmatched_folders: found.unmatched_folders,
+        ..PreparedInputs::default()
     };
     for file in found.images {
         match prepare_image(&file.path, mode) {
@@ -191,6 +193,8 @@ pub use crate::data::mnist::normalize;
 /// The result of [`predict_paths`]; its `Display` is the terminal report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PredictReport {
+    /// How inputs were read, one line each (CSV files).
+    pub notes: Vec<String>,
     /// The preprocessing used.
     pub preprocess: Preprocess,
     /// The class names, in class order.
@@ -205,6 +209,8 @@ pub struct PredictReport {
     pub summary: PredictSummary,
     /// The picture written for `--show`, if any.
     pub sheet: Option<PathBuf>,
+    /// The `ImageId,Label` file written for `--submission`, if any.
+    pub submission: Option<PathBuf>,
 }
 
 /// Finds, prepares and classifies the images of `cfg.paths` with `model`,
@@ -222,8 +228,7 @@ pub fn predict_paths(
         bail!("--predict needs an image file or a folder of images");
     }
     let class_names = class_names(cfg.class_names.as_deref(), info.num_classes)?;
-    let found = find_images(&cfg.paths, &class_names)?;
-    let prepared = prepare_inputs(found, cfg.preprocess)?;
+    let prepared = prepare_any(&cfg.paths, &class_names, cfg.preprocess)?;
     let inputs = normalize(&prepared.tensor(), info.normalize);
     let answers = classify(model, &inputs, cfg.batch_size.max(1), info.device);
     let predictions: Vec<FilePrediction> = prepared
@@ -247,7 +252,11 @@ pub fn predict_paths(
     if let Some(path) = &cfg.show {
         sheet::write_sheet(path, &prepared.pixels, &predictions)?;
     }
+    if let Some(path) = &cfg.submission {
+        table::write_submission(path, &predictions, prepared.skipped.len())?;
+    }
     Ok(PredictReport {
+        notes: prepared.notes,
         preprocess: cfg.preprocess,
         class_names,
         predictions,
@@ -255,7 +264,31 @@ pub fn predict_paths(
         unmatched_folders: prepared.unmatched_folders,
         summary,
         sheet: cfg.show.clone(),
+        submission: cfg.submission.clone(),
     })
+}
+
+/// The inputs of `paths`: rows of CSV files ([`table::prepare_csv`]) or image
+/// files and folders ([`find_images`], [`prepare_inputs`]).
+///
+/// # Errors
+/// CSV files mixed with images; every error of those functions.
+fn prepare_any(
+    paths: &[PathBuf],
+    class_names: &[String],
+    mode: Preprocess,
+) -> Result<PreparedInputs> {
+    let csv = paths
+        .iter()
+        .filter(|p| table::is_csv_name(p) && p.is_file())
+        .count();
+    if csv == 0 {
+        return prepare_inputs(find_images(paths, class_names)?, mode);
+    }
+    if csv < paths.len() {
+        bail!("--predict: give CSV files (MNIST rows) or images and folders, not both in one run");
+    }
+    table::prepare_csv(paths, class_names)
 }
 
 /// The given class names, checked against the model, or "0".."n-1".
@@ -281,10 +314,25 @@ pub fn class_names(given: Option<&[String]>, num_classes: i64) -> Result<Vec<Str
 }
 
 impl fmt::Display for PredictReport {
-    /// One line per image, the skipped files, then the summary.
+    /// The notes, one line per image (with `--submission` one line naming the
+    /// file instead), the skipped files, then the summary.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for p in &self.predictions {
-            writeln!(f, "{p}")?;
+        for note in &self.notes {
+            writeln!(f, "{note}")?;
+        }
+        match &self.submission {
+            // The answers are in the file; thousands of lines would bury the summary.
+            Some(path) => writeln!(
+                f,
+                "wrote {} predictions to {} (ImageId,Label; ImageId from 1 in input order)",
+                self.predictions.len(),
+                path.display()
+            )?,
+            None => {
+                for p in &self.predictions {
+                    writeln!(f, "{p}")?;
+                }
+            }
         }
         for s in &self.skipped {
             writeln!(f, "skipped: {}", s.error)?;

@@ -25,7 +25,7 @@ pub struct MnistConfig {
     pub optim: OptimConfig,
     /// Epochs, batch size, seed.
     pub train: LoopConfig,
-    /// Folder of the IDX files.
+    /// Folder of the IDX files (or of MNIST as CSV, see `data::mnist::csv_files`).
     pub data_dir: PathBuf,
     /// Normalise pixels with MNIST's mean and std (0.1307, 0.3081) after scaling to [0, 1].
     pub normalize: bool,
