@@ -977,3 +977,92 @@ fn heic_many_failures_and_animated_gifs_are_named() {
         "{text}"
     );
 }
+
+/// The pixels of `sheet` (a PNG) in the crop box's colour: their bounding box
+/// `(x0, y0, x1, y1)` (inclusive) and their number; `None` when there is none.
+fn box_pixels(sheet: &Path) -> Option<((u32, u32, u32, u32), usize)> {
+    let img = image::open(sheet).expect("the sheet is a PNG").to_rgb8();
+    let found: Vec<(u32, u32)> = img
+        .enumerate_pixels()
+        .filter(|(_, _, p)| **p == predict::sheet::BOX)
+        .map(|(x, y, _)| (x, y))
+        .collect();
+    let (xs, ys): (Vec<u32>, Vec<u32>) = found.iter().copied().unzip();
+    Some((
+        (
+            *xs.iter().min()?,
+            *ys.iter().min()?,
+            *xs.iter().max()?,
+            *ys.iter().max()?,
+        ),
+        found.len(),
+    ))
+}
+
+#[test]
+fn show_draws_the_crop_box_that_was_used() {
+    let (_vs, model) = fresh_model(1);
+    let (digits, _) = test_digits();
+    let root = common::scratch("predict-show-box");
+    let (w, h) = (300u32, 200u32);
+    let scale = predict::sheet::TILE as f64 / w as f64;
+    let mut seen = Vec::new();
+    for (i, at) in [(40i64, 30i64), (190, 100)].into_iter().enumerate() {
+        let photo = inverted(&on_canvas(&ink(&digits[i], 3), (w, h), at));
+        let file = root.join(format!("digit{i}.png"));
+        photo.save(&file).expect("write");
+        let sheet = root.join(format!("sheet{i}.png"));
+        let cfg = PredictConfig {
+            paths: vec![file.clone()],
+            show: Some(sheet.clone()),
+            ..PredictConfig::default()
+        };
+        let report = predict::predict_paths(&model, &cfg, &INFO).expect("predicts");
+        let (x0, y0, x1, y1) = report.predictions[0].crop.expect("digit crops");
+        let ((bx0, by0, bx1, by1), count) =
+            box_pixels(&sheet).expect("the sheet shows the crop box");
+        let (bw, bh) = ((bx1 - bx0 + 1) as usize, (by1 - by0 + 1) as usize);
+        assert_eq!(count, 2 * (bw + bh) - 4, "a 1-pixel outline, nothing else");
+        for (drawn, cropped) in [(bw, x1 - x0), (bh, y1 - y0)] {
+            let want = cropped as f64 * scale;
+            assert!(
+                (drawn as f64 - want).abs() <= 2.0,
+                "box of {drawn} pixels for a crop of {cropped} (×{scale:.3} = {want:.1})"
+            );
+        }
+        seen.push(((bx0, by0), (x0, y0)));
+        let svg = root.join(format!("sheet{i}.svg"));
+        let cfg = PredictConfig {
+            show: Some(svg.clone()),
+            ..cfg
+        };
+        predict::predict_paths(&model, &cfg, &INFO).expect("predicts");
+        let text = std::fs::read_to_string(&svg).expect("svg");
+        assert_eq!(text.matches("<rect class=\"crop\"").count(), 1);
+        // Without a crop there is no box.
+        let cfg = PredictConfig {
+            preprocess: Preprocess::Resize,
+            show: Some(sheet.clone()),
+            ..cfg
+        };
+        predict::predict_paths(&model, &cfg, &INFO).expect("predicts");
+        assert_eq!(
+            box_pixels(&sheet),
+            None,
+            "--preprocess resize crops nothing"
+        );
+    }
+    // The box moves with the digit, by the crop's move at the preview's scale.
+    let (((a_x, a_y), (ca_x, ca_y)), ((b_x, b_y), (cb_x, cb_y))) = (seen[0], seen[1]);
+    let moved = |drawn: (u32, u32), cropped: (usize, usize)| {
+        let want = (cropped.1 as f64 - cropped.0 as f64) * scale;
+        let got = drawn.1 as f64 - drawn.0 as f64;
+        assert!(
+            (got - want).abs() <= 1.0,
+            "moved {got} on the sheet, {want:.1} expected"
+        );
+    };
+    moved((a_x, b_x), (ca_x, cb_x));
+    moved((a_y, b_y), (ca_y, cb_y));
+    println!("boxes on the sheets: {seen:?}");
+}

@@ -97,6 +97,9 @@ pub struct PreparedInputs {
     pub pixels: Vec<Vec<f32>>,
     /// Per file: the box cropped (`digit`), in the decoded image's pixels.
     pub crops: Vec<Option<ink::PixelBox>>,
+    /// Per file: the decoded image and its crop box, small, for `--show`
+    /// (`None` where nothing was cropped).
+    pub previews: Vec<Option<sheet::Preview>>,
     /// Per file: its decoding notes and preprocessing warnings.
     pub warnings: Vec<Vec<String>>,
     /// Images in folders that could not be used, with their error.
@@ -130,13 +133,22 @@ pub fn prepare_file(path: &Path, mode: Preprocess) -> Result<Vec<f32>> {
 /// # Errors
 /// Every error of [`read_image`] and [`preprocess_image`], naming the file.
 pub fn prepare_image(path: &Path, mode: Preprocess) -> Result<Prepared> {
+    Ok(prepare_with_preview(path, mode)?.0)
+}
+
+/// [`prepare_image`], and the [`sheet::Preview`] of the image when a box was cropped.
+fn prepare_with_preview(
+    path: &Path,
+    mode: Preprocess,
+) -> Result<(Prepared, Option<sheet::Preview>)> {
     let image = read_image(path)?;
     let mut prepared =
         preprocess_image(&image, mode).with_context(|| format!("{}", path.display()))?;
+    let preview = prepared.crop.map(|c| sheet::Preview::new(&image, c));
     let mut warnings = image.notes;
     warnings.append(&mut prepared.warnings);
     prepared.warnings = warnings;
-    Ok(prepared)
+    Ok((prepared, preview))
 }
 
 /// How many failures the "none could be read" error lists before "and N more".
@@ -155,10 +167,11 @@ pub fn prepare_inputs(found: FoundImages, mode: Preprocess) -> Result<PreparedIn
         ..PreparedInputs::default()
     };
     for file in found.images {
-        match prepare_image(&file.path, mode) {
-            Ok(p) => {
+        match prepare_with_preview(&file.path, mode) {
+            Ok((p, preview)) => {
                 prepared.pixels.push(p.pixels);
                 prepared.crops.push(p.crop);
+                prepared.previews.push(preview);
                 prepared.warnings.push(p.warnings);
                 prepared.files.push(file);
             }
@@ -250,7 +263,7 @@ pub fn predict_paths(
         info.num_classes as usize,
     );
     if let Some(path) = &cfg.show {
-        sheet::write_sheet(path, &prepared.pixels, &predictions)?;
+        sheet::write_sheet(path, &prepared.pixels, &prepared.previews, &predictions)?;
     }
     if let Some(path) = &cfg.submission {
         table::write_submission(path, &predictions, prepared.skipped.len())?;

@@ -2,8 +2,10 @@
 //! preprocessing, scaled up 4× with square pixels) in a grid, numbered in the
 //! order of the printed lines, with the predicted class name and probability
 //! under it; a wrong prediction (when the label is known) has a red frame and
-//! its true class in red. PNG (text in an 8×8 bitmap font) or SVG (text as
-//! text, tiles as embedded PNG).
+//! its true class in red. An input cropped by `--preprocess digit` has, to
+//! the right of its tile, its decoded image fit into a tile ([`Preview`])
+//! with the crop box used drawn on it in blue. PNG (text in an 8×8 bitmap
+//! font) or SVG (text as text, tiles as embedded PNG).
 
 use std::io::Cursor;
 use std::path::Path;
@@ -18,13 +20,14 @@ use super::preprocess::SIDE;
 
 /// Screen pixels per input pixel.
 const ZOOM: usize = 4;
-/// Side of a tile on the sheet, in screen pixels.
-const TILE: usize = SIDE * ZOOM;
+/// Side of a tile on the sheet, in screen pixels (the longer side of a [`Preview`]).
+pub const TILE: usize = SIDE * ZOOM;
 /// Margin around a tile inside its cell.
 const PAD: usize = 8;
 /// Height of one line of text (8×8 glyphs at 1× or 2×, plus spacing).
 const LINE: usize = 10;
-/// Cell size: the tile, a 2× line for the class name and two 1× lines.
+/// Cell size: the tile, a 2× line for the class name and two 1× lines (and
+/// a preview tile more in width when an input has one).
 const CELL_W: usize = TILE + 2 * PAD;
 const CELL_H: usize = PAD + TILE + 6 + 2 * LINE + 2 * LINE + PAD;
 /// Height of the header line.
@@ -36,18 +39,75 @@ const PAPER: Rgb<u8> = Rgb([236, 236, 236]);
 const INK: Rgb<u8> = Rgb([20, 20, 20]);
 const GREY: Rgb<u8> = Rgb([100, 100, 100]);
 const RED: Rgb<u8> = Rgb([210, 20, 20]);
+/// The colour of the crop box drawn on a [`Preview`].
+pub const BOX: Rgb<u8> = Rgb([20, 90, 230]);
+
+/// A decoded image fit into a `TILE`×`TILE` square (its aspect kept), with the
+/// box `--preprocess digit` cropped, for the sheet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Preview {
+    /// Columns, at most [`TILE`].
+    pub width: usize,
+    /// Rows, at most [`TILE`].
+    pub height: usize,
+    /// `width * height` grey levels 0 (black) to 255, row-major.
+    pub grey: Vec<u8>,
+    /// The crop box on the preview, `(x0, y0, x1, y1)` inclusive, in preview pixels.
+    pub crop: (usize, usize, usize, usize),
+}
+
+impl Preview {
+    /// `image` scaled by `TILE / max(width, height)` (nearest pixel: a
+    /// preview shows where things are, not detail), and `crop` (in the image's
+    /// pixels, exclusive ends) scaled the same way.
+    pub fn new(image: &super::GreyImage, crop: super::ink::PixelBox) -> Self {
+        let scale = TILE as f64 / image.width.max(image.height) as f64;
+        let size = |n: usize| ((n as f64 * scale).round() as usize).clamp(1, TILE);
+        let (width, height) = (size(image.width), size(image.height));
+        let source = |t: usize, n: usize| (((t as f64 + 0.5) / scale) as usize).min(n - 1);
+        let mut grey = Vec::with_capacity(width * height);
+        for y in 0..height {
+            let sy = source(y, image.height);
+            for x in 0..width {
+                let v = image.grey[sy * image.width + source(x, image.width)];
+                grey.push((v.clamp(0.0, 1.0) * 255.0).round() as u8);
+            }
+        }
+        let (x0, y0, x1, y1) = crop;
+        let first = |v: usize, n: usize| ((v as f64 * scale) as usize).min(n - 1);
+        let last = |v: usize, n: usize| ((v as f64 * scale).ceil() as usize).clamp(1, n) - 1;
+        Self {
+            crop: (
+                first(x0, width),
+                first(y0, height),
+                last(x1, width).max(first(x0, width)),
+                last(y1, height).max(first(y0, height)),
+            ),
+            width,
+            height,
+            grey,
+        }
+    }
+}
 
 /// Writes the picture of `pixels` (one 784-value image in [0, 1] per
-/// prediction, as from [`super::PreparedInputs`]) with their `predictions` to
+/// prediction, as from [`super::PreparedInputs`]), their `previews` (one per
+/// prediction, `None` where nothing was cropped) and `predictions` to
 /// `path`: SVG when its extension is `.svg`, PNG when `.png`.
 ///
 /// # Errors
 /// Another extension; lengths that differ; the file cannot be written.
-pub fn write_sheet(path: &Path, pixels: &[Vec<f32>], predictions: &[FilePrediction]) -> Result<()> {
-    if pixels.len() != predictions.len() {
+pub fn write_sheet(
+    path: &Path,
+    pixels: &[Vec<f32>],
+    previews: &[Option<Preview>],
+    predictions: &[FilePrediction],
+) -> Result<()> {
+    if pixels.len() != predictions.len() || previews.len() != predictions.len() {
         bail!(
-            "{} images but {} predictions for the sheet",
+            "{} images and {} previews but {} predictions for the sheet",
             pixels.len(),
+            previews.len(),
             predictions.len()
         );
     }
@@ -55,7 +115,7 @@ pub fn write_sheet(path: &Path, pixels: &[Vec<f32>], predictions: &[FilePredicti
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
-    let sheet = Sheet::new(pixels, predictions);
+    let sheet = Sheet::new(pixels, previews, predictions);
     crate::checkpoint::write_atomic(path, |tmp| match ext.as_deref() {
         Some("png") => sheet
             .to_png()
@@ -73,6 +133,7 @@ pub fn write_sheet(path: &Path, pixels: &[Vec<f32>], predictions: &[FilePredicti
 /// One tile's content.
 struct Tile<'a> {
     pixels: &'a [f32],
+    preview: Option<&'a Preview>,
     /// `#i  name` (2×), `probability` (1×), `true name` when wrong (1×, red).
     name: String,
     detail: String,
@@ -84,16 +145,24 @@ struct Sheet<'a> {
     tiles: Vec<Tile<'a>>,
     columns: usize,
     header: String,
+    /// Width of a cell: [`CELL_W`], plus a tile when an input has a preview.
+    cell_w: usize,
 }
 
 impl<'a> Sheet<'a> {
-    fn new(pixels: &'a [Vec<f32>], predictions: &[FilePrediction]) -> Self {
+    fn new(
+        pixels: &'a [Vec<f32>],
+        previews: &'a [Option<Preview>],
+        predictions: &[FilePrediction],
+    ) -> Self {
         let tiles: Vec<Tile> = pixels
             .iter()
             .zip(predictions)
+            .zip(previews)
             .enumerate()
-            .map(|(i, (px, p))| Tile {
+            .map(|(i, ((px, p), preview))| Tile {
                 pixels: px,
+                preview: preview.as_ref(),
                 name: p.class_name.clone(),
                 detail: format!("#{} {:.1}%", i + 1, 100.0 * p.prediction.probability),
                 wrong: (p.correct == Some(false))
@@ -111,17 +180,19 @@ impl<'a> Sheet<'a> {
             format!("{} inputs as the model saw them", tiles.len())
         };
         let columns = tiles.len().clamp(1, MAX_COLUMNS);
+        let with_previews = tiles.iter().any(|t| t.preview.is_some());
         Self {
             tiles,
             columns,
             header,
+            cell_w: CELL_W + usize::from(with_previews) * (TILE + PAD),
         }
     }
 
     fn size(&self) -> (usize, usize) {
         let rows = self.tiles.len().div_ceil(self.columns).max(1);
         (
-            (self.columns * CELL_W).max(8 * self.header.chars().count() + 2 * PAD),
+            (self.columns * self.cell_w).max(8 * self.header.chars().count() + 2 * PAD),
             HEADER + rows * CELL_H,
         )
     }
@@ -129,7 +200,7 @@ impl<'a> Sheet<'a> {
     /// Top-left corner of tile `i`'s cell.
     fn cell(&self, i: usize) -> (usize, usize) {
         (
-            (i % self.columns) * CELL_W,
+            (i % self.columns) * self.cell_w,
             HEADER + (i / self.columns) * CELL_H,
         )
     }
@@ -149,19 +220,29 @@ impl<'a> Sheet<'a> {
                 let at = (tx + (k % SIDE) * ZOOM, ty + (k / SIDE) * ZOOM);
                 fill(&mut img, at, (ZOOM, ZOOM), Rgb([level; 3]));
             }
+            if let Some(preview) = tile.preview {
+                draw_preview(&mut img, (tx + TILE + PAD, ty), preview);
+            }
             let y = ty + TILE + 6;
             let colour = if tile.wrong.is_some() { RED } else { INK };
-            text(&mut img, (tx, y), &tile.name, 2, colour, cx + CELL_W);
+            text(&mut img, (tx, y), &tile.name, 2, colour, cx + self.cell_w);
             text(
                 &mut img,
                 (tx, y + 2 * LINE),
                 &tile.detail,
                 1,
                 GREY,
-                cx + CELL_W,
+                cx + self.cell_w,
             );
             if let Some(truth) = &tile.wrong {
-                text(&mut img, (tx, y + 3 * LINE + 2), truth, 1, RED, cx + CELL_W);
+                text(
+                    &mut img,
+                    (tx, y + 3 * LINE + 2),
+                    truth,
+                    1,
+                    RED,
+                    cx + self.cell_w,
+                );
             }
         }
         img
@@ -193,6 +274,9 @@ impl<'a> Sheet<'a> {
                  image-rendering=\"optimizeSpeed\" style=\"image-rendering:pixelated\" href=\"data:image/png;base64,{}\"/>\n",
                 tile_png_base64(tile.pixels)?
             );
+            if let Some(preview) = tile.preview {
+                svg += &preview_svg((tx + TILE + PAD, ty), preview)?;
+            }
             let fill = if tile.wrong.is_some() {
                 "rgb(210,20,20)"
             } else {
@@ -218,6 +302,53 @@ impl<'a> Sheet<'a> {
         svg += "</svg>\n";
         Ok(svg)
     }
+}
+
+/// Draws `preview` with its top left at `at` and its crop box (1 pixel wide) in [`BOX`].
+fn draw_preview(img: &mut RgbImage, at: (usize, usize), preview: &Preview) {
+    for (k, &v) in preview.grey.iter().enumerate() {
+        let (x, y) = (at.0 + k % preview.width, at.1 + k / preview.width);
+        fill(img, (x, y), (1, 1), Rgb([v; 3]));
+    }
+    let (x0, y0, x1, y1) = preview.crop;
+    let (w, h) = (x1 - x0 + 1, y1 - y0 + 1);
+    for (pos, size) in [
+        ((x0, y0), (w, 1)),
+        ((x0, y1), (w, 1)),
+        ((x0, y0), (1, h)),
+        ((x1, y0), (1, h)),
+    ] {
+        fill(img, (at.0 + pos.0, at.1 + pos.1), size, BOX);
+    }
+}
+
+/// The SVG of `preview` at `at`: the image embedded as PNG, the box as a `<rect>`.
+fn preview_svg(at: (usize, usize), preview: &Preview) -> Result<String> {
+    let img = GrayImage::from_raw(
+        preview.width as u32,
+        preview.height as u32,
+        preview.grey.clone(),
+    )
+    .context("a preview holds width × height values")?;
+    let mut png = Cursor::new(Vec::new());
+    img.write_to(&mut png, ImageFormat::Png)
+        .context("cannot encode a preview as PNG")?;
+    let data = base64::engine::general_purpose::STANDARD.encode(png.into_inner());
+    let (x0, y0, x1, y1) = preview.crop;
+    let Rgb([r, g, b]) = BOX;
+    Ok(format!(
+        "<image x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" href=\"data:image/png;base64,{data}\"/>\n\
+         <rect class=\"crop\" x=\"{}.5\" y=\"{}.5\" width=\"{}\" height=\"{}\" fill=\"none\" \
+         stroke=\"rgb({r},{g},{b})\" stroke-width=\"1\"/>\n",
+        at.0,
+        at.1,
+        preview.width,
+        preview.height,
+        at.0 + x0,
+        at.1 + y0,
+        x1 - x0,
+        y1 - y0
+    ))
 }
 
 /// A 28×28 grey PNG of one input, base64-encoded.

@@ -56,6 +56,7 @@ pub fn prepare_csv(paths: &[PathBuf], class_names: &[String]) -> Result<Prepared
                 .pixels
                 .push(px.iter().map(|&v| f32::from(v) / 255.0).collect());
             prepared.crops.push(None);
+            prepared.previews.push(None);
             prepared.warnings.push(Vec::new());
         }
     }
