@@ -58,7 +58,7 @@ HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"
 
 
 def read_grey(path):
-    """(grey [h, w] float64 in [0, 1], alpha [h, w] or None), as decode.rs."""
+    """(grey [h, w] float64 in [0, 1], alpha [h, w] or None, notes), as decode.rs."""
     with open(path, "rb") as f:
         head = f.read(12)
     if head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS:
@@ -72,12 +72,17 @@ def read_grey(path):
     w, h = im.size
     if w * h > MAX_PIXELS:
         raise InputError(f"{path}: the image is {w}×{h} pixels, larger than the 50 megapixels accepted")
+    notes = []
+    frames = getattr(im, "n_frames", 1) if im.format == "GIF" else 1
+    if frames > 1:
+        notes.append(f"animated GIF: used the first of its {frames} frames")
     try:
         im = ImageOps.exif_transpose(im)
         im.load()
     except Exception as e:
         raise InputError(f"{path}: cannot decode this image (corrupt or truncated file?): {e}")
-    return to_grey(im)
+    grey, alpha = to_grey(im)
+    return grey, alpha, notes
 
 
 def to_grey(im):
@@ -421,8 +426,9 @@ def main():
     kept, inputs, skipped = [], [], []
     for path, label, direct in files:
         try:
-            grey, alpha = read_grey(path)
+            grey, alpha, notes = read_grey(path)
             x, box, warnings = preprocess(grey, alpha, args.preprocess)
+            warnings = notes + warnings
             inputs.append(x)
             kept.append((path, label, box, warnings))
         except InputError as e:
@@ -440,6 +446,8 @@ def main():
     for (path, label, box, warnings), x, pr in zip(kept, inputs, probs):
         c = int(pr.argmax())
         print(f"{path}  -> {names[c]} ({100 * float(pr[c]):.1f}%)")
+        for w in warnings:
+            print(f"  warning: {path}: {w}")
         out.append({"path": path, "label": label, "class": c, "probability": float(pr[c]),
                     "probabilities": [float(v) for v in pr], "input": [float(v) for v in x.ravel()],
                     "crop": box, "warnings": warnings})

@@ -971,11 +971,39 @@ fn heic_many_failures_and_animated_gifs_are_named() {
     );
     assert!(report.predictions[1].warnings.is_empty());
     let text = report.to_string();
-    assert!(
-        text.contains("warning: ")
-            && text.contains("animated.gif: animated GIF: used the first of its 3 frames"),
-        "{text}"
+    let line = format!(
+        "  warning: {}: animated GIF: used the first of its 3 frames",
+        cfg.paths[0].display()
     );
+    assert!(text.contains(&line), "{text}");
+
+    // The twin says the same, on its output and in its JSON.
+    let (vs, _) = fresh_model(0);
+    let ckpt = dir.join("model.safetensors");
+    let config = serde_json::json!({
+        "model": {"logit_relu": false, "num_classes": 10},
+        "normalize": true,
+    });
+    checkpoint::save_with_config(&vs, &ckpt, &config).expect("checkpoint saved");
+    let out = dir.join("torch.json");
+    let args: Vec<String> = [ckpt.clone(), "--json".into(), out.clone()]
+        .iter()
+        .chain(&cfg.paths)
+        .map(|p| p.display().to_string())
+        .collect();
+    let mut argv = vec!["--load"];
+    argv.extend(args.iter().map(String::as_str));
+    let printed = common::python("predict.py", &argv);
+    assert!(printed.contains(&line), "the twin printed:\n{printed}");
+    let torch = common::read_json(&out);
+    for (k, p) in report.predictions.iter().enumerate() {
+        assert_eq!(
+            torch["predictions"][k]["warnings"],
+            serde_json::json!(p.warnings),
+            "{}",
+            p.path.display()
+        );
+    }
 }
 
 /// The pixels of `sheet` (a PNG) in the crop box's colour: their bounding box
