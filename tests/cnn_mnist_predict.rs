@@ -421,7 +421,9 @@ fn an_image_folder_gives_labels_accuracy_a_confusion_matrix_and_a_sheet() {
         );
     }
     let svg = std::fs::read_to_string(root.join("sheet.svg")).expect("svg");
-    assert_eq!(svg.matches("<image ").count(), 40);
+    // 40 inputs, each with its picture and crop box beside it.
+    assert_eq!(svg.matches("<image ").count(), 80);
+    assert_eq!(svg.matches("<rect class=\"crop\"").count(), 40);
 }
 
 /// Largest differences between Rust and the twin over some files.

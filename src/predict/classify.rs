@@ -251,7 +251,7 @@ impl fmt::Display for PredictSummary {
             }
             _ => writeln!(
                 f,
-                "; no labels (put images in sub-folders named after the classes)"
+                "; no labels (put images in sub-folders named after the classes, or give a CSV a label column)"
             ),
         }
     }
