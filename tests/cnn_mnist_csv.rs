@@ -518,3 +518,49 @@ fn kaggle_test_csv_gives_a_submission_of_the_models_answers() {
     let help = cnn_mnist(&["--help"]);
     assert_has(&help, &["--submission <FILE>", "ImageId,Label"]);
 }
+
+#[test]
+fn truncated_and_scrambled_files_give_errors_not_panics() {
+    let dir = common::scratch("mnist-csv-fuzz");
+    let [_, _, ei, el] = small_mnist();
+    let good = csv_text(ei, Some(el), Some(&kaggle_header()), "\n").into_bytes();
+    let path = dir.join("mnist_test.csv");
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let (mut ok, mut refused) = (0, 0);
+    for case in 0..200 {
+        let mut cut = next() as usize % good.len();
+        if case % 2 == 0 {
+            // Cut after a whole line: the rows before it are read.
+            cut += good[cut..].iter().position(|&b| b == b'\n').unwrap_or(0) + 1;
+        }
+        let mut bytes = good[..cut.min(good.len())].to_vec();
+        if case % 2 == 1 {
+            for _ in 0..4 {
+                let at = next() as usize % bytes.len().max(1);
+                if let Some(b) = bytes.get_mut(at) {
+                    let table = b",\n\"x9\r\x00\xff;";
+                    *b = table[next() as usize % table.len()];
+                }
+            }
+        }
+        std::fs::write(&path, &bytes).expect("write");
+        match mnist::read_csv_images(&path, mnist::LabelColumn::Optional) {
+            Ok(images) => {
+                assert_eq!(images.pixels.len(), 784 * images.len());
+                ok += 1;
+            }
+            Err(e) => {
+                assert!(format!("{e:#}").contains("mnist_test.csv"), "{e:#}");
+                refused += 1;
+            }
+        }
+    }
+    println!("{ok} read, {refused} refused with the file named");
+    assert!(ok > 50 && refused > 50, "{ok} read, {refused} refused");
+}
