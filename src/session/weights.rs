@@ -64,16 +64,13 @@ pub fn prepare_weights<C: TaskConfig>(
             progress.line(line);
         }
     }
-    Ok((report, resume_state(opts, cfg, progress)?))
+    Ok((report, resume_state(opts, progress)?))
 }
 
 /// The training state of `--resume`'s checkpoint (`train_state.json`), or a
-/// fresh one; says what is resumed and what is not (optimizer state).
-fn resume_state<C: TaskConfig>(
-    opts: &RunOptions,
-    cfg: &C,
-    progress: Progress,
-) -> Result<TrainState> {
+/// fresh one, saying what is resumed (the optimizer's state follows in
+/// [`resume_optimizer`]).
+fn resume_state(opts: &RunOptions, progress: Progress) -> Result<TrainState> {
     let Some(path) = &opts.resume else {
         return Ok(TrainState::default());
     };
@@ -84,13 +81,39 @@ fn resume_state<C: TaskConfig>(
         state.steps_done,
         checkpoint::config_path(path).display()
     ));
-    let optim = cfg.optim();
-    if optim.momentum > 0.0 || optim.optimizer == crate::optim::OptimizerKind::Adam {
-        progress.line(
-            "note: momentum buffers / Adam moments are not checkpointed; they restart from zero",
-        );
-    }
     Ok(state)
+}
+
+/// `--resume`: loads the optimizer state saved beside the checkpoint into
+/// `opt` (moments, momentum buffers, step counts), so the run continues on the
+/// uninterrupted trajectory. A checkpoint without optimizer files (older
+/// versions wrote none) resumes with a one-line note: the state starts fresh.
+///
+/// # Errors
+/// Those of [`crate::train::load_optimizer`]: unreadable files, or a state of
+/// another optimizer / hyperparameters / parameter shapes (naming both).
+pub fn resume_optimizer(
+    opt: &mut crate::optim::Optimizer,
+    opts: &RunOptions,
+    progress: Progress,
+) -> Result<()> {
+    let Some(path) = &opts.resume else {
+        return Ok(());
+    };
+    if crate::train::load_optimizer(path, opt)? {
+        let (st, _) = checkpoint::optimizer_paths(path);
+        progress.line(format!(
+            "optimizer state ({}) from {}",
+            opt.config().optimizer.torch_name(),
+            st.display()
+        ));
+    } else {
+        progress.line(format!(
+            "note: {} has no optimizer state beside it (optimizer.safetensors); the optimizer state starts fresh",
+            path.display()
+        ));
+    }
+    Ok(())
 }
 
 /// What the trainer of a run is built from.
@@ -158,10 +181,11 @@ pub fn checkpointing<'a>(
     })
 }
 
-/// Saves the final weights, `config.json` and a finished `train_state.json`
-/// to `--save` (or over the `--resume` checkpoint).
+/// Saves the final weights, the optimizer's state (when the run trained),
+/// `config.json` and a finished `train_state.json` to `--save` (or over the
+/// `--resume` checkpoint).
 pub fn save_final(
-    vs: &nn::VarStore,
+    (vs, opt): (&nn::VarStore, Option<&crate::optim::Optimizer>),
     opts: &RunOptions,
     cfg: &impl serde::Serialize,
     history: &[EpochRecord],
@@ -171,6 +195,9 @@ pub fn save_final(
         return Ok(());
     };
     checkpoint::save_with_config(vs, path, cfg)?;
+    if let Some(opt) = opt {
+        crate::train::save_optimizer(path, opt)?;
+    }
     let done = TrainState {
         epochs_done: history.len(),
         history: history.to_vec(),

@@ -177,7 +177,7 @@ impl<'a> Trainer<'a> {
                     state.steps_done += steps;
                     state.partial_loss_sum = stats.loss * stats.samples as f64;
                     state.partial_samples = stats.samples as f64;
-                    return Err(self.interrupted(&state, epoch)?);
+                    return Err(self.interrupted(&state, epoch, data.opt)?);
                 }
             };
             let metrics = self.epoch_metrics(after_epoch(epoch, &stats)?, epoch);
@@ -185,7 +185,7 @@ impl<'a> Trainer<'a> {
                 Some(s) => s.observe(&metrics, epoch, &mut state)?,
                 None => false,
             };
-            self.finish_epoch(&mut state, epoch, stats, metrics)?;
+            self.finish_epoch(&mut state, (epoch, stats, metrics), data.opt)?;
             if stop_now && epoch < self.cfg.epochs {
                 stopped_early = true;
                 if let Some(s) = &stopper {
@@ -194,7 +194,7 @@ impl<'a> Trainer<'a> {
                 break;
             }
             if self.stop.load(Ordering::SeqCst) && epoch < self.cfg.epochs {
-                return Err(self.interrupted(&state, epoch + 1)?);
+                return Err(self.interrupted(&state, epoch + 1, data.opt)?);
             }
         }
         let (clipped, steps) = self.clipped.get();
@@ -231,14 +231,14 @@ impl<'a> Trainer<'a> {
         metrics
     }
 
-    /// Prints and records a complete epoch, advances the state and writes the
-    /// periodic checkpoint when one is due.
+    /// Prints and records a complete epoch (its number, statistics and
+    /// metrics), advances the state and writes the periodic checkpoint (with
+    /// `opt`'s state) when one is due.
     fn finish_epoch(
         &self,
         state: &mut TrainState,
-        epoch: usize,
-        stats: EpochStats,
-        metrics: Vec<(String, f64)>,
+        (epoch, stats, metrics): (usize, EpochStats, Vec<(String, f64)>),
+        opt: &Optimizer,
     ) -> Result<()> {
         let shown: Vec<String> = metrics.iter().map(|(k, v)| format!("{k} {v:.4}")).collect();
         self.progress.line(format!(
@@ -264,7 +264,7 @@ impl<'a> Trainer<'a> {
             Some(c)
                 if c.every > 0 && (epoch.is_multiple_of(c.every) || epoch == self.cfg.epochs) =>
             {
-                c.write(state)
+                c.write(state, opt)
             }
             _ => Ok(()),
         }
@@ -370,12 +370,18 @@ impl<'a> Trainer<'a> {
         }
     }
 
-    /// Writes the Ctrl-C checkpoint and builds the [`Interrupted`] error.
-    fn interrupted(&self, state: &TrainState, epoch: usize) -> Result<anyhow::Error> {
+    /// Writes the Ctrl-C checkpoint (with `opt`'s state) and builds the
+    /// [`Interrupted`] error.
+    fn interrupted(
+        &self,
+        state: &TrainState,
+        epoch: usize,
+        opt: &Optimizer,
+    ) -> Result<anyhow::Error> {
         let Some(c) = &self.checkpointing else {
             bail!("interrupted during epoch {epoch} (no checkpoint configured)");
         };
-        c.write(state)?;
+        c.write(state, opt)?;
         Ok(anyhow::Error::new(Interrupted {
             epoch,
             steps: state.steps_done,
