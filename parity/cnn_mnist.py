@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader, Sampler, TensorDataset
 
-from common import (add_optim_args, clip_gradients, make_optimizer, Timer, add_device_flags, epoch_order, load_mnist, load_state_dict, parse_digits,
+from common import (add_optim_args, warmup_scheduler, clip_gradients, make_optimizer, Timer, add_device_flags, epoch_order, load_mnist, load_state_dict, parse_digits,
                     peak_rss_mb, save_state_dict, step_seed, use_device, write_json)
 from models import CNN
 
@@ -43,6 +43,8 @@ def main():
     p.add_argument("--momentum", type=float, default=0.0)
     p.add_argument("--weight-decay", type=float, default=None)
     add_optim_args(p)
+    p.add_argument("--warmup-steps", type=int, default=0,
+                   help="linear warm-up from 0 over N optimizer steps (a LambdaLR stepped every step)")
     p.add_argument("--seed", type=int, default=0)
     add_device_flags(p)
     p.add_argument("--data-dir", default="data/mnist")
@@ -89,6 +91,7 @@ def main():
         return correct / len(test_y), loss_sum / len(test_y), correct
 
     n = len(train_y)
+    warm = warmup_scheduler(opt, a.warmup_steps, -(-n // a.batch_size))
     sampler = FixedOrder(n, a.seed)
     loader = DataLoader(TensorDataset(train_x, train_y), batch_size=a.batch_size, sampler=sampler)
     epochs = []
@@ -110,6 +113,8 @@ def main():
                 loss.backward()
                 clip_gradients(model, a)
                 opt.step()
+                if warm is not None:
+                    warm.step()
                 loss_sum += loss.item() * len(ys)
                 seen += len(ys)
         record = {"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_seconds": t.seconds,

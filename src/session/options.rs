@@ -14,6 +14,9 @@ pub struct TuneConfig {
     pub finetune: crate::finetune::FinetuneConfig,
     /// `--lr-schedule`.
     pub lr_schedule: crate::schedule::LrSchedule,
+    /// `--warmup-steps N`: the rate rises linearly from 0 over the first N
+    /// optimizer steps, times the schedule's ([`crate::schedule::warmed_lr`]); 0: none.
+    pub warmup_steps: usize,
     /// `--early-stopping PATIENCE` on the validation metric (loss for the
     /// CNN, RMSE for the series), keeping the best epoch's weights.
     pub early_stopping: Option<usize>,

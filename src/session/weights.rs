@@ -147,7 +147,7 @@ pub fn optimizer_and_trainer<'a, C: TaskConfig>(
     let mut opt = cfg.optim().build(parts.vs)?;
     crate::finetune::set_group_lrs(&mut opt, &ft.lr_groups);
     let tune = cfg.tune();
-    let groups = if tune.lr_schedule == LrSchedule::Constant {
+    let groups = if tune.lr_schedule == LrSchedule::Constant && tune.warmup_steps == 0 {
         Vec::new()
     } else {
         ft.lr_groups.clone()
@@ -160,6 +160,7 @@ pub fn optimizer_and_trainer<'a, C: TaskConfig>(
     let trainer = Trainer::new(cfg.train(), parts.loss, parts.device, parts.progress)
         .with_checkpointing(parts.checkpointing)
         .with_lr_schedule(tune.lr_schedule, groups)
+        .with_warmup(tune.warmup_steps)
         .with_early_stopping(early, parts.vs)
         .with_log_every(parts.log_every, parts.vs);
     Ok((opt, trainer))

@@ -18,7 +18,7 @@ use super::{
 use crate::data::Batches;
 use crate::metrics::RunningMean;
 use crate::optim::Optimizer;
-use crate::schedule::{EarlyStopping, LrSchedule};
+use crate::schedule::{warmed_lr, EarlyStopping, LrSchedule};
 
 /// The training loop with its settings: epochs, batch order, loss, device,
 /// progress, checkpoints, schedule, early stopping and the stop flag.
@@ -40,6 +40,9 @@ pub struct Trainer<'a> {
     pub schedule: LrSchedule,
     /// `(optimizer group, base learning rate)`; empty: the loop never sets a rate.
     pub lr_groups: Vec<(usize, f64)>,
+    /// `--warmup-steps`: linear warm-up over the first N optimizer steps of
+    /// the run, the rate set before every step ([`crate::schedule::warmed_lr`]); 0: none.
+    pub warmup_steps: usize,
     /// Stop on a validation metric, keeping the best weights of this VarStore.
     pub early_stopping: Option<(EarlyStopping, &'a nn::VarStore)>,
     /// Steps between read-backs of the running loss: 1 on the CPU (each
@@ -102,6 +105,7 @@ impl<'a> Trainer<'a> {
             stop: interrupt_flag(),
             schedule: LrSchedule::Constant,
             lr_groups: Vec::new(),
+            warmup_steps: 0,
             early_stopping: None,
             sync_every: 1,
             rollback: None,
@@ -126,6 +130,14 @@ impl<'a> Trainer<'a> {
     pub fn with_lr_schedule(mut self, schedule: LrSchedule, lr_groups: Vec<(usize, f64)>) -> Self {
         self.schedule = schedule;
         self.lr_groups = lr_groups;
+        self
+    }
+
+    /// Warms the rates of the schedule's groups up linearly over the first
+    /// `steps` optimizer steps (counted over the whole run, so a resumed run
+    /// gets the same rates).
+    pub fn with_warmup(mut self, steps: usize) -> Self {
+        self.warmup_steps = steps;
         self
     }
 
@@ -288,8 +300,13 @@ impl<'a> Trainer<'a> {
         state: &TrainState,
     ) -> Result<EpochEnd> {
         let (epoch, bs) = (state.epochs_done + 1, self.cfg.batch_size);
-        for &(group, base) in &self.lr_groups {
-            data.opt.set_lr(group, self.schedule.lr_at(base, epoch - 1));
+        let epoch_lrs: Vec<(usize, f64, f64)> = self
+            .lr_groups
+            .iter()
+            .map(|&(group, base)| (group, base, self.schedule.lr_at(base, epoch - 1)))
+            .collect();
+        for &(group, _, lr) in &epoch_lrs {
+            data.opt.set_lr(group, lr);
         }
         let n = data.xs.size()[0] as usize;
         let order = self.cfg.order(n, epoch - 1);
@@ -322,6 +339,13 @@ impl<'a> Trainer<'a> {
             let step = state.steps_done + done + 1;
             let (count, last) = (xs.size()[0] as f64, step == total);
             tch::manual_seed(self.cfg.step_seed(epoch - 1, step - 1));
+            if self.warmup_steps > 0 {
+                let global = (epoch - 1) * total + step - 1;
+                for &(group, base, lr) in &epoch_lrs {
+                    data.opt
+                        .set_lr(group, warmed_lr(base, lr, global, self.warmup_steps));
+                }
+            }
             let outputs = data.model.forward_t(&xs, true);
             let loss = self.loss.compute(&outputs, &ys);
             if losses.checks_every_step() {
