@@ -2,8 +2,9 @@
 //! resumed from its checkpoint (weights, `optimizer.safetensors` +
 //! `optimizer.json`, `train_state.json`) each time ends with exactly the
 //! weights of an uninterrupted run: the CNN with plain SGD, and a Transformer
-//! with and without dropout 0.1 under SGD with momentum, Adam and AdamW, whose
-//! moments and step counts come back from the checkpoint and whose dropout
+//! with and without dropout 0.1 under SGD with momentum, Adam and AdamW (with
+//! a warm-up and StepLR), whose moments and step counts come back from the
+//! checkpoint, whose rates follow the global step and whose dropout
 //! masks come from the per-step seeds (`LoopConfig::step_seed`), which the
 //! PyTorch twins derive the same way.
 
@@ -18,6 +19,7 @@ use tchport::checkpoint;
 use tchport::data::mnist;
 use tchport::models::{Cnn, CnnConfig, SeqTransformer, TransformerConfig};
 use tchport::optim::{OptimConfig, OptimizerKind};
+use tchport::schedule::LrSchedule;
 use tchport::train::{
     load_optimizer, Checkpointing, Interrupted, LoopConfig, Loss, Progress, TrainState, Trainer,
 };
@@ -119,6 +121,19 @@ fn one_test_at_a_time() -> MutexGuard<'static, ()> {
     RUNS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// An epoch schedule with a warm-up of that many optimizer steps, or none.
+type Warmup = Option<(LrSchedule, usize)>;
+
+/// `t` setting `optim.lr`'s rates as `warm` says.
+fn scheduled<'a>(t: Trainer<'a>, optim: &OptimConfig, warm: Warmup) -> Trainer<'a> {
+    match warm {
+        Some((schedule, steps)) => t
+            .with_lr_schedule(schedule, vec![(0, optim.lr)])
+            .with_warmup(steps),
+        None => t,
+    }
+}
+
 /// Trains `make(0)`'s model on `xs`/`ys` uninterrupted, then again stopped
 /// after every step and resumed from its checkpoint into a model built with
 /// another seed (which also moves libtorch's generator elsewhere); the final
@@ -126,7 +141,7 @@ fn one_test_at_a_time() -> MutexGuard<'static, ()> {
 fn resume_every_step_matches<M: nn::ModuleT>(
     make: fn(i64) -> (nn::VarStore, M),
     (xs, ys): (&Tensor, &Tensor),
-    (cfg, optim): (&LoopConfig, &OptimConfig),
+    (cfg, optim, warm): (&LoopConfig, &OptimConfig, Warmup),
     loss: Loss,
     name: &str,
 ) {
@@ -136,7 +151,7 @@ fn resume_every_step_matches<M: nn::ModuleT>(
     // The uninterrupted run.
     let (vs_ref, m_ref) = make(0);
     let mut opt = optim.build(&vs_ref).expect("valid optimizer");
-    let mut plain = Trainer::new(cfg, loss, Device::Cpu, quiet);
+    let mut plain = scheduled(Trainer::new(cfg, loss, Device::Cpu, quiet), optim, warm);
     plain.stop = Arc::new(AtomicBool::new(false));
     let history = plain
         .fit(&m_ref, &mut opt, xs, ys, TrainState::default(), |_, _| {
@@ -167,8 +182,8 @@ fn resume_every_step_matches<M: nn::ModuleT>(
             every: 0,
             config: serde_json::json!({}),
         };
-        let mut trainer =
-            Trainer::new(cfg, loss, Device::Cpu, quiet).with_checkpointing(Some(ckpt));
+        let mut trainer = scheduled(Trainer::new(cfg, loss, Device::Cpu, quiet), optim, warm)
+            .with_checkpointing(Some(ckpt));
         trainer.stop = stop.clone();
         match trainer.fit(&m, &mut opt, xs, ys, state.clone(), |_, _| Ok(vec![])) {
             Ok(h) => {
@@ -212,11 +227,18 @@ fn resume_every_step_matches<M: nn::ModuleT>(
 fn resuming_after_every_single_step_reproduces_the_uninterrupted_run() {
     let _serial = one_test_at_a_time();
     let (xs, ys) = data();
-    resume_every_step_matches(model, (&xs, &ys), (&CFG, &sgd()), Loss::CrossEntropy, "cnn");
+    resume_every_step_matches(
+        model,
+        (&xs, &ys),
+        (&CFG, &sgd(), None),
+        Loss::CrossEntropy,
+        "cnn",
+    );
 }
 
-/// A Transformer with dropout `dropout`, trained by `optim` and resumed after every step.
-fn transformer_resumes(optim: OptimConfig, dropout: f64, name: &str) {
+/// A Transformer with dropout `dropout`, trained by `optim` (under `warm`)
+/// and resumed after every step.
+fn transformer_resumes(optim: OptimConfig, dropout: f64, warm: Warmup, name: &str) {
     let _serial = one_test_at_a_time();
     let (xs, ys) = sequences();
     let cfg = LoopConfig {
@@ -228,7 +250,7 @@ fn transformer_resumes(optim: OptimConfig, dropout: f64, name: &str) {
     } else {
         transformer_without_dropout
     };
-    resume_every_step_matches(make, (&xs, &ys), (&cfg, &optim), Loss::Mse, name);
+    resume_every_step_matches(make, (&xs, &ys), (&cfg, &optim, warm), Loss::Mse, name);
 }
 
 fn momentum() -> OptimConfig {
@@ -251,27 +273,42 @@ fn adam(kind: OptimizerKind) -> OptimConfig {
     }
 }
 
+/// StepLR(1, 0.8) after a warm-up of 4 of the run's 10 steps (into epoch 1's
+/// fifth step): the resumed run sets the rates of the uninterrupted one.
+const WARM: Warmup = Some((
+    LrSchedule::Step {
+        step_size: 1,
+        gamma: 0.8,
+    },
+    4,
+));
+
 #[test]
 fn resuming_with_dropout_draws_the_uninterrupted_runs_masks() {
-    transformer_resumes(sgd(), 0.1, "transformer-dropout");
+    transformer_resumes(sgd(), 0.1, None, "transformer-dropout");
 }
 
 #[test]
 fn sgd_momentum_resumes_bit_identically_with_and_without_dropout() {
-    transformer_resumes(momentum(), 0.0, "momentum");
-    transformer_resumes(momentum(), 0.1, "momentum-dropout");
+    transformer_resumes(momentum(), 0.0, None, "momentum");
+    transformer_resumes(momentum(), 0.1, WARM, "momentum-dropout-warmup");
 }
 
 #[test]
 fn adam_resumes_bit_identically_with_and_without_dropout() {
-    transformer_resumes(adam(OptimizerKind::Adam), 0.0, "adam");
-    transformer_resumes(adam(OptimizerKind::Adam), 0.1, "adam-dropout");
+    transformer_resumes(adam(OptimizerKind::Adam), 0.0, WARM, "adam-warmup");
+    transformer_resumes(adam(OptimizerKind::Adam), 0.1, WARM, "adam-dropout-warmup");
 }
 
 #[test]
 fn adamw_resumes_bit_identically_with_and_without_dropout() {
-    transformer_resumes(adam(OptimizerKind::AdamW), 0.0, "adamw");
-    transformer_resumes(adam(OptimizerKind::AdamW), 0.1, "adamw-dropout");
+    transformer_resumes(adam(OptimizerKind::AdamW), 0.0, WARM, "adamw-warmup");
+    transformer_resumes(
+        adam(OptimizerKind::AdamW),
+        0.1,
+        WARM,
+        "adamw-dropout-warmup",
+    );
 }
 
 #[test]
