@@ -59,6 +59,10 @@ def main():
     p.add_argument("--load", help="evaluate/continue from these weights (safetensors)")
     p.add_argument("--eval-only", action="store_true")
     p.add_argument("--save", help="write the final state_dict as safetensors")
+    p.add_argument("--save-training", help="torch.save a training checkpoint: {'epoch': finished epochs, "
+                   "'model_state_dict', 'optimizer_state_dict'} (pytorch/examples' convention)")
+    p.add_argument("--resume-training", help="continue such a checkpoint: weights, optimizer state, and "
+                   "start_epoch = checkpoint['epoch']")
     p.add_argument("--metrics-json")
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args()
@@ -77,6 +81,14 @@ def main():
             load_state_dict(model, path)
     criterion = nn.CrossEntropyLoss()
     opt = make_optimizer(model.parameters(), a)
+    start = 0
+    if a.resume_training:
+        ckpt = torch.load(a.resume_training, weights_only=True)
+        model.load_state_dict(ckpt["model_state_dict"])
+        opt.load_state_dict(ckpt["optimizer_state_dict"])
+        start = ckpt["epoch"]
+        if a.warmup_steps:
+            raise SystemExit("--resume-training with --warmup-steps is not supported by the twin")
 
     def evaluate():
         model.eval()
@@ -95,7 +107,7 @@ def main():
     sampler = FixedOrder(n, a.seed)
     loader = DataLoader(TensorDataset(train_x, train_y), batch_size=a.batch_size, sampler=sampler)
     epochs = []
-    for epoch in range([0, a.epochs][not a.eval_only]):
+    for epoch in range(start, start if a.eval_only else a.epochs):
         model.train()
         with Timer() as t:
             loss_sum, seen = 0.0, 0
@@ -130,6 +142,9 @@ def main():
     accuracy, test_loss, correct = evaluate()
     if a.save:
         save_state_dict(model, a.save)
+    if a.save_training:
+        torch.save({"epoch": start if a.eval_only else max(start, a.epochs), "model_state_dict": model.state_dict(),
+                    "optimizer_state_dict": opt.state_dict()}, a.save_training)
     report = {
         "framework": f"pytorch {torch.__version__}", "device": str(device), "loader": a.loader,
         "data_seconds": data_seconds, "epochs": epochs, "test_accuracy": accuracy, "test_correct": correct,

@@ -54,7 +54,11 @@ pub fn prepare_weights<C: TaskConfig>(
     let report =
         crate::finetune::prepare(vs, finetune, cfg.optim().lr, load, opts.resume.is_some())?;
     for note in &report.notes {
-        progress.line(note);
+        // --resume reads a training checkpoint's epoch and optimizer state too.
+        match opts.resume {
+            Some(_) => progress.line(note.replace("; ignored: ", "; besides the weights: ")),
+            None => progress.line(note),
+        }
     }
     if let Some(path) = load {
         progress.line(format!("loaded {}", path.display()));
@@ -74,6 +78,9 @@ fn resume_state(opts: &RunOptions, progress: Progress) -> Result<TrainState> {
     let Some(path) = &opts.resume else {
         return Ok(TrainState::default());
     };
+    if let Some(torch) = checkpoint::torch_training_checkpoint(path)? {
+        return torch_state(path, torch.epoch, progress);
+    }
     let state = TrainState::read(path)?;
     progress.line(format!(
         "resuming after {} epochs and {} steps (configuration from {})",
@@ -84,8 +91,34 @@ fn resume_state(opts: &RunOptions, progress: Progress) -> Result<TrainState> {
     Ok(state)
 }
 
-/// `--resume`: loads the optimizer state saved beside the checkpoint into
-/// `opt` (moments, momentum buffers, step counts), so the run continues on the
+/// Where a PyTorch training checkpoint's run stands: its `epoch` read as the
+/// number of finished epochs, the convention of pytorch/examples (`'epoch':
+/// epoch + 1` saved, `start_epoch = checkpoint['epoch']` resumed), so the run
+/// continues with epoch `epoch + 1` (1-based) and its batch order.
+///
+/// # Errors
+/// A negative `epoch`.
+fn torch_state(path: &Path, epoch: i64, progress: Progress) -> Result<TrainState> {
+    let Ok(epochs_done) = usize::try_from(epoch) else {
+        bail!(
+            "PyTorch checkpoint {}: `epoch` is {epoch}, not a count of finished epochs",
+            path.display()
+        );
+    };
+    progress.line(format!(
+        "resuming the PyTorch training checkpoint {}: its `epoch` {epoch} read as {epochs_done} finished \
+         epochs (pytorch/examples' start_epoch = checkpoint['epoch']); the settings come from the flags",
+        path.display()
+    ));
+    Ok(TrainState {
+        epochs_done,
+        ..TrainState::default()
+    })
+}
+
+/// `--resume`: loads the optimizer state saved beside the checkpoint (or, for
+/// a PyTorch training checkpoint, its `optimizer_state_dict`) into `opt`
+/// (moments, momentum buffers, step counts), so the run continues on the
 /// uninterrupted trajectory. A checkpoint without optimizer files (older
 /// versions wrote none) resumes with a one-line note: the state starts fresh.
 ///
@@ -100,7 +133,25 @@ pub fn resume_optimizer(
     let Some(path) = &opts.resume else {
         return Ok(());
     };
-    if crate::train::load_optimizer(path, opt)? {
+    if let Some(torch) = checkpoint::torch_training_checkpoint(path)? {
+        let state = crate::optim::OptimizerState {
+            tensors: torch.tensors,
+            param_groups: torch.param_groups,
+        };
+        opt.load_state_dict(&state).with_context(|| {
+            format!(
+                "cannot continue the PyTorch run of {} (its `{}`)",
+                path.display(),
+                torch.optimizer_key
+            )
+        })?;
+        progress.line(format!(
+            "optimizer state ({}) from `{}` of {}",
+            opt.config().optimizer.torch_name(),
+            torch.optimizer_key,
+            path.display()
+        ));
+    } else if crate::train::load_optimizer(path, opt)? {
         let (st, _) = checkpoint::optimizer_paths(path);
         progress.line(format!(
             "optimizer state ({}) from {}",
