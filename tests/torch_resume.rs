@@ -117,6 +117,37 @@ fn rust_continues_a_pytorch_adam_run_with_its_moments_and_step_counts() {
     // The optimizer state the Rust run saved counts PyTorch's 12 steps and its own 6.
     let state = common::read(&rust3.with_file_name("optimizer.safetensors"));
     assert_eq!(state["state.0.step"].double_value(&[]), 18.0);
+
+    // The same file with `epoch` 1 (the 0-based index of the last epoch, as a
+    // `torch.save` inside `for epoch in range(n)` writes it): Adam's 12 steps
+    // are 2 epochs of 6, and the run says it follows them.
+    let indexed = dir.join("indexed.pth");
+    let code = format!(
+        "import torch; c = torch.load({:?}, weights_only=True); c['epoch'] = 1; torch.save(c, {:?})",
+        s(&pth),
+        s(&indexed)
+    );
+    let py = common::parity::python().expect("the .venv's python");
+    let ok = Command::new(py)
+        .args(["-c", &code])
+        .status()
+        .expect("python runs");
+    assert!(ok.success(), "rewriting the epoch failed");
+    let again = dir.join("rust-indexed/ckpt.safetensors");
+    let out = rust(
+        &format!("{adam} --epochs 3"),
+        &["--resume", s(&indexed), "--save", s(&again)],
+    );
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    common::assert_has(
+        &said,
+        &["step count 12 is 2 epochs of 6 steps, not the 1 that `epoch` says"],
+    );
+    let got = common::read(&again);
+    for (name, w) in &want {
+        common::check_tensor(&format!("indexed-epoch file: {name}"), &got[name], w, 0.0);
+    }
 }
 
 #[test]

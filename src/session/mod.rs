@@ -304,10 +304,12 @@ impl<T: Task> Built<T> {
             checkpointing,
             log_every: opts.log_every,
         })?;
-        if checkpoints {
-            weights::resume_optimizer(&mut opt, opts, progress)?;
-        }
         let (xs, ys) = task.training_set(data);
+        let mut state = state;
+        if checkpoints {
+            let steps = (xs.size()[0] as usize).div_ceil(cfg.train().batch_size.max(1));
+            state = weights::resume_optimizer(&mut opt, opts, (state, steps), progress)?;
+        }
         let outcome = trainer.fit(&self.model, &mut opt, xs, ys, state, |_, _| {
             task.after_epoch(&Trained {
                 cfg,

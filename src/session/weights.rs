@@ -128,17 +128,18 @@ fn torch_state(path: &Path, epoch: i64, progress: Progress) -> Result<TrainState
 pub fn resume_optimizer(
     opt: &mut crate::optim::Optimizer,
     opts: &RunOptions,
+    (state, steps_per_epoch): (TrainState, usize),
     progress: Progress,
-) -> Result<()> {
+) -> Result<TrainState> {
     let Some(path) = &opts.resume else {
-        return Ok(());
+        return Ok(state);
     };
     if let Some(torch) = checkpoint::torch_training_checkpoint(path)? {
-        let state = crate::optim::OptimizerState {
+        let saved = crate::optim::OptimizerState {
             tensors: torch.tensors,
             param_groups: torch.param_groups,
         };
-        opt.load_state_dict(&state).with_context(|| {
+        opt.load_state_dict(&saved).with_context(|| {
             format!(
                 "cannot continue the PyTorch run of {} (its `{}`)",
                 path.display(),
@@ -151,6 +152,7 @@ pub fn resume_optimizer(
             torch.optimizer_key,
             path.display()
         ));
+        return Ok(epochs_by_step_count(state, opt, steps_per_epoch, progress));
     } else if crate::train::load_optimizer(path, opt)? {
         let (st, _) = checkpoint::optimizer_paths(path);
         progress.line(format!(
@@ -164,7 +166,51 @@ pub fn resume_optimizer(
             path.display()
         ));
     }
-    Ok(())
+    Ok(state)
+}
+
+/// A PyTorch checkpoint's `epoch` checked against its optimizer's step count
+/// (Adam/AdamW keep one; SGD does not): when the count is a whole number of
+/// epochs of `steps_per_epoch` steps other than `epoch`, the file counted
+/// epochs otherwise (e.g. `torch.save({'epoch': epoch})` inside `for epoch in
+/// range(n)`), and the run continues after the epochs the count says; when
+/// it is not whole, `epoch` stands. Either way one line says so.
+fn epochs_by_step_count(
+    mut state: TrainState,
+    opt: &crate::optim::Optimizer,
+    steps_per_epoch: usize,
+    progress: Progress,
+) -> TrainState {
+    let step = opt
+        .state_dict()
+        .tensors
+        .iter()
+        .find(|(name, _)| name == "state.0.step")
+        .map(|(_, t)| t.double_value(&[]));
+    let (Some(step), true) = (step, steps_per_epoch > 0) else {
+        return state;
+    };
+    let steps = step.round().max(0.0) as usize;
+    if steps == state.epochs_done * steps_per_epoch {
+        return state;
+    }
+    if steps.is_multiple_of(steps_per_epoch) {
+        progress.line(format!(
+            "note: the optimizer's step count {steps} is {} epochs of {steps_per_epoch} steps, not the \
+             {} that `epoch` says: continuing after {} epochs (the file counts epochs otherwise)",
+            steps / steps_per_epoch,
+            state.epochs_done,
+            steps / steps_per_epoch
+        ));
+        state.epochs_done = steps / steps_per_epoch;
+    } else {
+        progress.line(format!(
+            "note: the optimizer's step count {steps} is not a whole number of epochs of \
+             {steps_per_epoch} steps (other data or batch size?); continuing after `epoch` = {} epochs",
+            state.epochs_done
+        ));
+    }
+    state
 }
 
 /// What the trainer of a run is built from.
