@@ -4,7 +4,10 @@ Reads one case per stdin line (JSON), answers one line of JSON, exactly as the R
 worker does, with the same models, losses, optimizers and synthetic inputs (shapes),
 so that parity/bench.py can alternate cases between the two. PyTorch eager mode.
 With "latencies": true in a case the answer also holds every timed step's wall time
-(latencies_s, seconds), as the Rust worker's.
+(latencies_s, seconds), as the Rust worker's. "optimizer": "adam"/"adamw" replaces the SGD
+(torch.optim's defaults: the single-tensor loop on the CPU). Training answers hold
+"phases": mean seconds per step of forward (with the loss), backward (with zero_grad) and
+the optimizer step (with reading the loss), split where the Rust worker splits.
 
     .venv/bin/python parity/bench_torch.py --threads 2 < cases.jsonl
 """
@@ -53,6 +56,11 @@ def measure(case, dev):
     if case["model"] not in BUILDERS:
         return {"error": f"model {case['model']!r} is not in this build (known: {sorted(BUILDERS)})"}
     model, opt, xs, ys, criterion = BUILDERS[case["model"]](case, dev)
+    kind = case.get("optimizer") or "sgd"
+    if kind != "sgd":
+        lr = opt.param_groups[0]["lr"] if case.get("lr") is None else case["lr"]
+        opt = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[kind](model.parameters(), lr=lr)
+    phases = [0.0, 0.0, 0.0]
     train = case["mode"] == "train"
     if case["mode"] not in ("train", "infer"):
         return {"error": f"mode {case['mode']!r}: expected train or infer"}
@@ -60,18 +68,24 @@ def measure(case, dev):
 
     def step():
         if train:
+            t0 = time.perf_counter()
             out = model(xs)
             loss = criterion(out, ys)
+            t1 = time.perf_counter()
             opt.zero_grad()
             loss.backward()
+            t2 = time.perf_counter()
             opt.step()
             loss.item()
+            for i, dt in enumerate((t1 - t0, t2 - t1, time.perf_counter() - t2)):
+                phases[i] += dt
         else:
             with torch.no_grad():
                 model(xs).flatten()[0].item()
 
     for _ in range(case.get("warmup", 3)):
         step()
+    phases[:] = [0.0, 0.0, 0.0]
     min_steps, min_seconds = case.get("min_steps", 10), case.get("min_seconds", 1.0)
     keep = case.get("latencies", False)
     latencies = []
@@ -88,6 +102,8 @@ def measure(case, dev):
               "samples_per_sec": steps * case["batch"] / seconds, "threads": torch.get_num_threads()}
     if keep:
         answer["latencies_s"] = latencies
+    if train:
+        answer["phases"] = dict(zip(("forward_s", "backward_s", "step_s"), (t / steps for t in phases)))
     return answer
 
 

@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader, Sampler, TensorDataset
 
-from common import (add_optim_args, clip_gradients, make_optimizer, Timer, add_device_flags, epoch_order, load_mnist, load_state_dict, parse_digits,
+from common import (add_optim_args, warmup_scheduler, clip_gradients, make_optimizer, Timer, add_device_flags, epoch_order, load_mnist, load_state_dict, parse_digits,
                     peak_rss_mb, save_state_dict, step_seed, use_device, write_json)
 from models import CNN
 
@@ -43,6 +43,8 @@ def main():
     p.add_argument("--momentum", type=float, default=0.0)
     p.add_argument("--weight-decay", type=float, default=None)
     add_optim_args(p)
+    p.add_argument("--warmup-steps", type=int, default=0,
+                   help="linear warm-up from 0 over N optimizer steps (a LambdaLR stepped every step)")
     p.add_argument("--seed", type=int, default=0)
     add_device_flags(p)
     p.add_argument("--data-dir", default="data/mnist")
@@ -57,6 +59,10 @@ def main():
     p.add_argument("--load", help="evaluate/continue from these weights (safetensors)")
     p.add_argument("--eval-only", action="store_true")
     p.add_argument("--save", help="write the final state_dict as safetensors")
+    p.add_argument("--save-training", help="torch.save a training checkpoint: {'epoch': finished epochs, "
+                   "'model_state_dict', 'optimizer_state_dict'} (pytorch/examples' convention)")
+    p.add_argument("--resume-training", help="continue such a checkpoint: weights, optimizer state, and "
+                   "start_epoch = checkpoint['epoch']")
     p.add_argument("--metrics-json")
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args()
@@ -75,6 +81,14 @@ def main():
             load_state_dict(model, path)
     criterion = nn.CrossEntropyLoss()
     opt = make_optimizer(model.parameters(), a)
+    start = 0
+    if a.resume_training:
+        ckpt = torch.load(a.resume_training, weights_only=True)
+        model.load_state_dict(ckpt["model_state_dict"])
+        opt.load_state_dict(ckpt["optimizer_state_dict"])
+        start = ckpt["epoch"]
+        if a.warmup_steps:
+            raise SystemExit("--resume-training with --warmup-steps is not supported by the twin")
 
     def evaluate():
         model.eval()
@@ -89,10 +103,11 @@ def main():
         return correct / len(test_y), loss_sum / len(test_y), correct
 
     n = len(train_y)
+    warm = warmup_scheduler(opt, a.warmup_steps, -(-n // a.batch_size))
     sampler = FixedOrder(n, a.seed)
     loader = DataLoader(TensorDataset(train_x, train_y), batch_size=a.batch_size, sampler=sampler)
     epochs = []
-    for epoch in range([0, a.epochs][not a.eval_only]):
+    for epoch in range(start, start if a.eval_only else a.epochs):
         model.train()
         with Timer() as t:
             loss_sum, seen = 0.0, 0
@@ -110,6 +125,8 @@ def main():
                 loss.backward()
                 clip_gradients(model, a)
                 opt.step()
+                if warm is not None:
+                    warm.step()
                 loss_sum += loss.item() * len(ys)
                 seen += len(ys)
         record = {"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_seconds": t.seconds,
@@ -125,6 +142,9 @@ def main():
     accuracy, test_loss, correct = evaluate()
     if a.save:
         save_state_dict(model, a.save)
+    if a.save_training:
+        torch.save({"epoch": start if a.eval_only else max(start, a.epochs), "model_state_dict": model.state_dict(),
+                    "optimizer_state_dict": opt.state_dict()}, a.save_training)
     report = {
         "framework": f"pytorch {torch.__version__}", "device": str(device), "loader": a.loader,
         "data_seconds": data_seconds, "epochs": epochs, "test_accuracy": accuracy, "test_correct": correct,

@@ -3,6 +3,7 @@
 Everything here mirrors a piece of the Rust library exactly:
   permutation()  <->  src/data/shuffle.rs   (SplitMix64 + Fisher-Yates)
   step_seed()    <->  src/data/shuffle.rs   (the generator's seed before each training step)
+  warmup_scheduler() <-> src/schedule.rs warmed_lr (--warmup-steps, a LambdaLR stepped every step)
   read_idx()     <->  src/data/idx.rs
   load_mnist()   <->  src/data/mnist.rs + src/tasks/mnist.rs (limits, normalisation)
   use_device()   <->  src/device.rs, with libtorch's CUDA backend flags (what tch runs with)
@@ -209,6 +210,27 @@ def make_optimizer(params, a):
         return torch.optim.Adam(params, lr=a.lr, betas=betas, eps=a.eps, weight_decay=a.weight_decay or 0.0)
     wd = 0.01 if a.weight_decay is None else a.weight_decay
     return torch.optim.AdamW(params, lr=a.lr, betas=betas, eps=a.eps, weight_decay=wd)
+
+
+def warmup_lambda(base, warmup, steps_per_epoch, epoch_lrs=None):
+    """lr_lambda of --warmup-steps for a group whose base rate is `base`: linear from 0 over
+    `warmup` optimizer steps (counted over every epoch), times the epoch schedule's factor
+    epoch_lrs[epoch] / base (epoch_lrs: what StepLR/CosineAnnealingLR give each epoch; None:
+    a constant rate). The Rust loop computes base * (this), src/schedule.rs warmed_lr."""
+    def lam(step):
+        # (the scheduler also runs after the last step: its epoch is past the list)
+        epoch_lr = base if epoch_lrs is None else epoch_lrs[min(step // steps_per_epoch, len(epoch_lrs) - 1)]
+        return min(1.0, step / warmup) * (epoch_lr / base)
+    return lam
+
+
+def warmup_scheduler(opt, warmup, steps_per_epoch, epoch_lrs=None):
+    """--warmup-steps as PyTorch writes it: a LambdaLR over `opt` to be stepped after every
+    optimizer step (None when warmup is 0)."""
+    if not warmup:
+        return None
+    lambdas = [warmup_lambda(g["lr"], warmup, steps_per_epoch, epoch_lrs) for g in opt.param_groups]
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambdas)
 
 
 def clip_gradients(model, a):

@@ -135,6 +135,11 @@ pub struct TuneArgs {
     /// Cosine: the final learning rate (eta_min).
     #[arg(long, default_value_t = 0.0)]
     pub lr_min: f64,
+    /// Warm-up: the learning rate rises linearly from 0 over the first N
+    /// optimizer steps (step s trains at s/N of the schedule's rate), then
+    /// follows --lr-schedule; PyTorch's LambdaLR stepped every step.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub warmup_steps: usize,
     /// Start from the weights of this checkpoint (Rust or PyTorch safetensors)
     /// whose names and shapes match; the rest keep their fresh initialisation.
     /// Prints what was loaded, skipped and newly initialised.
@@ -185,6 +190,7 @@ impl TuneArgs {
         TuneConfig {
             finetune,
             lr_schedule,
+            warmup_steps: self.warmup_steps,
             early_stopping: self.early_stopping,
         }
     }

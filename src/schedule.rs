@@ -1,4 +1,5 @@
-//! Learning-rate schedules (PyTorch's `StepLR` and `CosineAnnealingLR`) and
+//! Learning-rate schedules (PyTorch's `StepLR` and `CosineAnnealingLR`), the
+//! linear warm-up over the first optimizer steps (`--warmup-steps`), and
 //! early stopping on a validation metric.
 //!
 //! The schedules follow PyTorch's *recursive* `get_lr` (the one
@@ -104,6 +105,27 @@ impl LrSchedule {
             }
         }
     }
+}
+
+/// The learning rate of global optimizer step `step` (0-based, counted over
+/// every epoch) under a linear warm-up of `warmup` steps (`--warmup-steps`),
+/// for a group whose base rate is `base` and whose epoch schedule gives
+/// `epoch_lr` for the step's epoch.
+///
+/// PyTorch's form of the same is one `LambdaLR` stepped after every
+/// optimizer step, `lr = base · λ(step)` with
+/// `λ(step) = min(1, step / warmup) · (epoch_lr / base)` (the epoch factor
+/// read from the epoch scheduler, `parity/common.py::warmup_lambda`); this
+/// computes exactly that expression, so the rates equal PyTorch's to the
+/// last bit (`tests/warmup_parity.rs`). The first step trains at rate 0,
+/// step `warmup` and later at the epoch schedule's rate (up to the last bit
+/// of `base · (epoch_lr / base)`). `warmup == 0`: `epoch_lr` itself.
+pub fn warmed_lr(base: f64, epoch_lr: f64, step: usize, warmup: usize) -> f64 {
+    if warmup == 0 {
+        return epoch_lr;
+    }
+    let ramp = (step as f64 / warmup as f64).min(1.0);
+    base * (ramp * (epoch_lr / base))
 }
 
 /// Whether a smaller or a larger metric is better.

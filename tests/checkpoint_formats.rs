@@ -593,3 +593,58 @@ fn a_truncated_file_says_it_ends_early() {
         assert!(load(&dir.join(file)).is_ok(), "the whole {file} loads");
     }
 }
+
+#[test]
+fn resume_loads_the_optimizer_files_or_says_they_are_missing_or_do_not_fit() {
+    use tchport::optim::{OptimConfig, OptimizerKind};
+    let dir = files();
+    let (vs, _model) = fresh_cnn(0);
+    let adam = OptimConfig {
+        optimizer: OptimizerKind::Adam,
+        ..OptimConfig::default()
+    };
+    // A checkpoint of weights only (older versions): the optimizer starts fresh.
+    let old = dir.join("weights-only/checkpoint.safetensors");
+    checkpoint::save(&vs, &old).expect("written");
+    let mut opt = adam.build(&vs).expect("valid Adam");
+    assert!(!tchport::train::load_optimizer(&old, &mut opt).expect("no files is no error"));
+
+    // The SGD state of the recipe's train.pth beside a checkpoint, this run Adam.
+    let sgd = checkpoint::read_training_state(&dir.join("train.pth")).expect("reads");
+    let ckpt = dir.join("sgd-optimizer/checkpoint.safetensors");
+    checkpoint::save_optimizer_state(&ckpt, &sgd.tensors, &sgd.param_groups).expect("written");
+    let msg = format!(
+        "{:#}",
+        tchport::train::load_optimizer(&ckpt, &mut opt).expect_err("SGD's state into Adam")
+    );
+    let (_, json) = checkpoint::optimizer_paths(&ckpt);
+    common::assert_has(
+        &msg,
+        &[
+            &json.display().to_string(),
+            "SGD's",
+            "this run uses Adam (--optimizer)",
+        ],
+    );
+    // SGD with momentum 0.9 fits; another momentum, or another model, does not.
+    let momentum = |m| OptimConfig {
+        momentum: m,
+        ..OptimConfig::default()
+    };
+    let mut fits = momentum(0.9).build(&vs).expect("valid SGD");
+    assert!(tchport::train::load_optimizer(&ckpt, &mut fits).expect("the state fits"));
+    let mut other = momentum(0.5).build(&vs).expect("valid SGD");
+    let msg = format!(
+        "{:#}",
+        tchport::train::load_optimizer(&ckpt, &mut other).expect_err("0.5")
+    );
+    common::assert_has(&msg, &["momentum 0.9, this run has 0.5 (--momentum)"]);
+    let small = nn::VarStore::new(Device::Cpu);
+    let _ = small.root().var("w", &[3], nn::Init::Const(0.0));
+    let mut tiny = momentum(0.9).build(&small).expect("valid SGD");
+    let msg = format!(
+        "{:#}",
+        tchport::train::load_optimizer(&ckpt, &mut tiny).expect_err("1 param")
+    );
+    common::assert_has(&msg, &["group 0 has 6 parameters, this run's has 1"]);
+}

@@ -1,21 +1,28 @@
 //! Never losing work: a run stopped (Ctrl-C's flag) after *every* step and
-//! resumed from its checkpoint each time ends with exactly the weights of an
-//! uninterrupted run: the CNN with plain SGD (no optimizer state to lose), and
-//! a Transformer with dropout 0.1, whose masks come from the per-step seeds
-//! (`LoopConfig::step_seed`), which the PyTorch twins derive the same way.
+//! resumed from its checkpoint (weights, `optimizer.safetensors` +
+//! `optimizer.json`, `train_state.json`) each time ends with exactly the
+//! weights of an uninterrupted run: the CNN with plain SGD, and a Transformer
+//! with and without dropout 0.1 under SGD with momentum, Adam and AdamW (with
+//! a warm-up and StepLR), whose moments and step counts come back from the
+//! checkpoint, whose rates follow the global step and whose dropout
+//! masks come from the per-step seeds (`LoopConfig::step_seed`), which the
+//! PyTorch twins derive the same way.
 
 mod common;
 
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use common::check_tensor;
 use tch::{nn, Device, Kind, Tensor};
 use tchport::checkpoint;
 use tchport::data::mnist;
 use tchport::models::{Cnn, CnnConfig, SeqTransformer, TransformerConfig};
-use tchport::optim::OptimConfig;
-use tchport::train::{Checkpointing, Interrupted, LoopConfig, Loss, Progress, TrainState, Trainer};
+use tchport::optim::{OptimConfig, OptimizerKind};
+use tchport::schedule::LrSchedule;
+use tchport::train::{
+    load_optimizer, Checkpointing, Interrupted, LoopConfig, Loss, Progress, TrainState, Trainer,
+};
 
 const CFG: LoopConfig = LoopConfig {
     epochs: 2,
@@ -72,6 +79,23 @@ fn transformer(seed: i64) -> (nn::VarStore, SeqTransformer) {
     })
 }
 
+/// The same Transformer without dropout.
+fn transformer_without_dropout(seed: i64) -> (nn::VarStore, SeqTransformer) {
+    build(seed, |p| {
+        SeqTransformer::new(
+            p,
+            &TransformerConfig {
+                d_model: 16,
+                heads: 2,
+                layers: 1,
+                ff_dim: 32,
+                dropout: 0.0,
+                ..TransformerConfig::default()
+            },
+        )
+    })
+}
+
 /// 45 random sequences of 6 steps (5 batches of 10 at batch size 10, the last of 5).
 fn sequences() -> (Tensor, Tensor) {
     let _lock = common::rng_lock();
@@ -88,6 +112,28 @@ fn sgd() -> OptimConfig {
     }
 }
 
+/// The loop reseeds libtorch's global generator every step: one test at a
+/// time (data, models and runs), or another test's draws (its data, its
+/// trainer's seeds) could land between a seed and a dropout draw. Held by each
+/// test for its whole length.
+fn one_test_at_a_time() -> MutexGuard<'static, ()> {
+    static RUNS: Mutex<()> = Mutex::new(());
+    RUNS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// An epoch schedule with a warm-up of that many optimizer steps, or none.
+type Warmup = Option<(LrSchedule, usize)>;
+
+/// `t` setting `optim.lr`'s rates as `warm` says.
+fn scheduled<'a>(t: Trainer<'a>, optim: &OptimConfig, warm: Warmup) -> Trainer<'a> {
+    match warm {
+        Some((schedule, steps)) => t
+            .with_lr_schedule(schedule, vec![(0, optim.lr)])
+            .with_warmup(steps),
+        None => t,
+    }
+}
+
 /// Trains `make(0)`'s model on `xs`/`ys` uninterrupted, then again stopped
 /// after every step and resumed from its checkpoint into a model built with
 /// another seed (which also moves libtorch's generator elsewhere); the final
@@ -95,21 +141,17 @@ fn sgd() -> OptimConfig {
 fn resume_every_step_matches<M: nn::ModuleT>(
     make: fn(i64) -> (nn::VarStore, M),
     (xs, ys): (&Tensor, &Tensor),
-    cfg: &LoopConfig,
+    (cfg, optim, warm): (&LoopConfig, &OptimConfig, Warmup),
     loss: Loss,
     name: &str,
 ) {
-    // The loop reseeds libtorch's global generator every step: one run at a time,
-    // or another test's trainer could reseed it between a seed and a dropout draw.
-    static RUNS: Mutex<()> = Mutex::new(());
-    let _one_at_a_time = RUNS.lock().unwrap_or_else(|e| e.into_inner());
     let quiet = Progress { quiet: true };
     let steps = cfg.epochs * (xs.size()[0] as usize).div_ceil(cfg.batch_size);
 
     // The uninterrupted run.
     let (vs_ref, m_ref) = make(0);
-    let mut opt = sgd().build(&vs_ref).expect("valid SGD");
-    let mut plain = Trainer::new(cfg, loss, Device::Cpu, quiet);
+    let mut opt = optim.build(&vs_ref).expect("valid optimizer");
+    let mut plain = scheduled(Trainer::new(cfg, loss, Device::Cpu, quiet), optim, warm);
     plain.stop = Arc::new(AtomicBool::new(false));
     let history = plain
         .fit(&m_ref, &mut opt, xs, ys, TrainState::default(), |_, _| {
@@ -127,19 +169,21 @@ fn resume_every_step_matches<M: nn::ModuleT>(
     let vs = loop {
         // After the first call, other initial weights, overwritten by the checkpoint.
         let (mut vs, m) = make(if resumes == 0 { 0 } else { 99 });
+        let mut opt = optim.build(&vs).expect("valid optimizer");
         if resumes > 0 {
             checkpoint::load(&mut vs, &path).expect("the checkpoint loads");
             state = TrainState::read(&path).expect("train_state.json reads");
+            let loaded = load_optimizer(&path, &mut opt).expect("the optimizer state loads");
+            assert!(loaded, "{name}: the checkpoint has its optimizer files");
         }
-        let mut opt = sgd().build(&vs).expect("valid SGD");
         let ckpt = Checkpointing {
             vs: &vs,
             path: path.clone(),
             every: 0,
             config: serde_json::json!({}),
         };
-        let mut trainer =
-            Trainer::new(cfg, loss, Device::Cpu, quiet).with_checkpointing(Some(ckpt));
+        let mut trainer = scheduled(Trainer::new(cfg, loss, Device::Cpu, quiet), optim, warm)
+            .with_checkpointing(Some(ckpt));
         trainer.stop = stop.clone();
         match trainer.fit(&m, &mut opt, xs, ys, state.clone(), |_, _| Ok(vec![])) {
             Ok(h) => {
@@ -181,23 +225,89 @@ fn resume_every_step_matches<M: nn::ModuleT>(
 
 #[test]
 fn resuming_after_every_single_step_reproduces_the_uninterrupted_run() {
+    let _serial = one_test_at_a_time();
     let (xs, ys) = data();
-    resume_every_step_matches(model, (&xs, &ys), &CFG, Loss::CrossEntropy, "cnn");
+    resume_every_step_matches(
+        model,
+        (&xs, &ys),
+        (&CFG, &sgd(), None),
+        Loss::CrossEntropy,
+        "cnn",
+    );
 }
 
-#[test]
-fn resuming_with_dropout_draws_the_uninterrupted_runs_masks() {
+/// A Transformer with dropout `dropout`, trained by `optim` (under `warm`)
+/// and resumed after every step.
+fn transformer_resumes(optim: OptimConfig, dropout: f64, warm: Warmup, name: &str) {
+    let _serial = one_test_at_a_time();
     let (xs, ys) = sequences();
     let cfg = LoopConfig {
         batch_size: 10,
         ..CFG
     };
-    resume_every_step_matches(
-        transformer,
-        (&xs, &ys),
-        &cfg,
-        Loss::Mse,
-        "transformer-dropout",
+    let make = if dropout > 0.0 {
+        transformer
+    } else {
+        transformer_without_dropout
+    };
+    resume_every_step_matches(make, (&xs, &ys), (&cfg, &optim, warm), Loss::Mse, name);
+}
+
+fn momentum() -> OptimConfig {
+    OptimConfig {
+        momentum: 0.9,
+        ..sgd()
+    }
+}
+
+fn adam(kind: OptimizerKind) -> OptimConfig {
+    OptimConfig {
+        optimizer: kind,
+        lr: 0.01,
+        weight_decay: if kind == OptimizerKind::AdamW {
+            0.01
+        } else {
+            0.0
+        },
+        ..OptimConfig::default()
+    }
+}
+
+/// StepLR(1, 0.8) after a warm-up of 4 of the run's 10 steps (into epoch 1's
+/// fifth step): the resumed run sets the rates of the uninterrupted one.
+const WARM: Warmup = Some((
+    LrSchedule::Step {
+        step_size: 1,
+        gamma: 0.8,
+    },
+    4,
+));
+
+#[test]
+fn resuming_with_dropout_draws_the_uninterrupted_runs_masks() {
+    transformer_resumes(sgd(), 0.1, None, "transformer-dropout");
+}
+
+#[test]
+fn sgd_momentum_resumes_bit_identically_with_and_without_dropout() {
+    transformer_resumes(momentum(), 0.0, None, "momentum");
+    transformer_resumes(momentum(), 0.1, WARM, "momentum-dropout-warmup");
+}
+
+#[test]
+fn adam_resumes_bit_identically_with_and_without_dropout() {
+    transformer_resumes(adam(OptimizerKind::Adam), 0.0, WARM, "adam-warmup");
+    transformer_resumes(adam(OptimizerKind::Adam), 0.1, WARM, "adam-dropout-warmup");
+}
+
+#[test]
+fn adamw_resumes_bit_identically_with_and_without_dropout() {
+    transformer_resumes(adam(OptimizerKind::AdamW), 0.0, WARM, "adamw-warmup");
+    transformer_resumes(
+        adam(OptimizerKind::AdamW),
+        0.1,
+        WARM,
+        "adamw-dropout-warmup",
     );
 }
 

@@ -175,6 +175,32 @@ pub fn read_optimizer_state(path: &Path) -> Result<Option<SavedOptimizer>> {
     Ok(Some((tensors, groups)))
 }
 
+/// Whether `path` is a PyTorch `torch.save` file (zip, or the pre-1.6
+/// formats), told by its content.
+///
+/// # Errors
+/// A missing file, a folder, or an unreadable one (naming it).
+pub fn is_torch_file(path: &Path) -> Result<bool> {
+    Ok(matches!(
+        format::sniff(path)?,
+        format::Container::TorchZip | format::Container::TorchLegacy(_)
+    ))
+}
+
+/// The PyTorch training checkpoint `--resume` names, when it is one: a
+/// `torch.save` file without a `config.json` beside it (a Rust checkpoint has
+/// one), read by [`read_training_state`]. `None`: a Rust checkpoint.
+///
+/// # Errors
+/// A PyTorch file that is no training checkpoint (no optimizer state, no
+/// `epoch`), naming what is missing.
+pub fn torch_training_checkpoint(path: &Path) -> Result<Option<TorchTrainingState>> {
+    if config_path(path).exists() || !is_torch_file(path)? {
+        return Ok(None);
+    }
+    read_training_state(path).map(Some)
+}
+
 /// Reads the `config.json` beside checkpoint `path`, if there is one.
 pub fn read_config<C: DeserializeOwned>(path: &Path) -> Result<Option<C>> {
     let cfg = config_path(path);

@@ -109,7 +109,7 @@ fn train_fold<T: Task>(
     number: usize,
 ) -> Result<FoldResult> {
     let (built, state) = Built::new(task, cfg, opts, opts.device.resolve()?)?;
-    let outcome = built.fit(task, cfg, fold, state, opts, false)?;
+    let (outcome, _) = built.fit(task, cfg, fold, state, opts, false)?;
     let (held_out_samples, score) = task.fold_score(&Trained {
         cfg,
         model: &built.model,

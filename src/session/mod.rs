@@ -207,12 +207,13 @@ pub fn run<T: Task>(
         },
         crate::device::name(device)
     ));
-    let outcome = if opts.eval_only {
-        FitOutcome::untrained(&state)
+    let (outcome, opt) = if opts.eval_only {
+        (FitOutcome::untrained(&state), None)
     } else {
-        built.fit(task, cfg, &data, state, opts, true)?
+        let (outcome, opt) = built.fit(task, cfg, &data, state, opts, true)?;
+        (outcome, Some(opt))
     };
-    save_final(vs, opts, cfg, &outcome.history, progress)?;
+    save_final((vs, opt.as_ref()), opts, cfg, &outcome.history, progress)?;
     let trained = Trained {
         cfg,
         model,
@@ -275,7 +276,9 @@ impl<T: Task> Built<T> {
 
     /// Trains on `data`'s training set from `state`, calling
     /// [`Task::after_epoch`] after each epoch; `checkpoints`: write `--save`'s
-    /// periodic and Ctrl-C checkpoints.
+    /// periodic and Ctrl-C checkpoints and, with `--resume`, start from the
+    /// optimizer state saved beside it. Returns the outcome and the optimizer
+    /// (for the final checkpoint).
     pub fn fit(
         &self,
         task: &T,
@@ -284,7 +287,7 @@ impl<T: Task> Built<T> {
         state: crate::train::TrainState,
         opts: &RunOptions,
         checkpoints: bool,
-    ) -> Result<FitOutcome> {
+    ) -> Result<(FitOutcome, crate::optim::Optimizer)> {
         let (vs, device, progress) = (&self.vs, self.device, self.progress);
         let checkpointing = match checkpoints {
             true => Some(checkpointing(vs, opts, T::NAME, cfg)?),
@@ -302,7 +305,12 @@ impl<T: Task> Built<T> {
             log_every: opts.log_every,
         })?;
         let (xs, ys) = task.training_set(data);
-        trainer.fit(&self.model, &mut opt, xs, ys, state, |_, _| {
+        let mut state = state;
+        if checkpoints {
+            let steps = (xs.size()[0] as usize).div_ceil(cfg.train().batch_size.max(1));
+            state = weights::resume_optimizer(&mut opt, opts, (state, steps), progress)?;
+        }
+        let outcome = trainer.fit(&self.model, &mut opt, xs, ys, state, |_, _| {
             task.after_epoch(&Trained {
                 cfg,
                 model: &self.model,
@@ -311,7 +319,8 @@ impl<T: Task> Built<T> {
                 progress,
                 history: &[],
             })
-        })
+        })?;
+        Ok((outcome, opt))
     }
 }
 

@@ -14,6 +14,9 @@ pub struct TuneConfig {
     pub finetune: crate::finetune::FinetuneConfig,
     /// `--lr-schedule`.
     pub lr_schedule: crate::schedule::LrSchedule,
+    /// `--warmup-steps N`: the rate rises linearly from 0 over the first N
+    /// optimizer steps, times the schedule's ([`crate::schedule::warmed_lr`]); 0: none.
+    pub warmup_steps: usize,
     /// `--early-stopping PATIENCE` on the validation metric (loss for the
     /// CNN, RMSE for the series), keeping the best epoch's weights.
     pub early_stopping: Option<usize>,
@@ -92,20 +95,46 @@ impl RunOptions {
     }
 
     /// Reads the configuration saved beside `--resume`'s checkpoint, or returns
-    /// `cfg` for a fresh run. A resumed run uses its saved configuration.
+    /// `cfg` for a fresh run. A resumed run uses its saved configuration; a
+    /// PyTorch training checkpoint carries none, so `cfg` (the flags) is used.
+    ///
+    /// # Errors
+    /// A checkpoint with neither `config.json` nor the entries of a PyTorch
+    /// training checkpoint; a PyTorch one without `--save` (the Rust run's
+    /// checkpoints never go over the PyTorch file).
     pub fn resolve_config<C: serde::de::DeserializeOwned + Clone>(
         &self,
         cfg: &C,
     ) -> anyhow::Result<C> {
-        match &self.resume {
-            None => Ok(cfg.clone()),
-            Some(path) => crate::checkpoint::read_config(path)?.ok_or_else(|| {
-                anyhow::anyhow!(
-                    "cannot resume from {}: {} is missing (a resumable checkpoint has its config.json beside it)",
-                    path.display(),
-                    crate::checkpoint::config_path(path).display()
-                )
-            }),
+        use crate::checkpoint;
+        let Some(path) = &self.resume else {
+            return Ok(cfg.clone());
+        };
+        if let Some(saved) = checkpoint::read_config(path)? {
+            return Ok(saved);
         }
+        let config = checkpoint::config_path(path);
+        if !checkpoint::is_torch_file(path)? {
+            anyhow::bail!(
+                "cannot resume from {}: {} is missing (a resumable checkpoint has its config.json beside it)",
+                path.display(),
+                config.display()
+            );
+        }
+        checkpoint::read_training_state(path).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot resume from {}: no {} beside it, and as a PyTorch training checkpoint: {e:#}",
+                path.display(),
+                config.display()
+            )
+        })?;
+        if self.save.is_none() {
+            anyhow::bail!(
+                "--resume {} is a PyTorch training checkpoint: add --save PATH for this run's \
+                 checkpoints (they are safetensors and never overwrite the PyTorch file)",
+                path.display()
+            );
+        }
+        Ok(cfg.clone())
     }
 }

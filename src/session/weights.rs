@@ -54,7 +54,11 @@ pub fn prepare_weights<C: TaskConfig>(
     let report =
         crate::finetune::prepare(vs, finetune, cfg.optim().lr, load, opts.resume.is_some())?;
     for note in &report.notes {
-        progress.line(note);
+        // --resume reads a training checkpoint's epoch and optimizer state too.
+        match opts.resume {
+            Some(_) => progress.line(note.replace("; ignored: ", "; besides the weights: ")),
+            None => progress.line(note),
+        }
     }
     if let Some(path) = load {
         progress.line(format!("loaded {}", path.display()));
@@ -64,19 +68,19 @@ pub fn prepare_weights<C: TaskConfig>(
             progress.line(line);
         }
     }
-    Ok((report, resume_state(opts, cfg, progress)?))
+    Ok((report, resume_state(opts, progress)?))
 }
 
 /// The training state of `--resume`'s checkpoint (`train_state.json`), or a
-/// fresh one; says what is resumed and what is not (optimizer state).
-fn resume_state<C: TaskConfig>(
-    opts: &RunOptions,
-    cfg: &C,
-    progress: Progress,
-) -> Result<TrainState> {
+/// fresh one, saying what is resumed (the optimizer's state follows in
+/// [`resume_optimizer`]).
+fn resume_state(opts: &RunOptions, progress: Progress) -> Result<TrainState> {
     let Some(path) = &opts.resume else {
         return Ok(TrainState::default());
     };
+    if let Some(torch) = checkpoint::torch_training_checkpoint(path)? {
+        return torch_state(path, torch.epoch, progress);
+    }
     let state = TrainState::read(path)?;
     progress.line(format!(
         "resuming after {} epochs and {} steps (configuration from {})",
@@ -84,13 +88,129 @@ fn resume_state<C: TaskConfig>(
         state.steps_done,
         checkpoint::config_path(path).display()
     ));
-    let optim = cfg.optim();
-    if optim.momentum > 0.0 || optim.optimizer == crate::optim::OptimizerKind::Adam {
-        progress.line(
-            "note: momentum buffers / Adam moments are not checkpointed; they restart from zero",
+    Ok(state)
+}
+
+/// Where a PyTorch training checkpoint's run stands: its `epoch` read as the
+/// number of finished epochs, the convention of pytorch/examples (`'epoch':
+/// epoch + 1` saved, `start_epoch = checkpoint['epoch']` resumed), so the run
+/// continues with epoch `epoch + 1` (1-based) and its batch order.
+///
+/// # Errors
+/// A negative `epoch`.
+fn torch_state(path: &Path, epoch: i64, progress: Progress) -> Result<TrainState> {
+    let Ok(epochs_done) = usize::try_from(epoch) else {
+        bail!(
+            "PyTorch checkpoint {}: `epoch` is {epoch}, not a count of finished epochs",
+            path.display()
         );
+    };
+    progress.line(format!(
+        "resuming the PyTorch training checkpoint {}: its `epoch` {epoch} read as {epochs_done} finished \
+         epochs (pytorch/examples' start_epoch = checkpoint['epoch']); the settings come from the flags",
+        path.display()
+    ));
+    Ok(TrainState {
+        epochs_done,
+        ..TrainState::default()
+    })
+}
+
+/// `--resume`: loads the optimizer state saved beside the checkpoint (or, for
+/// a PyTorch training checkpoint, its `optimizer_state_dict`) into `opt`
+/// (moments, momentum buffers, step counts), so the run continues on the
+/// uninterrupted trajectory. A checkpoint without optimizer files (older
+/// versions wrote none) resumes with a one-line note: the state starts fresh.
+///
+/// # Errors
+/// Those of [`crate::train::load_optimizer`]: unreadable files, or a state of
+/// another optimizer / hyperparameters / parameter shapes (naming both).
+pub fn resume_optimizer(
+    opt: &mut crate::optim::Optimizer,
+    opts: &RunOptions,
+    (state, steps_per_epoch): (TrainState, usize),
+    progress: Progress,
+) -> Result<TrainState> {
+    let Some(path) = &opts.resume else {
+        return Ok(state);
+    };
+    if let Some(torch) = checkpoint::torch_training_checkpoint(path)? {
+        let saved = crate::optim::OptimizerState {
+            tensors: torch.tensors,
+            param_groups: torch.param_groups,
+        };
+        opt.load_state_dict(&saved).with_context(|| {
+            format!(
+                "cannot continue the PyTorch run of {} (its `{}`)",
+                path.display(),
+                torch.optimizer_key
+            )
+        })?;
+        progress.line(format!(
+            "optimizer state ({}) from `{}` of {}",
+            opt.config().optimizer.torch_name(),
+            torch.optimizer_key,
+            path.display()
+        ));
+        return Ok(epochs_by_step_count(state, opt, steps_per_epoch, progress));
+    } else if crate::train::load_optimizer(path, opt)? {
+        let (st, _) = checkpoint::optimizer_paths(path);
+        progress.line(format!(
+            "optimizer state ({}) from {}",
+            opt.config().optimizer.torch_name(),
+            st.display()
+        ));
+    } else {
+        progress.line(format!(
+            "note: {} has no optimizer state beside it (optimizer.safetensors); the optimizer state starts fresh",
+            path.display()
+        ));
     }
     Ok(state)
+}
+
+/// A PyTorch checkpoint's `epoch` checked against its optimizer's step count
+/// (Adam/AdamW keep one; SGD does not): when the count is a whole number of
+/// epochs of `steps_per_epoch` steps other than `epoch`, the file counted
+/// epochs otherwise (e.g. `torch.save({'epoch': epoch})` inside `for epoch in
+/// range(n)`), and the run continues after the epochs the count says; when
+/// it is not whole, `epoch` stands. Either way one line says so.
+fn epochs_by_step_count(
+    mut state: TrainState,
+    opt: &crate::optim::Optimizer,
+    steps_per_epoch: usize,
+    progress: Progress,
+) -> TrainState {
+    let step = opt
+        .state_dict()
+        .tensors
+        .iter()
+        .find(|(name, _)| name == "state.0.step")
+        .map(|(_, t)| t.double_value(&[]));
+    let (Some(step), true) = (step, steps_per_epoch > 0) else {
+        return state;
+    };
+    let steps = step.round().max(0.0) as usize;
+    if steps == state.epochs_done * steps_per_epoch {
+        return state;
+    }
+    if steps.is_multiple_of(steps_per_epoch) {
+        progress.line(format!(
+            "note: the optimizer's step count {steps} is {} epochs of {steps_per_epoch} steps, not the \
+             {} that `epoch` says: continuing after {} epochs (the file counts epochs otherwise)",
+            steps / steps_per_epoch,
+            state.epochs_done,
+            steps / steps_per_epoch
+        ));
+        state.epochs_done = steps / steps_per_epoch;
+    } else {
+        progress.line(format!(
+            "note: the optimizer's step count {steps} is not a whole number of epochs of \
+             {steps_per_epoch} steps (other data or batch size?); continuing after `epoch` = {} epochs",
+            state.epochs_done
+        ));
+    }
+    state
 }
 
 /// What the trainer of a run is built from.
@@ -124,7 +244,7 @@ pub fn optimizer_and_trainer<'a, C: TaskConfig>(
     let mut opt = cfg.optim().build(parts.vs)?;
     crate::finetune::set_group_lrs(&mut opt, &ft.lr_groups);
     let tune = cfg.tune();
-    let groups = if tune.lr_schedule == LrSchedule::Constant {
+    let groups = if tune.lr_schedule == LrSchedule::Constant && tune.warmup_steps == 0 {
         Vec::new()
     } else {
         ft.lr_groups.clone()
@@ -137,6 +257,7 @@ pub fn optimizer_and_trainer<'a, C: TaskConfig>(
     let trainer = Trainer::new(cfg.train(), parts.loss, parts.device, parts.progress)
         .with_checkpointing(parts.checkpointing)
         .with_lr_schedule(tune.lr_schedule, groups)
+        .with_warmup(tune.warmup_steps)
         .with_early_stopping(early, parts.vs)
         .with_log_every(parts.log_every, parts.vs);
     Ok((opt, trainer))
@@ -158,10 +279,11 @@ pub fn checkpointing<'a>(
     })
 }
 
-/// Saves the final weights, `config.json` and a finished `train_state.json`
-/// to `--save` (or over the `--resume` checkpoint).
+/// Saves the final weights, the optimizer's state (when the run trained),
+/// `config.json` and a finished `train_state.json` to `--save` (or over the
+/// `--resume` checkpoint).
 pub fn save_final(
-    vs: &nn::VarStore,
+    (vs, opt): (&nn::VarStore, Option<&crate::optim::Optimizer>),
     opts: &RunOptions,
     cfg: &impl serde::Serialize,
     history: &[EpochRecord],
@@ -171,6 +293,9 @@ pub fn save_final(
         return Ok(());
     };
     checkpoint::save_with_config(vs, path, cfg)?;
+    if let Some(opt) = opt {
+        crate::train::save_optimizer(path, opt)?;
+    }
     let done = TrainState {
         epochs_done: history.len(),
         history: history.to_vec(),

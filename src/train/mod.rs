@@ -11,7 +11,7 @@ mod trainer;
 
 pub use early_stopping::EarlyStopper;
 pub use interrupt::{install_interrupt_handler, interrupt_flag, Interrupted};
-pub use state::{Checkpointing, TrainState};
+pub use state::{load_optimizer, save_optimizer, Checkpointing, TrainState};
 pub use step_loss::StepLoss;
 pub use trainer::{FitData, FitOutcome, Trainer, DEFAULT_LOG_EVERY};
 

@@ -9,6 +9,7 @@ use tch::nn;
 
 use super::EpochRecord;
 use crate::checkpoint;
+use crate::optim::{Optimizer, OptimizerState};
 
 /// Where a run stands, written as `train_state.json` beside its checkpoints
 /// so that `--resume` continues exactly where it stopped.
@@ -74,10 +75,54 @@ impl Checkpointing<'_> {
         self.path.with_file_name("best.safetensors")
     }
 
-    /// Writes weights, configuration and state, each atomically.
-    pub fn write(&self, state: &TrainState) -> Result<()> {
+    /// Writes weights, the optimizer's state (`optimizer.safetensors` and
+    /// `optimizer.json`, [`checkpoint::optimizer_paths`]), configuration and
+    /// training state, each atomically, `train_state.json` last.
+    ///
+    /// # Errors
+    /// An I/O error naming the file.
+    pub fn write(&self, state: &TrainState, opt: &Optimizer) -> Result<()> {
         checkpoint::save(self.vs, &self.path)?;
+        save_optimizer(&self.path, opt)?;
         checkpoint::write_json(&checkpoint::config_path(&self.path), &self.config)?;
         checkpoint::write_json(&TrainState::path(&self.path), state)
     }
+}
+
+/// Writes `opt`'s state (PyTorch's `optimizer.state_dict()` layout) beside
+/// checkpoint `path`, atomically.
+///
+/// # Errors
+/// An I/O error naming the file.
+pub fn save_optimizer(path: &Path, opt: &Optimizer) -> Result<()> {
+    let s = opt.state_dict();
+    checkpoint::save_optimizer_state(path, &s.tensors, &s.param_groups)
+}
+
+/// Loads the optimizer state written beside checkpoint `path` into `opt`
+/// (moments, momentum buffers, step counts, the groups' learning rates).
+/// Returns `false` when the checkpoint has no optimizer files (weights only,
+/// or written before optimizer state was checkpointed): `opt` starts fresh.
+///
+/// # Errors
+/// One of the two files missing or unreadable; a state that does not fit
+/// `opt` (another optimizer, hyperparameter, parameter count or shape), the
+/// message naming the file's value, this run's and the flag.
+pub fn load_optimizer(path: &Path, opt: &mut Optimizer) -> Result<bool> {
+    let Some((tensors, param_groups)) = checkpoint::read_optimizer_state(path)? else {
+        return Ok(false);
+    };
+    let (st, json) = checkpoint::optimizer_paths(path);
+    opt.load_state_dict(&OptimizerState {
+        tensors,
+        param_groups,
+    })
+    .with_context(|| {
+        format!(
+            "cannot resume the optimizer from {} and {}",
+            json.display(),
+            st.display()
+        )
+    })?;
+    Ok(true)
 }

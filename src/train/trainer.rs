@@ -18,7 +18,7 @@ use super::{
 use crate::data::Batches;
 use crate::metrics::RunningMean;
 use crate::optim::Optimizer;
-use crate::schedule::{EarlyStopping, LrSchedule};
+use crate::schedule::{warmed_lr, EarlyStopping, LrSchedule};
 
 /// The training loop with its settings: epochs, batch order, loss, device,
 /// progress, checkpoints, schedule, early stopping and the stop flag.
@@ -40,6 +40,9 @@ pub struct Trainer<'a> {
     pub schedule: LrSchedule,
     /// `(optimizer group, base learning rate)`; empty: the loop never sets a rate.
     pub lr_groups: Vec<(usize, f64)>,
+    /// `--warmup-steps`: linear warm-up over the first N optimizer steps of
+    /// the run, the rate set before every step ([`crate::schedule::warmed_lr`]); 0: none.
+    pub warmup_steps: usize,
     /// Stop on a validation metric, keeping the best weights of this VarStore.
     pub early_stopping: Option<(EarlyStopping, &'a nn::VarStore)>,
     /// Steps between read-backs of the running loss: 1 on the CPU (each
@@ -102,6 +105,7 @@ impl<'a> Trainer<'a> {
             stop: interrupt_flag(),
             schedule: LrSchedule::Constant,
             lr_groups: Vec::new(),
+            warmup_steps: 0,
             early_stopping: None,
             sync_every: 1,
             rollback: None,
@@ -126,6 +130,14 @@ impl<'a> Trainer<'a> {
     pub fn with_lr_schedule(mut self, schedule: LrSchedule, lr_groups: Vec<(usize, f64)>) -> Self {
         self.schedule = schedule;
         self.lr_groups = lr_groups;
+        self
+    }
+
+    /// Warms the rates of the schedule's groups up linearly over the first
+    /// `steps` optimizer steps (counted over the whole run, so a resumed run
+    /// gets the same rates).
+    pub fn with_warmup(mut self, steps: usize) -> Self {
+        self.warmup_steps = steps;
         self
     }
 
@@ -177,7 +189,7 @@ impl<'a> Trainer<'a> {
                     state.steps_done += steps;
                     state.partial_loss_sum = stats.loss * stats.samples as f64;
                     state.partial_samples = stats.samples as f64;
-                    return Err(self.interrupted(&state, epoch)?);
+                    return Err(self.interrupted(&state, epoch, data.opt)?);
                 }
             };
             let metrics = self.epoch_metrics(after_epoch(epoch, &stats)?, epoch);
@@ -185,7 +197,7 @@ impl<'a> Trainer<'a> {
                 Some(s) => s.observe(&metrics, epoch, &mut state)?,
                 None => false,
             };
-            self.finish_epoch(&mut state, epoch, stats, metrics)?;
+            self.finish_epoch(&mut state, (epoch, stats, metrics), data.opt)?;
             if stop_now && epoch < self.cfg.epochs {
                 stopped_early = true;
                 if let Some(s) = &stopper {
@@ -194,7 +206,7 @@ impl<'a> Trainer<'a> {
                 break;
             }
             if self.stop.load(Ordering::SeqCst) && epoch < self.cfg.epochs {
-                return Err(self.interrupted(&state, epoch + 1)?);
+                return Err(self.interrupted(&state, epoch + 1, data.opt)?);
             }
         }
         let (clipped, steps) = self.clipped.get();
@@ -231,14 +243,14 @@ impl<'a> Trainer<'a> {
         metrics
     }
 
-    /// Prints and records a complete epoch, advances the state and writes the
-    /// periodic checkpoint when one is due.
+    /// Prints and records a complete epoch (its number, statistics and
+    /// metrics), advances the state and writes the periodic checkpoint (with
+    /// `opt`'s state) when one is due.
     fn finish_epoch(
         &self,
         state: &mut TrainState,
-        epoch: usize,
-        stats: EpochStats,
-        metrics: Vec<(String, f64)>,
+        (epoch, stats, metrics): (usize, EpochStats, Vec<(String, f64)>),
+        opt: &Optimizer,
     ) -> Result<()> {
         let shown: Vec<String> = metrics.iter().map(|(k, v)| format!("{k} {v:.4}")).collect();
         self.progress.line(format!(
@@ -264,7 +276,7 @@ impl<'a> Trainer<'a> {
             Some(c)
                 if c.every > 0 && (epoch.is_multiple_of(c.every) || epoch == self.cfg.epochs) =>
             {
-                c.write(state)
+                c.write(state, opt)
             }
             _ => Ok(()),
         }
@@ -288,8 +300,13 @@ impl<'a> Trainer<'a> {
         state: &TrainState,
     ) -> Result<EpochEnd> {
         let (epoch, bs) = (state.epochs_done + 1, self.cfg.batch_size);
-        for &(group, base) in &self.lr_groups {
-            data.opt.set_lr(group, self.schedule.lr_at(base, epoch - 1));
+        let epoch_lrs: Vec<(usize, f64, f64)> = self
+            .lr_groups
+            .iter()
+            .map(|&(group, base)| (group, base, self.schedule.lr_at(base, epoch - 1)))
+            .collect();
+        for &(group, _, lr) in &epoch_lrs {
+            data.opt.set_lr(group, lr);
         }
         let n = data.xs.size()[0] as usize;
         let order = self.cfg.order(n, epoch - 1);
@@ -322,6 +339,13 @@ impl<'a> Trainer<'a> {
             let step = state.steps_done + done + 1;
             let (count, last) = (xs.size()[0] as f64, step == total);
             tch::manual_seed(self.cfg.step_seed(epoch - 1, step - 1));
+            if self.warmup_steps > 0 {
+                let global = (epoch - 1) * total + step - 1;
+                for &(group, base, lr) in &epoch_lrs {
+                    data.opt
+                        .set_lr(group, warmed_lr(base, lr, global, self.warmup_steps));
+                }
+            }
             let outputs = data.model.forward_t(&xs, true);
             let loss = self.loss.compute(&outputs, &ys);
             if losses.checks_every_step() {
@@ -370,12 +394,18 @@ impl<'a> Trainer<'a> {
         }
     }
 
-    /// Writes the Ctrl-C checkpoint and builds the [`Interrupted`] error.
-    fn interrupted(&self, state: &TrainState, epoch: usize) -> Result<anyhow::Error> {
+    /// Writes the Ctrl-C checkpoint (with `opt`'s state) and builds the
+    /// [`Interrupted`] error.
+    fn interrupted(
+        &self,
+        state: &TrainState,
+        epoch: usize,
+        opt: &Optimizer,
+    ) -> Result<anyhow::Error> {
         let Some(c) = &self.checkpointing else {
             bail!("interrupted during epoch {epoch} (no checkpoint configured)");
         };
-        c.write(state)?;
+        c.write(state, opt)?;
         Ok(anyhow::Error::new(Interrupted {
             epoch,
             steps: state.steps_done,
