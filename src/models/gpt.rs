@@ -43,23 +43,35 @@ const INIT_STD: f64 = 0.02;
 const LN_EPS: f64 = 1e-5;
 
 /// Shape options of [`Gpt`] (nanoGPT's `GPTConfig`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Declared once: these fields are the command-line flags (doc comments as
+/// `--help`, defaults from [`Default`]) and the `model` section of
+/// `config.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(default)]
 pub struct GptConfig {
     /// Tokens in the vocabulary (set from the data, not a flag).
+    #[arg(skip = GptConfig::default().vocab_size)]
     pub vocab_size: i64,
-    /// Longest context, in tokens (`--block-size`).
+    /// Longest context, in tokens (the window the model reads).
+    #[arg(long, value_name = "N", default_value_t = GptConfig::default().block_size)]
     pub block_size: i64,
-    /// Transformer blocks (`--n-layer`).
+    /// Transformer blocks.
+    #[arg(long, value_name = "N", default_value_t = GptConfig::default().n_layer)]
     pub n_layer: i64,
-    /// Attention heads; must divide `n_embd` (`--n-head`).
+    /// Attention heads (must divide --n-embd).
+    #[arg(long, value_name = "N", default_value_t = GptConfig::default().n_head)]
     pub n_head: i64,
-    /// Width of the residual stream (`--n-embd`).
+    /// Width of the residual stream (the embedding size).
+    #[arg(long, value_name = "N", default_value_t = GptConfig::default().n_embd)]
     pub n_embd: i64,
     /// Dropout after the embeddings, on the attention weights and in both
-    /// residual branches, as nanoGPT's (`--dropout`).
+    /// residual branches, as nanoGPT's.
+    #[arg(long, value_name = "P", default_value_t = GptConfig::default().dropout)]
     pub dropout: f64,
-    /// Biases in the Linears and LayerNorms (nanoGPT's `bias`, True by default).
+    /// Biases in the Linears and LayerNorms (nanoGPT's `bias`, on by default;
+    /// not a flag).
+    #[arg(skip = GptConfig::default().bias)]
     pub bias: bool,
 }
 

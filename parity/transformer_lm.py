@@ -1,0 +1,238 @@
+"""PyTorch twin of `cargo run --example transformer_lm`: the same text, vocabulary, split,
+seeded initialisation, training windows, dropout draws, AdamW with warm-up, cosine decay and
+clipping, evaluations, baselines and sample, so the two runs print the same numbers.
+
+Mirrors, piece by piece:
+  read_corpus()/vocab   <->  src/data/text.rs (files in name order, BOM dropped, CRLF -> LF,
+                             sorted characters)
+  GPT                   <->  src/models/gpt.rs (parity/models.py::GPT, nanoGPT's model.py)
+  lr_at()               <->  src/tasks/transformer_lm/config.rs (nanoGPT's get_lr)
+  the loop              <->  src/tasks/transformer_lm/train.rs (torch.manual_seed(step_seed(seed, 0, s))
+                             before step s; windows; forward; backward; clip; AdamW step)
+  windows_loss() etc.   <->  src/tasks/transformer_lm/eval.rs
+  generate()            <->  src/tasks/transformer_lm/generate.rs (nanoGPT's GPT.generate)
+
+  .venv/bin/python parity/transformer_lm.py --max-steps 100 --metrics-json runs/lm_twin.json
+"""
+import argparse
+import gzip
+import json
+import math
+import os
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+from common import ROOT, step_seed
+from models import GPT
+
+EVAL_SEED_TAG = 0x5EED0E7A
+FULL_TEXT_BATCH = 64
+
+
+def text_files(arg):
+    if not os.path.isdir(arg):
+        return [arg]
+    names = sorted(n for n in os.listdir(arg) if n.endswith(".txt") or n.endswith(".txt.gz"))
+    return [os.path.join(arg, n) for n in names if os.path.isfile(os.path.join(arg, n))]
+
+
+def read_text(path):
+    data = open(path, "rb").read()
+    if path.endswith(".gz"):
+        data = gzip.decompress(data)
+    text = data.decode("utf-8")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text.replace("\r\n", "\n")
+
+
+def read_corpus(args):
+    files = [f for a in args for f in text_files(a)]
+    text = ""
+    for f in files:
+        t = read_text(f)
+        text += t if t.endswith("\n") else t + "\n"
+    return text, files
+
+
+def lr_at(a, step):
+    if step < a.warmup_steps:
+        return a.lr * (step + 1) / (a.warmup_steps + 1)
+    if step > a.max_steps or a.max_steps <= a.warmup_steps:
+        return a.min_lr
+    ratio = (step - a.warmup_steps) / (a.max_steps - a.warmup_steps)
+    return a.min_lr + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (a.lr - a.min_lr)
+
+
+def windows(data, block, batch):
+    ix = torch.randint(len(data) - block, (batch,))
+    x = torch.stack([data[i:i + block] for i in ix])
+    y = torch.stack([data[i + 1:i + 1 + block] for i in ix])
+    return x, y
+
+
+def lm_loss(logits, y):
+    return F.cross_entropy(logits.view(-1, logits.size(-1)), y.reshape(-1), ignore_index=-1)
+
+
+@torch.no_grad()
+def windows_loss(model, data, a, split):
+    model.eval()
+    total = 0.0
+    for k in range(a.eval_batches):
+        torch.manual_seed(step_seed(a.seed ^ EVAL_SEED_TAG, split, k))
+        x, y = windows(data, a.block_size, a.batch_size)
+        total += lm_loss(model(x), y).item()
+    model.train()
+    return total / a.eval_batches
+
+
+@torch.no_grad()
+def full_text_loss(model, data, block):
+    model.eval()
+    targets = len(data) - 1
+    full = targets // block
+    total = 0.0
+
+    def score(start, rows, length):
+        x = data[start:start + rows * length].view(rows, length)
+        y = data[start + 1:start + 1 + rows * length].view(rows, length)
+        return lm_loss(model(x), y).item() * rows * length
+
+    row = 0
+    while row < full:
+        rows = min(full - row, FULL_TEXT_BATCH)
+        total += score(row * block, rows, block)
+        row += rows
+    rest = targets - full * block
+    if rest > 0:
+        total += score(full * block, 1, rest)
+    return total / targets
+
+
+def baselines(train, val, v):
+    uni = torch.bincount(train, minlength=v).double() + 1.0
+    log_uni = (uni / uni.sum()).log()
+    bi = torch.bincount(train[:-1] * v + train[1:], minlength=v * v).double().view(v, v) + 1.0
+    log_bi = (bi / bi.sum(1, keepdim=True)).log()
+    prev, nxt = val[:-1], val[1:]
+    return -log_uni[nxt].mean().item(), -log_bi.view(-1)[prev * v + nxt].mean().item()
+
+
+@torch.no_grad()
+def generate(model, prompt, n, a):
+    model.eval()
+    torch.manual_seed(a.sample_seed)
+    idx = torch.tensor(prompt, dtype=torch.long).unsqueeze(0)
+    out = []
+    for _ in range(n):
+        context = idx if idx.size(1) <= a.block_size else idx[:, -a.block_size:]
+        logits = model(context)[:, -1, :] / a.temperature
+        if 0 < a.top_k < logits.size(-1):
+            v, _ = torch.topk(logits, a.top_k)
+            logits[logits < v[:, [-1]]] = -float("Inf")
+        nxt = torch.multinomial(F.softmax(logits, dim=-1), num_samples=1)
+        out.append(nxt.item())
+        idx = torch.cat((idx, nxt), dim=1)
+    return out
+
+
+def score(loss):
+    return {"loss": loss, "perplexity": math.exp(loss), "bits_per_char": loss / math.log(2)}
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--text", action="append", default=[])
+    p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--block-size", type=int, default=64)
+    p.add_argument("--n-layer", type=int, default=4)
+    p.add_argument("--n-head", type=int, default=4)
+    p.add_argument("--n-embd", type=int, default=128)
+    p.add_argument("--dropout", type=float, default=0.0)
+    p.add_argument("--max-steps", type=int, default=2000)
+    p.add_argument("--batch-size", type=int, default=12)
+    p.add_argument("--eval-every", type=int, default=250)
+    p.add_argument("--eval-batches", type=int, default=20)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--min-lr", type=float, default=1e-4)
+    p.add_argument("--warmup-steps", type=int, default=100)
+    p.add_argument("--beta2", type=float, default=0.99)
+    p.add_argument("--weight-decay", type=float, default=0.1)
+    p.add_argument("--clip-grad-norm", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=1337)
+    p.add_argument("--generate", type=int, default=500)
+    p.add_argument("--prompt", default="\n")
+    p.add_argument("--temperature", type=float, default=0.8)
+    p.add_argument("--top-k", type=int, default=200)
+    p.add_argument("--sample-seed", type=int, default=1337)
+    p.add_argument("--threads", type=int)
+    p.add_argument("--metrics-json")
+    a = p.parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
+
+    text, files = read_corpus(a.text or [os.path.join(ROOT, "data/text/shakespeare")])
+    chars = sorted(set(text))
+    stoi = {c: i for i, c in enumerate(chars)}
+    ids = torch.tensor([stoi[c] for c in text], dtype=torch.long)
+    cut = int(len(ids) * (1.0 - a.val_fraction))
+    train, val = ids[:cut], ids[cut:]
+    print(f"text: {len(ids)} characters from {len(files)} file(s), vocabulary of {len(chars)} characters")
+
+    torch.manual_seed(a.seed)
+    model = GPT(vocab_size=len(chars), block_size=a.block_size, n_layer=a.n_layer, n_head=a.n_head,
+                n_embd=a.n_embd, dropout=a.dropout)
+    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, a.beta2), weight_decay=a.weight_decay)
+    evals = []
+
+    def evaluate(step, lr):
+        e = {"step": step, "train": score(windows_loss(model, train, a, 0)),
+             "val": score(windows_loss(model, val, a, 1)), "lr": lr}
+        evals.append(e)
+        print(f"step {step}: train loss {e['train']['loss']:.4f} · val loss {e['val']['loss']:.4f}")
+
+    evaluate(0, 0.0)
+    clipped, seconds = 0, 0.0
+    model.train()
+    for step in range(a.max_steps):
+        start = time.perf_counter()
+        lr = lr_at(a, step)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        torch.manual_seed(step_seed(a.seed, 0, step))
+        x, y = windows(train, a.block_size, a.batch_size)
+        loss = lm_loss(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        if a.clip_grad_norm > 0:
+            norm = torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip_grad_norm)
+            clipped += int(norm.item() > a.clip_grad_norm)
+        opt.step()
+        seconds += time.perf_counter() - start
+        done = step + 1
+        if done % a.eval_every == 0 or done == a.max_steps:
+            evaluate(done, lr)
+    uni, bi = baselines(train, val, len(chars))
+    sample = "".join(chars[i] for i in generate(model, [stoi[c] for c in a.prompt], a.generate, a)) \
+        if a.generate > 0 else ""
+    report = {
+        "text_chars": len(ids), "vocab_size": len(chars),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "training": {"evals": evals, "clipped_steps": clipped, "steps": a.max_steps, "train_seconds": seconds},
+        "val": score(full_text_loss(model, val, a.block_size)),
+        "baselines": {"unigram": score(uni), "bigram": score(bi)},
+        "sample": sample,
+    }
+    print(f"validation: GPT {report['val']['loss']:.4f}, bigram {bi:.4f}, unigram {uni:.4f}")
+    print("sample:\n" + sample)
+    if a.metrics_json:
+        with open(a.metrics_json, "w") as f:
+            json.dump(report, f, indent=2)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
