@@ -122,19 +122,33 @@ def baselines(train, val, v):
     return -log_uni[nxt].mean().item(), -log_bi.view(-1)[prev * v + nxt].mean().item()
 
 
+def top_p_filter(logits, p):
+    if p >= 1.0:
+        return logits
+    sorted_logits, order = torch.sort(logits, descending=True)
+    remove = F.softmax(sorted_logits, dim=-1).cumsum(dim=-1) > p
+    remove = torch.cat([torch.zeros(1, 1, dtype=torch.bool), remove[:, :-1]], dim=1)
+    mask = remove.scatter(1, order, remove)
+    return logits.masked_fill(mask, -float("Inf"))
+
+
 @torch.no_grad()
 def generate(model, prompt, n, a):
     model.eval()
-    torch.manual_seed(a.sample_seed)
     idx = torch.tensor(prompt, dtype=torch.long).unsqueeze(0)
     out = []
     for _ in range(n):
         context = idx if idx.size(1) <= a.block_size else idx[:, -a.block_size:]
-        logits = model(context)[:, -1, :] / a.temperature
-        if 0 < a.top_k < logits.size(-1):
-            v, _ = torch.topk(logits, a.top_k)
-            logits[logits < v[:, [-1]]] = -float("Inf")
-        nxt = torch.multinomial(F.softmax(logits, dim=-1), num_samples=1)
+        logits = model(context)[:, -1, :]
+        if a.temperature == 0:
+            nxt = torch.argmax(logits, dim=-1, keepdim=True)
+        else:
+            logits = logits / a.temperature
+            if a.top_k < logits.size(-1):
+                v, _ = torch.topk(logits, a.top_k)
+                logits[logits < v[:, [-1]]] = -float("Inf")
+            logits = top_p_filter(logits, a.top_p)
+            nxt = torch.multinomial(F.softmax(logits, dim=-1), num_samples=1)
         out.append(nxt.item())
         idx = torch.cat((idx, nxt), dim=1)
     return out
@@ -165,10 +179,12 @@ def main():
     p.add_argument("--clip-grad-norm", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=1337)
     p.add_argument("--generate", type=int, default=500)
+    p.add_argument("--load", help="a model saved by the Rust --save (safetensors + config.json + vocab.json)")
+    p.add_argument("--top-p", type=float, default=1.0)
+    p.add_argument("--num-samples", type=int, default=1)
     p.add_argument("--prompt", default="\n")
     p.add_argument("--temperature", type=float, default=0.8)
     p.add_argument("--top-k", type=int, default=200)
-    p.add_argument("--sample-seed", type=int, default=1337)
     p.add_argument("--threads", type=int)
     p.add_argument("--metrics-json")
     a = p.parse_args()
@@ -183,9 +199,23 @@ def main():
     train, val = ids[:cut], ids[cut:]
     print(f"text: {len(ids)} characters from {len(files)} file(s), vocabulary of {len(chars)} characters")
 
+    if a.load:
+        folder = os.path.dirname(a.load)
+        saved = json.load(open(os.path.join(folder, "config.json")))
+        chars = json.load(open(os.path.join(folder, "vocab.json")))["chars"]
+        stoi = {c: i for i, c in enumerate(chars)}
+        ids = torch.tensor([stoi[c] for c in text], dtype=torch.long)
+        train, val = ids[:cut], ids[cut:]
+        m = saved["model"]
+        a.block_size, a.n_layer, a.n_head, a.n_embd = m["block_size"], m["n_layer"], m["n_head"], m["n_embd"]
     torch.manual_seed(a.seed)
     model = GPT(vocab_size=len(chars), block_size=a.block_size, n_layer=a.n_layer, n_head=a.n_head,
                 n_embd=a.n_embd, dropout=a.dropout)
+    if a.load:
+        from safetensors.torch import load_file
+        state = load_file(a.load)
+        state["lm_head.weight"] = state["transformer.wte.weight"]  # the tied head
+        model.load_state_dict(state)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, a.beta2), weight_decay=a.weight_decay)
     evals = []
 
@@ -195,8 +225,11 @@ def main():
         evals.append(e)
         print(f"step {step}: train loss {e['train']['loss']:.4f} · val loss {e['val']['loss']:.4f}")
 
-    evaluate(0, 0.0)
     clipped, seconds = 0, 0.0
+    if a.load:
+        a.max_steps = 0
+    else:
+        evaluate(0, 0.0)
     model.train()
     for step in range(a.max_steps):
         start = time.perf_counter()
@@ -217,18 +250,21 @@ def main():
         if done % a.eval_every == 0 or done == a.max_steps:
             evaluate(done, lr)
     uni, bi = baselines(train, val, len(chars))
-    sample = "".join(chars[i] for i in generate(model, [stoi[c] for c in a.prompt], a.generate, a)) \
-        if a.generate > 0 else ""
+    n = a.generate if a.load else 500
+    torch.manual_seed(a.seed)
+    samples = ["".join(chars[i] for i in generate(model, [stoi[c] for c in a.prompt], n, a))
+               for _ in range(a.num_samples)]
     report = {
         "text_chars": len(ids), "vocab_size": len(chars),
         "parameters": sum(p.numel() for p in model.parameters()),
-        "training": {"evals": evals, "clipped_steps": clipped, "steps": a.max_steps, "train_seconds": seconds},
+        "training": None if a.load else
+        {"evals": evals, "clipped_steps": clipped, "steps": a.max_steps, "train_seconds": seconds},
         "val": score(full_text_loss(model, val, a.block_size)),
         "baselines": {"unigram": score(uni), "bigram": score(bi)},
-        "sample": sample,
+        "samples": samples,
     }
     print(f"validation: GPT {report['val']['loss']:.4f}, bigram {bi:.4f}, unigram {uni:.4f}")
-    print("sample:\n" + sample)
+    print("sample:\n" + "\n---------------\n".join(samples))
     if a.metrics_json:
         with open(a.metrics_json, "w") as f:
             json.dump(report, f, indent=2)

@@ -36,7 +36,7 @@ fn flags(text: &Path) -> Vec<String> {
         "--text {} --val-fraction 0.2 --block-size 24 --n-layer 2 --n-head 2 --n-embd 32 --dropout 0.1 \
          --max-steps 24 --batch-size 6 --eval-every 8 --eval-batches 2 --lr 0.002 --min-lr 0.0002 \
          --warmup-steps 5 --beta2 0.95 --weight-decay 0.05 --clip-grad-norm 0.5 --seed 7 \
-         --generate 60 --prompt HAMLET. --temperature 0.9 --top-k 20 --sample-seed 3 --threads 1",
+         --prompt HAMLET. --temperature 0.9 --top-k 20 --top-p 0.95 --threads 1",
         text.display()
     );
     s.split_whitespace().map(String::from).collect()
@@ -144,22 +144,52 @@ fn a_short_run_matches_its_pytorch_twin_and_reloads() {
         r["training"]["clipped_steps"],
         t["training"]["clipped_steps"]
     );
-    assert_eq!(r["sample"], t["sample"], "the same characters sampled");
-    println!("sample: {}", r["sample"]);
+    assert_eq!(
+        r["samples"], t["samples"],
+        "the same 500 characters sampled after training"
+    );
+    println!("sample: {}", r["samples"][0]);
 
-    // --load: no training, same model, same sample and validation loss.
-    let again = dir.join("again.json");
-    let mut load = flags(&play());
-    load.extend(["--device", "cpu", "--load"].map(String::from));
-    load.push(model.display().to_string());
-    load.extend(["--metrics-json".into(), again.display().to_string()]);
-    let (ok, out) = run_rust(&load);
-    assert!(ok, "{out}");
-    assert_has(&out, &["loaded", "sample:"]);
-    let a = common::read_json(&again);
-    assert!(a["training"].is_null(), "--load does not train");
-    assert_eq!(a["sample"], r["sample"]);
-    close("reloaded val loss", &a["val"]["loss"], &r["val"]["loss"]);
+    // --load: no training, the same model; sampled and greedy text as the twin's.
+    for extra in [
+        "--generate 80 --num-samples 2 --seed 5 --top-k 30 --top-p 0.9 --temperature 1.1",
+        "--generate 80 --temperature 0",
+    ] {
+        let (rust, twin) = (dir.join("load-rust.json"), dir.join("load-twin.json"));
+        let mut load: Vec<String> = format!(
+            "--text {} --val-fraction 0.2 --prompt HAMLET. {extra} --load",
+            play().display()
+        )
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+        load.push(model.display().to_string());
+        let mut ours = load.clone();
+        ours.extend([
+            "--device".into(),
+            "cpu".into(),
+            "--metrics-json".into(),
+            rust.display().to_string(),
+        ]);
+        let (ok, out) = run_rust(&ours);
+        assert!(ok, "{out}");
+        assert_has(&out, &["loaded", "sample:"]);
+        load.extend(["--metrics-json".into(), twin.display().to_string()]);
+        let load: Vec<&str> = load.iter().map(String::as_str).collect();
+        common::python("transformer_lm.py", &load);
+        let (a, b) = (common::read_json(&rust), common::read_json(&twin));
+        assert!(a["training"].is_null(), "--load does not train");
+        close("reloaded val loss", &a["val"]["loss"], &r["val"]["loss"]);
+        let samples = a["samples"].as_array().expect("samples");
+        assert!(samples
+            .iter()
+            .all(|s| s.as_str().map(|s| s.chars().count()) == Some(80)));
+        assert_eq!(
+            a["samples"], b["samples"],
+            "{extra}: the twin writes the same text"
+        );
+        println!("{extra}: {}", a["samples"]);
+    }
 }
 
 #[test]
@@ -173,9 +203,55 @@ fn bad_inputs_name_the_flag_or_file() {
             .map(String::from)
             .collect()
     };
-    let (ok, out) = run_rust(&base("--n-head 2 --block-size 8 --prompt xyz --generate 5"));
+    let (ok, out) = run_rust(&base("--n-head 2 --block-size 8 --prompt xyz"));
     assert!(!ok);
     assert_has(&out, &["--prompt", "'x'", "vocabulary"]);
+    for (flags, says) in [
+        ("--generate 5", "--load"),
+        ("--top-k 0", "--top-k must be at least 1"),
+        (
+            "--temperature=-1",
+            "--temperature must be 0 (greedy) or positive",
+        ),
+        ("--top-p 0", "--top-p must be in (0, 1]"),
+    ] {
+        let (ok, out) = run_rust(&base(&format!("--n-head 2 --block-size 8 {flags}")));
+        assert!(!ok, "{flags}");
+        assert_has(&out, &[says]);
+    }
+    let empty = dir.join("empty.txt");
+    std::fs::write(&empty, "").expect("writes");
+    let (ok, out) = run_rust(&[
+        "--text".into(),
+        empty.display().to_string(),
+        "--device".into(),
+        "cpu".into(),
+    ]);
+    assert!(!ok);
+    assert_has(&out, &[&empty.display().to_string(), "is empty"]);
+    let latin1 = dir.join("latin1.txt");
+    std::fs::write(&latin1, b"caf\xe9 au lait").expect("writes");
+    let (ok, out) = run_rust(&[
+        "--text".into(),
+        latin1.display().to_string(),
+        "--device".into(),
+        "cpu".into(),
+    ]);
+    assert!(!ok);
+    assert_has(
+        &out,
+        &[&latin1.display().to_string(), "not UTF-8", "offset 3"],
+    );
+    let other = dir.join("other");
+    std::fs::create_dir_all(&other).expect("creates");
+    std::fs::write(other.join("model.safetensors"), b"x").expect("writes");
+    std::fs::write(other.join("config.json"), b"{}").expect("writes");
+    let (ok, out) = run_rust(&base(&format!(
+        "--n-head 2 --load {}",
+        other.join("model.safetensors").display()
+    )));
+    assert!(!ok);
+    assert_has(&out, &["is not a transformer_lm checkpoint", "vocab.json"]);
     let (ok, out) = run_rust(&base("--n-head 3 --block-size 8"));
     assert!(!ok);
     assert_has(&out, &["--n-embd (16)", "--n-head (3)"]);
@@ -194,11 +270,10 @@ fn bad_inputs_name_the_flag_or_file() {
     // CRLF read as LF: the vocabulary has no '\r' ("a", "b", "c", " ", "\n").
     let json = dir.join("tiny.json");
     let (ok, out) = run_rust(&base(&format!(
-        "--n-head 2 --block-size 8 --generate 0 --metrics-json {}",
+        "--n-head 2 --block-size 8 --prompt a --metrics-json {}",
         json.display()
     )));
     assert!(ok, "{out}");
     let report = common::read_json(&json);
     assert_eq!(report["vocab_size"], 5, "{report}");
-    assert_eq!(report["sample"], "", "--generate 0 samples nothing");
 }

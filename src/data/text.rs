@@ -149,6 +149,12 @@ impl Corpus {
         let mut text = String::new();
         for f in &files {
             let t = read_text(f)?;
+            if t.is_empty() {
+                bail!(
+                    "{} is empty: give it some text or leave it out of --text",
+                    f.display()
+                );
+            }
             text.push_str(&t);
             if !t.ends_with('\n') {
                 text.push('\n');

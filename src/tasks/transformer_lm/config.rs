@@ -97,7 +97,7 @@ pub struct LmTrainConfig {
     /// (`torch.nn.utils.clip_grad_norm_`); 0 turns clipping off.
     #[arg(long, value_name = "MAX", default_value_t = LmTrainConfig::default().clip_grad_norm)]
     pub clip_grad_norm: f64,
-    /// Seed of the weights, the training windows and dropout.
+    /// Seed of the weights, the training windows, dropout and the sampling.
     #[arg(long, value_name = "N", default_value_t = LmTrainConfig::default().seed)]
     pub seed: u64,
 }
@@ -173,36 +173,43 @@ impl LmTrainConfig {
     }
 }
 
-/// Sampling after training (`--generate`).
+/// Sampling: after training one sample of 500 characters; with `--load`,
+/// `--generate N` characters, `--num-samples` times.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(default)]
 pub struct GenerateConfig {
-    /// Characters to generate after training (or from --load); 0: none.
-    #[arg(long, value_name = "N", default_value_t = GenerateConfig::default().generate)]
+    /// With --load: characters to generate (streamed to stdout as they come).
+    #[arg(long, value_name = "N", requires = "load", default_value_t = GenerateConfig::default().generate)]
     pub generate: usize,
-    /// Text the sample continues (its characters must be in the vocabulary).
+    /// Text the samples continue (its characters must be in the vocabulary).
     #[arg(long, value_name = "TEXT", default_value_t = GenerateConfig::default().prompt)]
     pub prompt: String,
-    /// Softmax temperature: below 1 sharper, above 1 more random.
+    /// Softmax temperature: below 1 sharper, above 1 more random; 0 is greedy
+    /// decoding (always the likeliest character).
     #[arg(long, value_name = "T", default_value_t = GenerateConfig::default().temperature)]
     pub temperature: f64,
-    /// Sample only among the K likeliest characters (0: all).
+    /// Sample only among the K likeliest characters (K ≥ the vocabulary: all).
     #[arg(long, value_name = "K", default_value_t = GenerateConfig::default().top_k)]
     pub top_k: i64,
-    /// Seed of the sampling.
-    #[arg(long, value_name = "N", default_value_t = GenerateConfig::default().sample_seed)]
-    pub sample_seed: u64,
+    /// Nucleus sampling: only among the likeliest characters whose
+    /// probabilities add up to P (1: off).
+    #[arg(long, value_name = "P", default_value_t = GenerateConfig::default().top_p)]
+    pub top_p: f64,
+    /// Independent samples (one after the other, from one seeded generator).
+    #[arg(long, value_name = "K", default_value_t = GenerateConfig::default().num_samples)]
+    pub num_samples: usize,
 }
 
 impl Default for GenerateConfig {
-    /// nanoGPT's `sample.py`: temperature 0.8, top-k 200, start "\n".
+    /// nanoGPT's `sample.py`: temperature 0.8, top-k 200, start "\n", one sample.
     fn default() -> Self {
         Self {
             generate: 500,
             prompt: "\n".into(),
             temperature: 0.8,
             top_k: 200,
-            sample_seed: 1337,
+            top_p: 1.0,
+            num_samples: 1,
         }
     }
 }
@@ -210,13 +217,26 @@ impl Default for GenerateConfig {
 impl GenerateConfig {
     /// Checks the values a user can set.
     pub fn validate(&self) -> Result<()> {
-        if !(self.temperature.is_finite() && self.temperature > 0.0) {
-            bail!("--temperature must be positive, got {}", self.temperature);
+        if !(self.temperature.is_finite() && self.temperature >= 0.0) {
+            bail!(
+                "--temperature must be 0 (greedy) or positive, got {}",
+                self.temperature
+            );
         }
-        if self.top_k < 0 {
-            bail!("--top-k must be 0 (all) or positive, got {}", self.top_k);
+        if self.top_k < 1 {
+            bail!(
+                "--top-k must be at least 1, got {} (leave it out for nanoGPT's 200; a K as large as \
+                 the vocabulary keeps every character)",
+                self.top_k
+            );
         }
-        if self.generate > 0 && self.prompt.is_empty() {
+        if !(self.top_p > 0.0 && self.top_p <= 1.0) {
+            bail!("--top-p must be in (0, 1], got {}", self.top_p);
+        }
+        if self.num_samples < 1 {
+            bail!("--num-samples must be at least 1");
+        }
+        if self.prompt.is_empty() {
             bail!("--prompt must not be empty (the model needs one character to start from)");
         }
         Ok(())

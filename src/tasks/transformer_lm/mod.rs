@@ -53,6 +53,12 @@ pub struct RunOptions {
 /// The final report of a run (`--metrics-json`).
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// The configuration of the run (with --load: the saved model's).
+    pub config: Config,
+    /// The sampling settings.
+    pub generation: GenerateConfig,
+    /// The text files read, in order.
+    pub files: Vec<PathBuf>,
     /// Characters of text read.
     pub text_chars: usize,
     /// Tokens in the vocabulary.
@@ -65,13 +71,25 @@ pub struct Report {
     pub val: Score,
     /// The baselines on the same characters.
     pub baselines: Baselines,
-    /// The generated text (empty with --generate 0).
-    pub sample: String,
+    /// The generated texts (`--num-samples`; after training one sample of
+    /// [`SAMPLE_AFTER_TRAINING`] characters).
+    pub samples: Vec<String>,
 }
 
 /// The vocabulary file beside a checkpoint.
 pub fn vocab_path(checkpoint: &Path) -> PathBuf {
     checkpoint.with_file_name("vocab.json")
+}
+
+/// Characters written after training (nanoGPT's `sample.py` default).
+pub const SAMPLE_AFTER_TRAINING: usize = 500;
+
+/// The text of a run as token ids, with its vocabulary and split.
+struct Text {
+    vocab: CharVocab,
+    split: TokenSplit,
+    chars: usize,
+    files: Vec<PathBuf>,
 }
 
 /// Runs `transformer_lm`: trains (or loads), scores, generates, saves.
@@ -84,65 +102,44 @@ pub fn run(cfg: &Config, gen: &GenerateConfig, opts: &RunOptions) -> Result<Repo
         None => (cfg.clone(), None),
     };
     cfg.train.validate()?;
-    let corpus = Corpus::read(&cfg.data.paths())?;
-    let vocab = match vocab {
-        Some(v) => v,
-        None => CharVocab::from_text(&corpus.text),
-    };
-    let ids = vocab.encode(&corpus.text, "the text")?;
-    progress.line(format!(
-        "text: {} characters from {} file(s), vocabulary of {} characters; {:.0}% for validation",
-        ids.len(),
-        corpus.files.len(),
-        vocab.len(),
-        cfg.data.val_fraction * 100.0
-    ));
+    let text = read_text(&cfg, vocab, progress)?;
+    text.vocab.encode(&gen.prompt, "--prompt")?; // refused before training, not after
     let mut model_cfg = cfg.model.clone();
-    model_cfg.vocab_size = vocab.len() as i64;
-    let split = TokenSplit::new(&ids, cfg.data.val_fraction, model_cfg.block_size)?;
+    model_cfg.vocab_size = text.vocab.len() as i64;
+    let cfg = Config {
+        model: model_cfg,
+        ..cfg
+    };
 
     tch::manual_seed(cfg.train.seed as i64);
     let mut vs = nn::VarStore::new(tch::Device::Cpu);
-    let model = Gpt::new(&vs.root(), &model_cfg)?;
+    let model = Gpt::new(&vs.root(), &cfg.model)?;
     vs.set_device(device);
     let parameters: i64 = vs
         .trainable_variables()
         .iter()
         .map(|t| t.numel() as i64)
         .sum();
-    progress.line(format!(
-        "model: GPT, {} layers × {} heads × {} wide, block {}, {parameters} parameters, on {}",
-        model_cfg.n_layer,
-        model_cfg.n_head,
-        model_cfg.n_embd,
-        model_cfg.block_size,
-        crate::device::name(device)
-    ));
+    progress.line(model_line(&cfg.model, parameters, device));
     let training = match &opts.load {
         Some(path) => {
             checkpoint::load(&mut vs, path)?;
             progress.line(format!("loaded {}", path.display()));
             None
         }
-        None => Some(train::train(&model, &vs, &split, &cfg.train, progress)?),
-    };
-    let saved = Config {
-        model: model_cfg.clone(),
-        ..cfg.clone()
+        None => Some(train::train(
+            &model,
+            &vs,
+            &text.split,
+            &cfg.train,
+            progress,
+        )?),
     };
     if let Some(path) = &opts.save {
-        checkpoint::save_with_config(&vs, path, &saved)?;
-        checkpoint::write_json(&vocab_path(path), &vocab)?;
+        checkpoint::save_with_config(&vs, path, &cfg)?;
+        checkpoint::write_json(&vocab_path(path), &text.vocab)?;
     }
-    let report = score(
-        &model,
-        &split,
-        &vocab,
-        gen,
-        device,
-        (ids.len(), parameters, training),
-    )?;
-    print_report(&report, &cfg.train);
+    let report = score(&model, &text, gen, device, (cfg, parameters, training))?;
     if let Some(path) = &opts.save {
         println!(
             "saved {} (config.json, vocab.json beside it)",
@@ -153,6 +150,38 @@ pub fn run(cfg: &Config, gen: &GenerateConfig, opts: &RunOptions) -> Result<Repo
         checkpoint::write_json(path, &report)?;
     }
     Ok(report)
+}
+
+/// Reads `--text`, builds (or takes the saved) vocabulary and splits the ids.
+fn read_text(cfg: &Config, vocab: Option<CharVocab>, progress: Progress) -> Result<Text> {
+    let corpus = Corpus::read(&cfg.data.paths())?;
+    let vocab = vocab.unwrap_or_else(|| CharVocab::from_text(&corpus.text));
+    let ids = vocab.encode(&corpus.text, "the text")?;
+    progress.line(format!(
+        "text: {} characters from {} file(s), vocabulary of {} characters; {:.0}% for validation",
+        ids.len(),
+        corpus.files.len(),
+        vocab.len(),
+        cfg.data.val_fraction * 100.0
+    ));
+    let split = TokenSplit::new(&ids, cfg.data.val_fraction, cfg.model.block_size)?;
+    Ok(Text {
+        vocab,
+        split,
+        chars: ids.len(),
+        files: corpus.files,
+    })
+}
+
+fn model_line(m: &crate::models::GptConfig, parameters: i64, device: tch::Device) -> String {
+    format!(
+        "model: GPT, {} layers × {} heads × {} wide, block {}, {parameters} parameters, on {}",
+        m.n_layer,
+        m.n_head,
+        m.n_embd,
+        m.block_size,
+        crate::device::name(device)
+    )
 }
 
 /// The configuration and vocabulary saved beside `path`; the text options
@@ -166,49 +195,69 @@ fn loaded_config(cli: &Config, path: &Path) -> Result<(Config, Option<CharVocab>
         )
     })?;
     let vocab_file = vocab_path(path);
-    let text = std::fs::read_to_string(&vocab_file)
-        .with_context(|| format!("cannot read the vocabulary {}", vocab_file.display()))?;
+    let text = std::fs::read_to_string(&vocab_file).with_context(|| {
+        format!(
+            "{} is not a transformer_lm checkpoint: it has no vocab.json beside it ({})",
+            path.display(),
+            vocab_file.display()
+        )
+    })?;
     let vocab: CharVocab = serde_json::from_str(&text)
         .with_context(|| format!("{} is not a vocabulary file", vocab_file.display()))?;
     let cfg = Config {
         data: cli.data.clone(),
         model: saved.model,
-        train: saved.train,
+        // The seed of this run (sampling); the rest says how the model was trained.
+        train: LmTrainConfig {
+            seed: cli.train.seed,
+            ..saved.train
+        },
     };
     Ok((cfg, Some(vocab)))
 }
 
 fn score(
     model: &Gpt,
-    split: &TokenSplit,
-    vocab: &CharVocab,
+    text: &Text,
     gen: &GenerateConfig,
     device: tch::Device,
-    (text_chars, parameters, training): (usize, i64, Option<TrainRecord>),
+    (config, parameters, training): (Config, i64, Option<TrainRecord>),
 ) -> Result<Report> {
     let block = model.config().block_size;
-    let val = Score::new(eval::full_text_loss(model, &split.val, block, device));
-    let baselines = eval::baselines(&split.train, &split.val, vocab.len() as i64);
-    let sample = if gen.generate > 0 {
-        generate::generate(model, vocab, gen, device)?
+    let val = Score::new(eval::full_text_loss(model, &text.split.val, block, device));
+    let baselines = eval::baselines(&text.split.train, &text.split.val, text.vocab.len() as i64);
+    print_scores(val, baselines, parameters, training.as_ref(), &config.train);
+    let chars = if training.is_some() {
+        SAMPLE_AFTER_TRAINING
     } else {
-        String::new()
+        gen.generate
     };
+    let samples = generate::generate(model, &text.vocab, gen, config.train.seed, chars, device)?;
     Ok(Report {
-        text_chars,
-        vocab_size: vocab.len(),
+        config,
+        generation: gen.clone(),
+        files: text.files.clone(),
+        text_chars: text.chars,
+        vocab_size: text.vocab.len(),
         parameters,
         training,
         val,
         baselines,
-        sample,
+        samples,
     })
 }
 
-fn print_report(r: &Report, train: &LmTrainConfig) {
-    if let Some(t) = &r.training {
+fn print_scores(
+    val: Score,
+    baselines: Baselines,
+    parameters: i64,
+    training: Option<&TrainRecord>,
+    train: &LmTrainConfig,
+) {
+    if let Some(t) = training {
         println!(
-            "trained {} steps in {:.1} s ({:.1} ms/step); gradient clipping (--clip-grad-norm {}): {} of {} steps clipped",
+            "trained {} steps in {:.1} s ({:.1} ms/step); gradient clipping (--clip-grad-norm {}): \
+             {} of {} steps clipped",
             t.steps,
             t.train_seconds,
             1000.0 * t.train_seconds / t.steps.max(1) as f64,
@@ -217,25 +266,19 @@ fn print_report(r: &Report, train: &LmTrainConfig) {
             t.steps
         );
     }
-    println!(
-        "validation text, every character ({} parameters):",
-        r.parameters
-    );
+    println!("validation text, every character ({parameters} parameters):");
     println!(
         "  {:<26} {:>8} {:>11} {:>10}",
         "", "loss", "perplexity", "bits/char"
     );
     for (name, s) in [
-        ("GPT", r.val),
-        ("bigram (train counts)", r.baselines.bigram),
-        ("unigram (train counts)", r.baselines.unigram),
+        ("GPT", val),
+        ("bigram (train counts)", baselines.bigram),
+        ("unigram (train counts)", baselines.unigram),
     ] {
         println!(
             "  {name:<26} {:>8.4} {:>11.2} {:>10.3}",
             s.loss, s.perplexity, s.bits_per_char
         );
-    }
-    if !r.sample.is_empty() {
-        println!("sample:\n{}", r.sample);
     }
 }
