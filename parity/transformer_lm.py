@@ -10,7 +10,8 @@ Mirrors, piece by piece:
   the loop              <->  src/tasks/transformer_lm/train.rs (torch.manual_seed(step_seed(seed, 0, s))
                              before step s; windows; forward; backward; clip; AdamW step)
   windows_loss() etc.   <->  src/tasks/transformer_lm/eval.rs
-  generate()            <->  src/tasks/transformer_lm/generate.rs (nanoGPT's GPT.generate)
+  generate()            <->  src/tasks/transformer_lm/generate.rs (nanoGPT's GPT.generate, with the
+                             key/value cache of Gpt::forward_cached)
 
   .venv/bin/python parity/transformer_lm.py --max-steps 100 --metrics-json runs/lm_twin.json
 """
@@ -132,14 +133,47 @@ def top_p_filter(logits, p):
     return logits.masked_fill(mask, -float("Inf"))
 
 
+def attention_cached(attn, x, kv):
+    """src/models/gpt.rs CausalSelfAttention::forward_cached: the new positions' attention
+    over the cached keys/values and themselves (causal among themselves when nothing is cached)."""
+    B, T, C = x.size()
+    q, k, v = attn.c_attn(x).split(attn.n_embd, dim=2)
+    k = k.view(B, T, attn.n_head, C // attn.n_head).transpose(1, 2)
+    q = q.view(B, T, attn.n_head, C // attn.n_head).transpose(1, 2)
+    v = v.view(B, T, attn.n_head, C // attn.n_head).transpose(1, 2)
+    causal = kv[0] is None
+    if not causal:
+        k, v = torch.cat([kv[0], k], 2), torch.cat([kv[1], v], 2)
+    y = F.scaled_dot_product_attention(q, k, v, attn_mask=None, dropout_p=0, is_causal=causal)
+    kv[0], kv[1] = k, v
+    return attn.c_proj(y.transpose(1, 2).contiguous().view(B, T, C))
+
+
+def forward_cached(model, idx, cache):
+    """Gpt::forward_cached: logits of the new tokens at positions cache['len']..."""
+    t = idx.size(1)
+    if not cache:
+        cache.update(len=0, layers=[[None, None] for _ in model.transformer.h])
+    pos = torch.arange(cache["len"], cache["len"] + t, dtype=torch.long)
+    x = model.transformer.wte(idx) + model.transformer.wpe(pos)
+    for block, kv in zip(model.transformer.h, cache["layers"]):
+        x = x + attention_cached(block.attn, block.ln_1(x), kv)
+        x = x + block.mlp(block.ln_2(x))
+    cache["len"] += t
+    return model.lm_head(model.transformer.ln_f(x))
+
+
 @torch.no_grad()
 def generate(model, prompt, n, a):
+    """generate.rs continue_prompt: nanoGPT's generate with the context cropped to the block, a
+    key/value cache until the context fills the block, then the cropped context rerun each step."""
     model.eval()
-    idx = torch.tensor(prompt, dtype=torch.long).unsqueeze(0)
-    out = []
+    tokens, out, cache, pending = list(prompt), [], {}, []
     for _ in range(n):
-        context = idx if idx.size(1) <= a.block_size else idx[:, -a.block_size:]
-        logits = model(context)[:, -1, :]
+        if not cache or cache["len"] + 1 > a.block_size:
+            cache = {}
+            pending = tokens[-a.block_size:]
+        logits = forward_cached(model, torch.tensor(pending, dtype=torch.long).unsqueeze(0), cache)[:, -1, :]
         if a.temperature == 0:
             nxt = torch.argmax(logits, dim=-1, keepdim=True)
         else:
@@ -150,7 +184,8 @@ def generate(model, prompt, n, a):
             logits = top_p_filter(logits, a.top_p)
             nxt = torch.multinomial(F.softmax(logits, dim=-1), num_samples=1)
         out.append(nxt.item())
-        idx = torch.cat((idx, nxt), dim=1)
+        tokens.append(out[-1])
+        pending = [out[-1]]
     return out
 
 

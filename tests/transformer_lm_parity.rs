@@ -151,3 +151,28 @@ fn invalid_shapes_name_the_flag() {
     let err = Gpt::new(&vs.root(), &bad).expect_err("30 is no multiple of 4");
     common::assert_has(&format!("{err:#}"), &["--n-embd (30)", "--n-head (4)"]);
 }
+
+/// The key/value cache computes what the whole context computes: a 5-token
+/// prompt, then 11 tokens one at a time, against `forward_t` over all 16
+/// (eval mode; float32 rounding of other matrix shapes only, measured ≤ 1e-6).
+#[test]
+fn the_key_value_cache_gives_the_full_forward_logits() {
+    let _rng = common::rng_lock();
+    let (_vs, model) = seeded(true, 0.0);
+    let idx = Tensor::randint(65, [1, 16], (tch::Kind::Int64, Device::Cpu));
+    let full = tch::no_grad(|| model.forward_t(&idx, false)); // [1, 16, 65]
+    let mut cache = tchport::models::gpt::KvCache::default();
+    let _guard = tch::no_grad_guard();
+    let first = model.forward_cached(&idx.narrow(1, 0, 5), &mut cache);
+    check_tensor("cached prompt logits", &first, &full.narrow(1, 0, 5), TOL);
+    for t in 5..16 {
+        let step = model.forward_cached(&idx.narrow(1, t, 1), &mut cache);
+        check_tensor(
+            &format!("cached logits at {t}"),
+            &step,
+            &full.narrow(1, t, 1),
+            TOL,
+        );
+    }
+    assert_eq!(cache.len(), 16);
+}

@@ -185,6 +185,41 @@ impl CausalSelfAttention {
     }
 }
 
+impl CausalSelfAttention {
+    /// Eval-mode attention of the new positions `x` `[batch, t_new, n_embd]`
+    /// over the cached ones and themselves; appends their keys and values to
+    /// `kv` (`[batch, head, t, hs]` each). With an empty cache the new
+    /// positions attend causally among themselves; one new position after a
+    /// cache attends to all of it (nothing is in its future).
+    fn forward_cached(&self, x: &Tensor, kv: &mut Option<(Tensor, Tensor)>) -> Tensor {
+        let (b, t, c) = x.size3().expect("attention input is [batch, t, n_embd]");
+        let heads = |h: &Tensor| h.view([b, t, self.n_head, c / self.n_head]).transpose(1, 2);
+        let qkv = x.apply(&self.c_attn).split(c, 2);
+        let (q, k, v) = (heads(&qkv[0]), heads(&qkv[1]), heads(&qkv[2])); // [batch, head, t, hs]
+        let causal = kv.is_none();
+        assert!(causal || t == 1, "after a cache, one position at a time");
+        let (k, v) = match kv.take() {
+            Some((pk, pv)) => (Tensor::cat(&[pk, k], 2), Tensor::cat(&[pv, v], 2)),
+            None => (k, v),
+        };
+        let y = Tensor::scaled_dot_product_attention(
+            &q,
+            &k,
+            &v,
+            None::<Tensor>,
+            0.0,
+            causal,
+            None,
+            false,
+        ); // [batch, head, t, hs]
+        *kv = Some((k, v));
+        y.transpose(1, 2)
+            .contiguous()
+            .view([b, t, c])
+            .apply(&self.c_proj)
+    }
+}
+
 /// nanoGPT's `MLP`: Linear(n, 4n), exact GELU, Linear(4n, n), dropout.
 #[derive(Debug)]
 struct Mlp {
@@ -233,6 +268,27 @@ impl Block {
     fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
         let x = x + self.attn.forward_t(&self.ln_1.forward(x), train);
         &x + self.mlp.forward_t(&self.ln_2.forward(&x), train)
+    }
+}
+
+/// The keys and values of every layer for the positions a generation has
+/// seen (at most `block_size`), so that each new token costs one position's
+/// forward pass instead of the whole context's.
+#[derive(Debug, Default)]
+pub struct KvCache {
+    layers: Vec<Option<(Tensor, Tensor)>>,
+    len: i64,
+}
+
+impl KvCache {
+    /// Positions cached.
+    pub fn len(&self) -> i64 {
+        self.len
+    }
+
+    /// Whether nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 }
 
@@ -302,6 +358,38 @@ impl Gpt {
             let _ = block.attn.c_proj.ws.normal_(0.0, std);
             let _ = block.mlp.c_proj.ws.normal_(0.0, std);
         }
+    }
+
+    /// Eval-mode logits `[batch, t_new, vocab]` of the new tokens `idx`
+    /// `[batch, t_new]` at positions `cache.len()..`, using and extending
+    /// `cache`: a whole context into an empty cache, then one token at a time.
+    /// Equals [`nn::ModuleT::forward_t`] over the whole context to float32
+    /// rounding (tests/transformer_lm_parity.rs).
+    ///
+    /// # Panics
+    /// When the cache would pass `block_size` positions (learned absolute
+    /// positions cannot slide: start a new cache over the cropped context).
+    pub fn forward_cached(&self, idx: &Tensor, cache: &mut KvCache) -> Tensor {
+        let t = idx.size()[1];
+        assert!(
+            cache.len + t <= self.cfg.block_size,
+            "the cache holds {} positions; {t} more pass the block size {}",
+            cache.len,
+            self.cfg.block_size
+        );
+        if cache.layers.is_empty() {
+            cache.layers = (0..self.h.len()).map(|_| None).collect();
+        }
+        let pos = Tensor::arange_start(cache.len, cache.len + t, (Kind::Int64, idx.device()));
+        let tok_emb = Tensor::embedding(&self.wte, idx, -1, false, false);
+        let pos_emb = Tensor::embedding(&self.wpe, &pos, -1, false, false);
+        let mut x = tok_emb + pos_emb; // [batch, t_new, n_embd]
+        for (block, kv) in self.h.iter().zip(cache.layers.iter_mut()) {
+            x = &x + block.attn.forward_cached(&block.ln_1.forward(&x), kv);
+            x = &x + block.mlp.forward_t(&block.ln_2.forward(&x), false);
+        }
+        cache.len += t;
+        self.ln_f.forward(&x).linear::<Tensor>(&self.wte, None)
     }
 
     /// The settings the model was built with.

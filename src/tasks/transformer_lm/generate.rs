@@ -1,17 +1,18 @@
 //! Text generation as nanoGPT's `GPT.generate`: the context cropped to the
 //! block size, the last position's logits divided by the temperature, all but
 //! the top-k set to −∞, then (an addition) nucleus filtering, softmax and one
-//! draw of `torch.multinomial`; temperature 0 takes the argmax instead.
+//! draw of `torch.multinomial`; temperature 0 takes the argmax instead. A
+//! key/value cache spares recomputing the prefix ([`Gpt::forward_cached`]).
 //! Characters are streamed to stdout as they are drawn.
 
 use std::io::Write;
 
 use anyhow::{Context, Result};
-use tch::nn::ModuleT;
 use tch::{Device, Kind, Tensor};
 
 use super::config::GenerateConfig;
 use crate::data::text::CharVocab;
+use crate::models::gpt::KvCache;
 use crate::models::Gpt;
 
 /// `cfg.num_samples` continuations of `cfg.prompt`, `chars` characters each,
@@ -51,7 +52,11 @@ pub fn generate(
     Ok(samples)
 }
 
-/// Draws `chars` tokens after `prompt`, calling `each` on every one.
+/// Draws `chars` tokens after `prompt`, calling `each` on every one. The
+/// context is cropped to the last `block_size` tokens as nanoGPT crops it;
+/// a key/value cache serves every step until the context fills the block,
+/// after which each step reruns the cropped context (the positions shift, so
+/// cached keys would sit at the wrong positions).
 fn continue_prompt(
     model: &Gpt,
     prompt: &[i64],
@@ -60,17 +65,18 @@ fn continue_prompt(
     device: Device,
     mut each: impl FnMut(i64),
 ) -> Vec<i64> {
-    let block = model.config().block_size;
-    let mut idx = Tensor::from_slice(prompt).unsqueeze(0).to_device(device); // [1, t]
+    let block = model.config().block_size as usize;
+    let mut tokens = prompt.to_vec();
     let mut out = Vec::with_capacity(chars);
+    let mut cache = KvCache::default();
+    let mut pending: Vec<i64> = Vec::new(); // tokens not yet in the cache
     for _ in 0..chars {
-        let t = idx.size()[1];
-        let context = if t > block {
-            idx.narrow(1, t - block, block)
-        } else {
-            idx.shallow_clone()
-        };
-        let logits = model.forward_t(&context, false).select(1, -1); // [1, vocab]
+        if cache.is_empty() || cache.len() as usize + 1 > block {
+            cache = KvCache::default();
+            pending = tokens[tokens.len().saturating_sub(block)..].to_vec();
+        }
+        let idx = Tensor::from_slice(&pending).unsqueeze(0).to_device(device); // [1, t_new]
+        let logits = model.forward_cached(&idx, &mut cache).select(1, -1); // [1, vocab]
         let next = if cfg.temperature == 0.0 {
             logits.argmax(-1, true) // [1, 1]
         } else {
@@ -80,7 +86,8 @@ fn continue_prompt(
         let id = next.int64_value(&[0, 0]);
         each(id);
         out.push(id);
-        idx = Tensor::cat(&[idx, next], 1);
+        tokens.push(id);
+        pending = vec![id];
     }
     out
 }
