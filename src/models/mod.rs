@@ -2,6 +2,7 @@
 //! modules' attribute names, so VarStore keys equal `state_dict` keys.
 
 pub mod cnn;
+pub mod gpt;
 pub mod init;
 pub mod rnn;
 pub mod seq_lstm;
@@ -9,6 +10,7 @@ pub mod seq_model;
 pub mod transformer;
 
 pub use cnn::{Cnn, CnnConfig};
+pub use gpt::{Gpt, GptConfig};
 pub use rnn::{CellKind, RecurrentNet, RnnConfig};
 pub use seq_lstm::{SeqLstm, SeqLstmConfig};
 pub use seq_model::{Arch, SeqModel};

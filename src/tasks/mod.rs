@@ -3,4 +3,5 @@
 
 pub mod cnn_mnist;
 pub mod rnn_series;
+pub mod transformer_lm;
 pub mod transformer_seq;

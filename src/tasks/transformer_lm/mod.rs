@@ -1,0 +1,284 @@
+//! `transformer_lm`: a GPT-style character language model (nanoGPT's model and
+//! training recipe) pre-trained on unlabelled text — the tutorial's sections
+//! 2.2–2.3 (pre-training) and 3.3 (self-attention, positional encoding) — then
+//! used to write text.
+//!
+//! A run reads the text (`--text`, default the shipped Shakespeare), builds the
+//! character vocabulary, splits the text 90/10 (nanoGPT's split), trains for
+//! `--max-steps` AdamW steps with warm-up and cosine decay, reports the loss,
+//! perplexity and bits per character on the whole validation text against
+//! the unigram and bigram baselines, and prints a sample. `--save` writes the
+//! weights (safetensors), `config.json` and `vocab.json`; `--load` reads them
+//! back and only scores and generates.
+//!
+//! Files: `config.rs` (the options), `train.rs` (the loop), `eval.rs`
+//! (scores and baselines), `generate.rs` (sampling).
+
+pub mod config;
+pub mod eval;
+pub mod generate;
+pub mod train;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use tch::nn;
+
+pub use config::{Config, GenerateConfig, LmTrainConfig, TextConfig};
+pub use eval::{Baselines, Score};
+pub use train::{EvalRecord, TrainRecord};
+
+use crate::checkpoint;
+use crate::data::text::{CharVocab, Corpus, TokenSplit};
+use crate::device::DeviceChoice;
+use crate::models::Gpt;
+use crate::train::Progress;
+
+/// How a run is carried out (not part of `config.json`).
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Where to run.
+    pub device: DeviceChoice,
+    /// Save the weights here (with `config.json` and `vocab.json` beside).
+    pub save: Option<PathBuf>,
+    /// Load a saved model instead of training.
+    pub load: Option<PathBuf>,
+    /// Write the evaluations and final scores as JSON here.
+    pub metrics_json: Option<PathBuf>,
+    /// No progress bar or per-evaluation lines.
+    pub quiet: bool,
+}
+
+/// The final report of a run (`--metrics-json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The configuration of the run (with --load: the saved model's).
+    pub config: Config,
+    /// The sampling settings.
+    pub generation: GenerateConfig,
+    /// The text files read, in order.
+    pub files: Vec<PathBuf>,
+    /// Characters of text read.
+    pub text_chars: usize,
+    /// Tokens in the vocabulary.
+    pub vocab_size: usize,
+    /// Trainable parameters.
+    pub parameters: i64,
+    /// The training run (absent with --load).
+    pub training: Option<TrainRecord>,
+    /// The model on every character of the validation text.
+    pub val: Score,
+    /// The baselines on the same characters.
+    pub baselines: Baselines,
+    /// The generated texts (`--num-samples`; after training one sample of
+    /// [`SAMPLE_AFTER_TRAINING`] characters).
+    pub samples: Vec<String>,
+}
+
+/// The vocabulary file beside a checkpoint.
+pub fn vocab_path(checkpoint: &Path) -> PathBuf {
+    checkpoint.with_file_name("vocab.json")
+}
+
+/// Characters written after training (nanoGPT's `sample.py` default).
+pub const SAMPLE_AFTER_TRAINING: usize = 500;
+
+/// The text of a run as token ids, with its vocabulary and split.
+struct Text {
+    vocab: CharVocab,
+    split: TokenSplit,
+    chars: usize,
+    files: Vec<PathBuf>,
+}
+
+/// Runs `transformer_lm`: trains (or loads), scores, generates, saves.
+pub fn run(cfg: &Config, gen: &GenerateConfig, opts: &RunOptions) -> Result<Report> {
+    gen.validate()?;
+    let progress = Progress { quiet: opts.quiet };
+    let device = opts.device.resolve()?;
+    let (cfg, vocab) = match &opts.load {
+        Some(path) => loaded_config(cfg, path)?,
+        None => (cfg.clone(), None),
+    };
+    cfg.train.validate()?;
+    let text = read_text(&cfg, vocab, progress)?;
+    text.vocab.encode(&gen.prompt, "--prompt")?; // refused before training, not after
+    let mut model_cfg = cfg.model.clone();
+    model_cfg.vocab_size = text.vocab.len() as i64;
+    let cfg = Config {
+        model: model_cfg,
+        ..cfg
+    };
+
+    tch::manual_seed(cfg.train.seed as i64);
+    let mut vs = nn::VarStore::new(tch::Device::Cpu);
+    let model = Gpt::new(&vs.root(), &cfg.model)?;
+    vs.set_device(device);
+    let parameters: i64 = vs
+        .trainable_variables()
+        .iter()
+        .map(|t| t.numel() as i64)
+        .sum();
+    progress.line(model_line(&cfg.model, parameters, device));
+    let training = match &opts.load {
+        Some(path) => {
+            checkpoint::load(&mut vs, path)?;
+            progress.line(format!("loaded {}", path.display()));
+            None
+        }
+        None => Some(train::train(
+            &model,
+            &vs,
+            &text.split,
+            &cfg.train,
+            progress,
+        )?),
+    };
+    if let Some(path) = &opts.save {
+        checkpoint::save_with_config(&vs, path, &cfg)?;
+        checkpoint::write_json(&vocab_path(path), &text.vocab)?;
+    }
+    let report = score(&model, &text, gen, device, (cfg, parameters, training))?;
+    if let Some(path) = &opts.save {
+        println!(
+            "saved {} (config.json, vocab.json beside it)",
+            path.display()
+        );
+    }
+    if let Some(path) = &opts.metrics_json {
+        checkpoint::write_json(path, &report)?;
+    }
+    Ok(report)
+}
+
+/// Reads `--text`, builds (or takes the saved) vocabulary and splits the ids.
+fn read_text(cfg: &Config, vocab: Option<CharVocab>, progress: Progress) -> Result<Text> {
+    let corpus = Corpus::read(&cfg.data.paths())?;
+    let vocab = vocab.unwrap_or_else(|| CharVocab::from_text(&corpus.text));
+    let ids = vocab.encode(&corpus.text, "the text")?;
+    progress.line(format!(
+        "text: {} characters from {} file(s), vocabulary of {} characters; {:.0}% for validation",
+        ids.len(),
+        corpus.files.len(),
+        vocab.len(),
+        cfg.data.val_fraction * 100.0
+    ));
+    let split = TokenSplit::new(&ids, cfg.data.val_fraction, cfg.model.block_size)?;
+    Ok(Text {
+        vocab,
+        split,
+        chars: ids.len(),
+        files: corpus.files,
+    })
+}
+
+fn model_line(m: &crate::models::GptConfig, parameters: i64, device: tch::Device) -> String {
+    format!(
+        "model: GPT, {} layers × {} heads × {} wide, block {}, {parameters} parameters, on {}",
+        m.n_layer,
+        m.n_head,
+        m.n_embd,
+        m.block_size,
+        crate::device::name(device)
+    )
+}
+
+/// The configuration and vocabulary saved beside `path`; the text options
+/// stay the command line's (the text scored may be another).
+fn loaded_config(cli: &Config, path: &Path) -> Result<(Config, Option<CharVocab>)> {
+    let saved: Config = checkpoint::read_config(path)?.with_context(|| {
+        format!(
+            "{} has no config.json beside it: transformer_lm needs the model's shape and vocabulary \
+             saved with --save",
+            path.display()
+        )
+    })?;
+    let vocab_file = vocab_path(path);
+    let text = std::fs::read_to_string(&vocab_file).with_context(|| {
+        format!(
+            "{} is not a transformer_lm checkpoint: it has no vocab.json beside it ({})",
+            path.display(),
+            vocab_file.display()
+        )
+    })?;
+    let vocab: CharVocab = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a vocabulary file", vocab_file.display()))?;
+    let cfg = Config {
+        data: cli.data.clone(),
+        model: saved.model,
+        // The seed of this run (sampling); the rest says how the model was trained.
+        train: LmTrainConfig {
+            seed: cli.train.seed,
+            ..saved.train
+        },
+    };
+    Ok((cfg, Some(vocab)))
+}
+
+fn score(
+    model: &Gpt,
+    text: &Text,
+    gen: &GenerateConfig,
+    device: tch::Device,
+    (config, parameters, training): (Config, i64, Option<TrainRecord>),
+) -> Result<Report> {
+    let block = model.config().block_size;
+    let val = Score::new(eval::full_text_loss(model, &text.split.val, block, device));
+    let baselines = eval::baselines(&text.split.train, &text.split.val, text.vocab.len() as i64);
+    print_scores(val, baselines, parameters, training.as_ref(), &config.train);
+    let chars = if training.is_some() {
+        SAMPLE_AFTER_TRAINING
+    } else {
+        gen.generate
+    };
+    let samples = generate::generate(model, &text.vocab, gen, config.train.seed, chars, device)?;
+    Ok(Report {
+        config,
+        generation: gen.clone(),
+        files: text.files.clone(),
+        text_chars: text.chars,
+        vocab_size: text.vocab.len(),
+        parameters,
+        training,
+        val,
+        baselines,
+        samples,
+    })
+}
+
+fn print_scores(
+    val: Score,
+    baselines: Baselines,
+    parameters: i64,
+    training: Option<&TrainRecord>,
+    train: &LmTrainConfig,
+) {
+    if let Some(t) = training {
+        println!(
+            "trained {} steps in {:.1} s ({:.1} ms/step); gradient clipping (--clip-grad-norm {}): \
+             {} of {} steps clipped",
+            t.steps,
+            t.train_seconds,
+            1000.0 * t.train_seconds / t.steps.max(1) as f64,
+            train.clip_grad_norm,
+            t.clipped_steps,
+            t.steps
+        );
+    }
+    println!("validation text, every character ({parameters} parameters):");
+    println!(
+        "  {:<26} {:>8} {:>11} {:>10}",
+        "", "loss", "perplexity", "bits/char"
+    );
+    for (name, s) in [
+        ("GPT", val),
+        ("bigram (train counts)", baselines.bigram),
+        ("unigram (train counts)", baselines.unigram),
+    ] {
+        println!(
+            "  {name:<26} {:>8.4} {:>11.2} {:>10.3}",
+            s.loss, s.perplexity, s.bits_per_char
+        );
+    }
+}
