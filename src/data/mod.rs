@@ -3,6 +3,7 @@
 pub mod batch;
 pub mod csv;
 pub mod idx;
+pub mod labelled_text;
 pub mod mnist;
 pub mod sequence;
 pub mod series;

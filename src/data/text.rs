@@ -66,6 +66,26 @@ impl CharVocab {
         Ok(ids)
     }
 
+    /// The token ids of `text` with every character outside the vocabulary
+    /// read as a space (or as token 0 when the vocabulary has no space), and
+    /// the characters so replaced: the documented fallback of the classifier,
+    /// whose sentences may hold characters the pre-training text lacked.
+    pub fn encode_lossy(&self, text: &str) -> (Vec<i64>, Vec<char>) {
+        let space = self.chars.binary_search(&' ').map_or(0, |i| i as i64);
+        let mut unknown = Vec::new();
+        let ids = text
+            .chars()
+            .map(|c| match self.chars.binary_search(&c) {
+                Ok(i) => i as i64,
+                Err(_) => {
+                    unknown.push(c);
+                    space
+                }
+            })
+            .collect();
+        (ids, unknown)
+    }
+
     /// The text of token ids (ids outside the vocabulary become U+FFFD).
     pub fn decode(&self, ids: &[i64]) -> String {
         ids.iter()

@@ -413,9 +413,11 @@ impl Gpt {
     }
 }
 
-impl nn::ModuleT for Gpt {
-    /// `idx` `[batch, t]` int64 with t ≤ block_size → logits `[batch, t, vocab]`.
-    fn forward_t(&self, idx: &Tensor, train: bool) -> Tensor {
+impl Gpt {
+    /// The final hidden states (after `ln_f`) `[batch, t, n_embd]` of `idx`
+    /// `[batch, t]` (t ≤ block_size): what the head reads, and what a
+    /// classifier pools.
+    pub fn hidden_t(&self, idx: &Tensor, train: bool) -> Tensor {
         let t = idx.size()[1];
         assert!(
             t <= self.cfg.block_size,
@@ -429,7 +431,13 @@ impl nn::ModuleT for Gpt {
         for block in &self.h {
             x = block.forward_t(&x, train);
         }
-        let x = self.ln_f.forward(&x);
-        x.linear::<Tensor>(&self.wte, None) // [batch, t, vocab]
+        self.ln_f.forward(&x)
+    }
+}
+
+impl nn::ModuleT for Gpt {
+    /// `idx` `[batch, t]` int64 with t ≤ block_size → logits `[batch, t, vocab]`.
+    fn forward_t(&self, idx: &Tensor, train: bool) -> Tensor {
+        self.hidden_t(idx, train).linear::<Tensor>(&self.wte, None) // [batch, t, vocab]
     }
 }

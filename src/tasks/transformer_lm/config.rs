@@ -11,10 +11,25 @@ use serde::{Deserialize, Serialize};
 use crate::models::GptConfig;
 use crate::optim::{OptimConfig, OptimizerKind};
 
+/// What a run does (`--task`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LmTask {
+    /// Pre-train the language model on unlabelled text, then write a sample.
+    #[default]
+    Lm,
+    /// Fine-tune a classifier on the rated movie-review sentences
+    /// (`--init-from` a saved language model, or from scratch).
+    Classify,
+}
+
 /// The whole configuration (`config.json`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(default)]
 pub struct Config {
+    /// Pre-train a language model, or fine-tune a classifier.
+    #[arg(long, value_enum, default_value_t = LmTask::default())]
+    pub task: LmTask,
     /// The text.
     #[command(flatten)]
     pub data: TextConfig,
@@ -24,6 +39,47 @@ pub struct Config {
     /// Optimisation.
     #[command(flatten)]
     pub train: LmTrainConfig,
+    /// Fine-tuning (`--task classify`).
+    #[command(flatten)]
+    pub classify: ClassifyConfig,
+}
+
+/// `--task classify`: the labelled sentences and the fine-tuning.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
+#[serde(default)]
+pub struct ClassifyConfig {
+    /// The rated sentences (`id TAB rating TAB sentence`; positive above 0).
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "data/text/movie_reviews.txt"
+    )]
+    pub sentences: PathBuf,
+    /// Start the backbone from this language model (a transformer_lm --save);
+    /// its shape and vocabulary come with it. Without it: random initialisation.
+    #[arg(long, value_name = "PATH")]
+    pub init_from: Option<PathBuf>,
+    /// Passes over the training sentences.
+    #[arg(long, value_name = "N", default_value_t = ClassifyConfig::default().epochs)]
+    pub epochs: usize,
+    /// Train on at most N sentences (a seeded random subset of the training split).
+    #[arg(long, value_name = "N")]
+    pub train_limit: Option<usize>,
+    /// Seed of the fixed 80/10/10 split.
+    #[arg(long, value_name = "N", default_value_t = ClassifyConfig::default().data_seed)]
+    pub data_seed: u64,
+}
+
+impl Default for ClassifyConfig {
+    fn default() -> Self {
+        Self {
+            sentences: PathBuf::from("data/text/movie_reviews.txt"),
+            init_from: None,
+            epochs: 3,
+            train_limit: None,
+            data_seed: 0,
+        }
+    }
 }
 
 /// Where the text comes from and how it is split.

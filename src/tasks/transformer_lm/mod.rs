@@ -14,8 +14,11 @@
 //! Files: `config.rs` (the options), `train.rs` (the loop), `eval.rs`
 //! (scores and baselines), `generate.rs` (sampling).
 
+pub mod bow;
+pub mod classify;
 pub mod config;
 pub mod eval;
+pub mod finetune;
 pub mod generate;
 pub mod train;
 
@@ -25,7 +28,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use tch::nn;
 
-pub use config::{Config, GenerateConfig, LmTrainConfig, TextConfig};
+pub use config::{ClassifyConfig, Config, GenerateConfig, LmTask, LmTrainConfig, TextConfig};
 pub use eval::{Baselines, Score};
 pub use train::{EvalRecord, TrainRecord};
 
@@ -212,6 +215,7 @@ fn loaded_config(cli: &Config, path: &Path) -> Result<(Config, Option<CharVocab>
             seed: cli.train.seed,
             ..saved.train
         },
+        ..saved
     };
     Ok((cfg, Some(vocab)))
 }

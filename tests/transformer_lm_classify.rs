@@ -1,0 +1,159 @@
+//! `transformer_lm --task classify`: a short fine-tune on sentences written at
+//! test time (the words "good"/"great" mark the positive ones, "bad"/"awful"
+//! the negative, among random filler) beats the majority class and reports
+//! both baselines; `--init-from` starts the backbone from a saved language
+//! model (its tensors loaded, the head fresh), and a file that is no language
+//! model is refused with its name.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::assert_has;
+use tchport::data::shuffle::SplitMix64;
+
+fn run(args: &[String]) -> (bool, String) {
+    let out = Command::new(common::example_binary("transformer_lm"))
+        .args(args)
+        .current_dir(common::repo_root())
+        .output()
+        .expect("transformer_lm runs");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+fn words(s: &str) -> Vec<String> {
+    s.split_whitespace().map(String::from).collect()
+}
+
+/// 600 rated sentences: `id \t rating \t text`, a tenth rated 0 (left out).
+fn sentences(path: &Path) {
+    let filler = [
+        "the", "film", "plot", "actor", "scene", "was", "a", "and", "story", "music",
+    ];
+    let (pos, neg) = (["good", "great"], ["bad", "awful"]);
+    let mut rng = SplitMix64::new(7);
+    let mut out = String::new();
+    for i in 0..600 {
+        let mut s: Vec<&str> = (0..6).map(|_| filler[rng.below(10) as usize]).collect();
+        let positive = i % 2 == 0;
+        let mark = if positive {
+            pos[rng.below(2) as usize]
+        } else {
+            neg[rng.below(2) as usize]
+        };
+        s.insert(rng.below(6) as usize, mark);
+        let rating = if i % 10 == 9 {
+            0.0
+        } else if positive {
+            1.5
+        } else {
+            -1.5
+        };
+        out.push_str(&format!("{i}\t{rating}\t{}\r\n", s.join(" ")));
+    }
+    std::fs::write(path, out).expect("writes");
+}
+
+fn classify(file: &Path, json: &Path, extra: &str) -> Vec<String> {
+    let mut a = words(&format!(
+        "--task classify --epochs 4 --batch-size 16 --lr 0.003 --warmup-steps 5 --n-layer 1 --n-head 2 \
+         --n-embd 32 --block-size 48 --device cpu --threads 1 {extra}"
+    ));
+    a.extend([
+        "--sentences".into(),
+        file.display().to_string(),
+        "--metrics-json".into(),
+        json.display().to_string(),
+    ]);
+    a
+}
+
+#[test]
+fn a_short_fine_tune_beats_the_majority_class_and_loads_a_pretrained_backbone() {
+    let dir = common::scratch("lm-classify");
+    let file = dir.join("rated.txt");
+    sentences(&file);
+    let json = dir.join("scratch.json");
+    let (ok, out) = run(&classify(&file, &json, ""));
+    assert!(ok, "{out}");
+    assert_has(
+        &out,
+        &[
+            "540 rated sentences (60 rated 0 left out)",
+            "majority class",
+            "bag-of-words logistic regression",
+        ],
+    );
+    let r = common::read_json(&json);
+    let (acc, majority) = (
+        r["test"]["accuracy"].as_f64().unwrap(),
+        r["majority"]["accuracy"].as_f64().unwrap(),
+    );
+    println!(
+        "from scratch: test accuracy {acc}, majority {majority}, bag of words {}",
+        r["bag_of_words"]["accuracy"]
+    );
+    assert!(
+        acc > majority + 0.2,
+        "the fine-tune learns the marker words: {acc} vs {majority}"
+    );
+    assert_eq!(r["epochs"].as_array().map(Vec::len), Some(4));
+    assert_eq!(
+        r["sizes"][0].as_u64().unwrap()
+            + r["sizes"][1].as_u64().unwrap()
+            + r["sizes"][2].as_u64().unwrap(),
+        540
+    );
+
+    // A tiny language model pre-trained on the same sentences' text, then fine-tuned.
+    let text = dir.join("text.txt");
+    let plain: String = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(|l| l.rsplit('\t').next().unwrap().to_string() + "\n")
+        .collect();
+    std::fs::write(&text, plain).unwrap();
+    let lm: PathBuf = dir.join("lm.safetensors");
+    let mut pre = words("--max-steps 20 --eval-every 10 --eval-batches 1 --n-layer 1 --n-head 2 --n-embd 32 --block-size 48 --device cpu --quiet");
+    pre.extend([
+        "--text".into(),
+        text.display().to_string(),
+        "--save".into(),
+        lm.display().to_string(),
+    ]);
+    let (ok, out) = run(&pre);
+    assert!(ok, "{out}");
+    let json = dir.join("pretrained.json");
+    let (ok, out) = run(&classify(
+        &file,
+        &json,
+        &format!("--init-from {} --train-limit 200", lm.display()),
+    ));
+    assert!(ok, "{out}");
+    assert_has(
+        &out,
+        &[
+            "loaded 16 backbone tensors",
+            "(classifier.* fresh)",
+            "GPT fine-tuned from lm.safetensors",
+        ],
+    );
+    let r = common::read_json(&json);
+    assert_eq!(r["sizes"][0], 200, "--train-limit 200");
+    assert!(r["init_from"]
+        .as_str()
+        .is_some_and(|p| p.ends_with("lm.safetensors")));
+
+    let other = dir.join("other.safetensors");
+    std::fs::write(&other, b"x").unwrap();
+    let (ok, out) = run(&classify(
+        &file,
+        &dir.join("x.json"),
+        &format!("--init-from {}", other.display()),
+    ));
+    assert!(!ok);
+    assert_has(&out, &[&other.display().to_string(), "neither safetensors"]);
+}
