@@ -2,12 +2,15 @@
 
 pub mod batch;
 pub mod csv;
+pub mod encoding;
 pub mod idx;
 pub mod mnist;
+pub mod numbers;
 pub mod sequence;
 pub mod series;
 pub mod shuffle;
 pub mod source;
+pub mod time;
 
 pub use batch::Batches;
 pub use shuffle::{permutation, step_seed};

@@ -145,7 +145,7 @@ pub fn series_data(cfg: &SeriesSource, seq_len: usize) -> Result<SeqData> {
             s.name,
             parts.val.len(),
             parts.test.len(),
-            match s.reading_note() {
+            match s.full_note() {
                 note if note.is_empty() => note,
                 note => format!("; {note}"),
             }
