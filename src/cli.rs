@@ -397,6 +397,9 @@ pub struct SeriesArgs {
     /// `utf-8`…; default: UTF-8, UTF-16 by its byte-order mark, else Windows-1252).
     #[arg(long, value_name = "NAME")]
     pub encoding: Option<String>,
+    /// The sheet of an `.xlsx`, `.xls` or `.ods` workbook to read (default: the first).
+    #[arg(long, value_name = "NAME")]
+    pub sheet: Option<String>,
     /// Rolling-origin evaluation instead of one run: K expanding training
     /// windows, each scored on the block right after it (as long as the test
     /// part); per-fold RMSE and mean ± std.
@@ -438,6 +441,7 @@ impl SeriesArgs {
         set(&mut source.format.time.duplicates, self.duplicates);
         set(&mut source.format.thousands, self.thousands);
         set(&mut source.format.encoding, self.encoding.clone().map(Some));
+        set(&mut source.format.sheet, self.sheet.clone().map(Some));
         let SplitFractions { train, val } = source.split;
         source.split = SplitFractions {
             train: self.train_frac.unwrap_or(train),

@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Parser;
 use tchport::cli::SeriesArgs;
@@ -29,7 +29,7 @@ fn write(test: &str, name: &str, bytes: &[u8]) -> PathBuf {
 }
 
 /// Loads `path` with the command-line flags `args` (`--csv` is added).
-fn load(path: &PathBuf, args: &[&str]) -> anyhow::Result<Series> {
+fn load(path: &Path, args: &[&str]) -> anyhow::Result<Series> {
     let csv = path.display().to_string();
     let mut all = vec!["test", "--csv", csv.as_str()];
     all.extend_from_slice(args);
@@ -39,11 +39,11 @@ fn load(path: &PathBuf, args: &[&str]) -> anyhow::Result<Series> {
     source.load()
 }
 
-fn ok(path: &PathBuf, args: &[&str]) -> Series {
+fn ok(path: &Path, args: &[&str]) -> Series {
     load(path, args).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
-fn err(path: &PathBuf, args: &[&str]) -> String {
+fn err(path: &Path, args: &[&str]) -> String {
     match load(path, args) {
         Ok(s) => panic!("{} must fail, read {:?}", path.display(), s.values),
         Err(e) => format!("{e:#}"),
@@ -405,13 +405,80 @@ fn utf16_windows_1252_and_workbooks() {
     let e = err(&path, &["--column", "Température", "--encoding", "utf-8"]);
     assert!(e.contains("line 1 is not valid UTF-8"), "{e}");
     let path = write(
-        "xlsx",
+        "xlsx-damaged",
         "book.xlsx",
         b"PK\x03\x04\x14\x00\x06\x00[Content_Types].xml xl/workbook.xml",
     );
     let e = err(&path, &["--column", "1"]);
     assert!(
-        e.contains("is an Excel workbook (.xlsx), not CSV text: open it and save the sheet as CSV"),
+        e.contains("looks like a spreadsheet workbook but cannot be read"),
+        "{e}"
+    );
+    let path = write("zip", "data.zip", b"PK\x03\x04\x14\x00\x06\x00prices.csv");
+    let e = err(&path, &["--column", "1"]);
+    assert!(
+        e.contains("is a zip archive, not CSV text: unzip it"),
+        "{e}"
+    );
+}
+
+/// An `.xlsx` written at test time: date cells and numbers in a second sheet
+/// that starts at B3, and a first sheet of notes.
+fn workbook(rows: &[(String, f64)]) -> Vec<u8> {
+    use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+    let mut book = Workbook::new();
+    let notes = book.add_worksheet();
+    notes.set_name("Notes").unwrap();
+    notes.write_string(0, 0, "Daily closing prices").unwrap();
+    let data = book.add_worksheet();
+    data.set_name("Data").unwrap();
+    data.write_string(2, 1, "Date").unwrap();
+    data.write_string(2, 2, "Close").unwrap();
+    let date = Format::new().set_num_format("dd/mm/yyyy");
+    for (i, (day, v)) in rows.iter().enumerate() {
+        let y: u16 = day[..4].parse().unwrap();
+        let (m, d): (u8, u8) = (day[5..7].parse().unwrap(), day[8..].parse().unwrap());
+        let when = ExcelDateTime::from_ymd(y, m, d).unwrap();
+        data.write_datetime_with_format(3 + i as u32, 1, &when, &date)
+            .unwrap();
+        data.write_number(3 + i as u32, 2, *v).unwrap();
+    }
+    book.save_to_buffer().unwrap()
+}
+
+#[test]
+fn xlsx_sheets_read_like_the_csv() {
+    let rows = daily();
+    let plain = ok(
+        &write("xlsx-csv", "p.csv", csv(&rows).as_bytes()),
+        &["--column", "Close"],
+    );
+    let path = write("xlsx", "prices.xlsx", &workbook(&rows));
+    let s = ok(&path, &["--column", "Close", "--sheet", "Data"]);
+    assert_eq!(s.values, plain.values);
+    let (got, want) = (s.time.expect("date cells"), plain.time.expect("dates"));
+    assert_eq!(
+        (got.first, got.last, got.frequency),
+        (want.first, want.last, want.frequency)
+    );
+    assert!(
+        s.notes
+            .iter()
+            .any(|n| n.contains("sheet \"Data\" of a workbook (--sheet; 1 other sheet)")),
+        "{:?}",
+        s.notes
+    );
+    // Column C is index 3 (columns and rows are the sheet's).
+    let s = ok(&path, &["--column", "3", "--sheet", "data"]);
+    assert_eq!(s.values, plain.values);
+    let e = err(&path, &["--column", "Close"]);
+    assert!(
+        e.contains("has no column \"Close\""),
+        "the first sheet is read by default: {e}"
+    );
+    let e = err(&path, &["--column", "Close", "--sheet", "Prices"]);
+    assert!(
+        e.contains("has no sheet \"Prices\"; its sheets are [\"Notes\", \"Data\"]"),
         "{e}"
     );
 }

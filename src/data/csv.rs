@@ -6,7 +6,9 @@
 //!
 //! - gzip data (found by its magic bytes `1f 8b`, whatever the file's name) is
 //!   decompressed, at most [`MAX_CSV_BYTES`];
-//! - a UTF-8 byte-order mark (Excel's "CSV UTF-8") is dropped;
+//! - a UTF-8 byte-order mark (Excel's "CSV UTF-8") is dropped, other
+//!   encodings are decoded ([`super::encoding`]), and a workbook's sheet is
+//!   read as CSV text ([`super::workbook`]);
 //! - LF, CRLF and bare-CR line endings all end a line; line numbers are the
 //!   file's physical lines, 1-based, also when a quoted field spans lines (a
 //!   record is numbered by its first line); blank lines are skipped;
@@ -65,6 +67,8 @@ pub struct CsvFormat {
     pub thousands: crate::data::numbers::Thousands,
     /// The time axis: `--time-column`, `--date-order`, `--sort-time`, `--duplicates`.
     pub time: crate::data::time::TimeOptions,
+    /// `--sheet`: the sheet of a workbook (`.xlsx`, `.xls`, `.ods`) to read; `None`: the first.
+    pub sheet: Option<String>,
 }
 
 /// The delimiter a file was read with, and whether it was detected or forced.
@@ -283,10 +287,22 @@ impl<'a> Sheet<'a> {
     /// Decodes `bytes` (see [`decode`]), skips [`CsvFormat::skip_rows`] lines
     /// and chooses the delimiter; `source` names the data in errors.
     pub fn open(bytes: &'a [u8], source: &'a str, format: &'a CsvFormat) -> Result<Self> {
-        let (data, note) = decode_with(bytes, source, format.encoding.as_deref())?;
+        let workbook = super::workbook::is_workbook(bytes);
+        let (data, note) = if workbook {
+            let (text, note) =
+                super::workbook::sheet_as_csv(bytes, source, format.sheet.as_deref())?;
+            (Cow::Owned(text), Some(note))
+        } else {
+            decode_with(bytes, source, format.encoding.as_deref())?
+        };
         let (body, base) = skip_lines(&data, format.skip_rows, source)?;
         let start = data.len() - body.len();
         let delimiter = match format.delimiter {
+            // A sheet is written with `,` between fields.
+            _ if workbook => DelimiterUsed {
+                delimiter: ',',
+                detected: true,
+            },
             Some(c) => DelimiterUsed {
                 delimiter: char::from(delimiter_byte(c)?),
                 detected: false,

@@ -10,7 +10,9 @@
 //!   `latin1`, `iso-8859-15`, `utf-16le`, `shift_jis`…) chooses instead, and
 //!   `--encoding utf-8` refuses what is not;
 //! - a spreadsheet workbook (`.xlsx`, `.ods`: zip archives; `.xls`: an OLE
-//!   compound file) is named instead of being parsed as text.
+//!   compound file) that reaches this decoder is named instead of being parsed
+//!   as text (the series reader opens workbooks first: [`super::workbook`]),
+//!   and another zip archive is refused with "unzip it".
 //!
 //! Decoding is the `encoding_rs` crate's (the WHATWG Encoding Standard).
 
@@ -111,7 +113,7 @@ fn forced_decode<'a>(data: Cow<'a, [u8]>, source: &str, label: &str) -> Result<D
 /// UTF-16 without a byte-order mark: at least 8 bytes, an even length, and
 /// zeros in (nearly) every other byte and nowhere else, as ASCII text has.
 fn utf16_without_bom(data: &[u8]) -> Option<&'static Encoding> {
-    if data.len() < 8 || data.len() % 2 != 0 {
+    if data.len() < 8 || !data.len().is_multiple_of(2) {
         return None;
     }
     let zeros = |parity: usize| {

@@ -11,6 +11,7 @@ pub mod series;
 pub mod shuffle;
 pub mod source;
 pub mod time;
+pub mod workbook;
 
 pub use batch::Batches;
 pub use shuffle::{permutation, step_seed};

@@ -208,6 +208,7 @@ pub fn decide(
 ) -> Result<ColumnReading> {
     let mut all = candidates(decimal_comma, thousands);
     if delimiter == ','
+        && !decimal_comma
         && thousands == Thousands::Auto
         && !cells.iter().any(|(_, t)| t.contains(','))
     {
@@ -241,7 +242,11 @@ pub fn decide(
             }
         }
     }
-    let reading = fits.first().copied().unwrap_or(all[0]);
+    let plain = Reading {
+        decimal: '.',
+        group: None,
+    };
+    let reading = fits.first().or(all.first()).copied().unwrap_or(plain);
     Ok(finish(
         reading,
         &all,

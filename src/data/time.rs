@@ -320,8 +320,8 @@ fn quarter(text: &str) -> Option<Stamp> {
     let t = text.to_ascii_uppercase();
     let t = t.replace([' ', '-', '/'], "");
     let (y, q) = match t.find('Q')? {
-        4 => (&t[..4], &t[5..]),
-        0 => (&t[2..], &t[1..2]),
+        4 => (t.get(..4)?, t.get(5..)?),
+        0 => (t.get(2..)?, t.get(1..2)?),
         _ => return None,
     };
     let q = digits(q).filter(|q| (1..=4).contains(q))?;
