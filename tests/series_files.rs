@@ -228,6 +228,13 @@ fn gaps_quarters_years_and_timestamps() {
     assert!(ok(&path, &["--column", "v"]).time.is_none());
     let s = ok(&path, &["--column", "v", "--time-column", "when"]);
     assert_eq!(s.time.unwrap().following(1), Some(vec!["2004".to_string()]));
+    let s = ok(&path, &["--column", "v", "--time-column", "1"]);
+    assert_eq!(s.time.unwrap().following(1), Some(vec!["2004".to_string()]));
+    let e = err(&path, &["--column", "when", "--time-column", "v"]);
+    assert!(
+        e.contains("--time-column v: column \"v\" does not hold times"),
+        "{e}"
+    );
     let text = "ts,load\n2024-03-10T23:00:00Z,1\n2024-03-11T00:00:00Z,2\n2024-03-11T01:00:00Z,3\n";
     let s = ok(
         &write("stamps", "ts.csv", text.as_bytes()),

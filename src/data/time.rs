@@ -713,6 +713,7 @@ pub fn arrange(
         if !opts.sort {
             let more = match back.len() - 1 {
                 0 => String::new(),
+                1 => ", and time goes back at 1 more line".to_string(),
                 k => format!(", and time goes back at {k} more lines"),
             };
             bail!(
@@ -724,8 +725,9 @@ pub fn arrange(
             );
         }
         order.sort_by_key(|&i| stamps[i]);
+        let lines_word = if back.len() == 1 { "line" } else { "lines" };
         notes.push(format!(
-            "rows sorted by time (--sort-time): time went back at {} lines, the first {}",
+            "rows sorted by time (--sort-time): time went back at {} {lines_word}, the first {}",
             back.len(),
             at(i)
         ));
