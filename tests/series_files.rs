@@ -230,6 +230,26 @@ fn gaps_quarters_years_and_timestamps() {
     assert_eq!(s.time.unwrap().following(1), Some(vec!["2004".to_string()]));
     let s = ok(&path, &["--column", "v", "--time-column", "1"]);
     assert_eq!(s.time.unwrap().following(1), Some(vec!["2004".to_string()]));
+    // Month names, newest first.
+    let text = "Period,v\nMar 2020,3\nFeb 2020,2\nJan 2020,1\n";
+    let s = ok(
+        &write("month-names", "m.csv", text.as_bytes()),
+        &["--column", "v"],
+    );
+    assert_eq!(s.values, vec![1.0, 2.0, 3.0]);
+    assert_eq!(
+        s.time.unwrap().following(1),
+        Some(vec!["2020-04".to_string()])
+    );
+    let text = "Date,v\n30-Jan-2020,1\n31-Jan-2020,2\n01-Feb-2020,3\n";
+    let s = ok(
+        &write("day-month-names", "d.csv", text.as_bytes()),
+        &["--column", "v"],
+    );
+    assert_eq!(
+        s.time.unwrap().following(1),
+        Some(vec!["2020-02-02".to_string()])
+    );
     let e = err(&path, &["--column", "when", "--time-column", "v"]);
     assert!(
         e.contains("--time-column v: column \"v\" does not hold times"),

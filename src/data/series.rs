@@ -511,7 +511,7 @@ fn parse_times(
 fn layout_has_clock(layout: Layout) -> bool {
     !matches!(
         layout,
-        Layout::Year | Layout::YearMonth | Layout::YearQuarter
+        Layout::Year | Layout::YearMonth | Layout::YearQuarter | Layout::MonthName
     )
 }
 

@@ -14,6 +14,8 @@
 //! | `YYYYMMDD`    | `19580329` (only in a column named like a date) | second |
 //! | `DD/MM/YYYY`  | `31/01/2020`, `31.01.2020`, `31-01-2020`    | second  |
 //! | `MM/DD/YYYY`  | `01/31/2020`                                | second  |
+//! | `Mon YYYY`    | `Jan 2020`, `January-2020`, `2020 Jan`      | month   |
+//! | `DD Mon YYYY` | `31 Jan 2020`, `31-Jan-2020`, `Jan 31, 2020` | second |
 //!
 //! Any layout with days may carry a time of day (`T` or a space, then
 //! `HH:MM[:SS[.fff]]`, optionally `Z` or `±HH:MM`, converted to UTC), and a
@@ -127,6 +129,10 @@ pub enum Layout {
     Dmy,
     /// `MM/DD/YYYY`, optionally with a time of day.
     Mdy,
+    /// A month name and a year: `Jan 2020`, `January-2020`, `2020 Jan`.
+    MonthName,
+    /// A day, a month name and a year: `31 Jan 2020`, `31-Jan-2020`, `Jan 31, 2020`.
+    DayMonthName,
 }
 
 impl Layout {
@@ -140,12 +146,17 @@ impl Layout {
             Layout::Compact => "YYYYMMDD",
             Layout::Dmy => "DD/MM/YYYY",
             Layout::Mdy => "MM/DD/YYYY",
+            Layout::MonthName => "Mon YYYY",
+            Layout::DayMonthName => "DD Mon YYYY",
         }
     }
 
     /// True for the layouts counted in seconds (those with days).
     fn has_days(self) -> bool {
-        !matches!(self, Layout::Year | Layout::YearMonth | Layout::YearQuarter)
+        !matches!(
+            self,
+            Layout::Year | Layout::YearMonth | Layout::YearQuarter | Layout::MonthName
+        )
     }
 }
 
@@ -328,6 +339,62 @@ fn quarter(text: &str) -> Option<Stamp> {
     Some(year(y)? * 4 + q - 1)
 }
 
+/// English month names (a cell may abbreviate them to 3 letters or more: `Sep`, `Sept`).
+const MONTHS: [&str; 12] = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+
+/// The month (1–12) a word names, if it does.
+fn month_word(word: &str) -> Option<i64> {
+    let w = word.to_lowercase();
+    let w = w.trim_end_matches('.');
+    if w.chars().count() < 3 {
+        return None;
+    }
+    MONTHS
+        .iter()
+        .position(|m| m.starts_with(w))
+        .map(|i| i as i64 + 1)
+}
+
+/// `Jan 2020` (months since year 0) or `31 Jan 2020` (seconds), in any
+/// order of the words, separated by spaces, `-`, `/`, `,` or `.`.
+fn named_month(text: &str, layout: Layout) -> Option<Stamp> {
+    let words: Vec<&str> = text
+        .split([' ', '-', '/', ',', '.'])
+        .filter(|w| !w.is_empty())
+        .collect();
+    let month = words
+        .iter()
+        .filter_map(|w| month_word(w))
+        .collect::<Vec<_>>();
+    let years: Vec<i64> = words.iter().filter_map(|w| year(w)).collect();
+    let days: Vec<i64> = words
+        .iter()
+        .filter(|w| w.len() <= 2)
+        .filter_map(|w| digits(w))
+        .collect();
+    let ([m], [y]) = (&month[..], &years[..]) else {
+        return None;
+    };
+    match (layout, &days[..], words.len()) {
+        (Layout::MonthName, [], 2) => Some(y * 12 + m - 1),
+        (Layout::DayMonthName, [d], 3) => stamp_of(*y, *m, *d, 0),
+        _ => None,
+    }
+}
+
 /// Parses one cell written in `layout`; `None` when it is not.
 pub fn parse(text: &str, layout: Layout) -> Option<Stamp> {
     let text = text.trim();
@@ -340,6 +407,7 @@ pub fn parse(text: &str, layout: Layout) -> Option<Stamp> {
             ok.then_some(y * 12 + m - 1)
         }
         Layout::YearQuarter => quarter(text),
+        Layout::MonthName | Layout::DayMonthName => named_month(text, layout),
         Layout::Ymd => {
             let (date, tod) = date_and_clock(text)?;
             let (y, m, d) = three(date)?;
@@ -384,7 +452,13 @@ pub fn layout_of(
     // Most cells suffice: the others (a "Total" row) are named when every row is parsed.
     let most = |n: usize| n >= 2.min(cells.len()) && n * 5 >= cells.len() * 4;
     let all = |l: Layout| most(cells.iter().filter(|c| parse(c, l).is_some()).count());
-    for layout in [Layout::YearMonth, Layout::YearQuarter, Layout::Ymd] {
+    for layout in [
+        Layout::YearMonth,
+        Layout::YearQuarter,
+        Layout::Ymd,
+        Layout::MonthName,
+        Layout::DayMonthName,
+    ] {
         if all(layout) {
             return Ok(Some((layout, None)));
         }
@@ -527,7 +601,9 @@ fn column_cells(sample: &[Vec<String>], number: usize) -> Vec<&str> {
 pub fn show(stamp: Stamp, layout: Layout, clock: bool) -> String {
     match layout {
         Layout::Year => stamp.to_string(),
-        Layout::YearMonth => format!("{}-{:02}", stamp.div_euclid(12), stamp.rem_euclid(12) + 1),
+        Layout::YearMonth | Layout::MonthName => {
+            format!("{}-{:02}", stamp.div_euclid(12), stamp.rem_euclid(12) + 1)
+        }
         Layout::YearQuarter => format!("{}-Q{}", stamp.div_euclid(4), stamp.rem_euclid(4) + 1),
         _ => {
             let (y, m, d) = civil_from_days(stamp.div_euclid(86_400));
@@ -589,7 +665,7 @@ pub fn frequency(stamps: &[Stamp], layout: Layout) -> Option<(Frequency, Vec<i64
     }
     let (steps, make): (Vec<i64>, fn(i64) -> Frequency) = match layout {
         Layout::Year => (diffs(stamps), Frequency::Years),
-        Layout::YearMonth => (diffs(stamps), Frequency::Months),
+        Layout::YearMonth | Layout::MonthName => (diffs(stamps), Frequency::Months),
         Layout::YearQuarter => (diffs(stamps), Frequency::Quarters),
         _ if month_anchor(stamps).is_some() => {
             let months: Vec<i64> = stamps.iter().map(|&s| month_index(s)).collect();
@@ -832,6 +908,15 @@ mod tests {
             Some(day + 5400)
         );
         assert_eq!(parse("Total", Layout::Ymd), None);
+        assert_eq!(parse("Feb 2020", Layout::MonthName), Some(2020 * 12 + 1));
+        assert_eq!(
+            parse("2020-September", Layout::MonthName),
+            Some(2020 * 12 + 8)
+        );
+        assert_eq!(parse("29-Feb-2020", Layout::DayMonthName), Some(day));
+        assert_eq!(parse("Feb 29, 2020", Layout::DayMonthName), Some(day));
+        assert_eq!(parse("Ma 2020", Layout::MonthName), None);
+        assert_eq!(parse("Feb 2020", Layout::DayMonthName), None);
     }
 
     #[test]
