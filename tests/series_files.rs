@@ -483,6 +483,7 @@ fn xlsx_sheets_read_like_the_csv() {
     let path = write("xlsx", "prices.xlsx", &workbook(&rows));
     let s = ok(&path, &["--column", "Close", "--sheet", "Data"]);
     assert_eq!(s.values, plain.values);
+    assert_eq!(s.delimiter, None, "a sheet has no delimiter to report");
     let (got, want) = (s.time.expect("date cells"), plain.time.expect("dates"));
     assert_eq!(
         (got.first, got.last, got.frequency),

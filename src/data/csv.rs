@@ -272,6 +272,8 @@ pub struct Sheet<'a> {
     pub delimiter: DelimiterUsed,
     /// What was decided while decoding (an encoding), one line each.
     pub notes: Vec<String>,
+    /// True when the bytes were a workbook's sheet, not CSV text.
+    pub workbook: bool,
 }
 
 /// The header of a sheet, or its absence.
@@ -320,6 +322,7 @@ impl<'a> Sheet<'a> {
             format,
             delimiter,
             notes: note.into_iter().collect(),
+            workbook,
         })
     }
 

@@ -64,7 +64,8 @@ pub struct Series {
     pub dropped: usize,
     /// Physical line (1-based) of the first row left out, if any.
     pub first_dropped_line: Option<u64>,
-    /// The CSV delimiter used and whether it was detected; `None` for a synthetic series.
+    /// The CSV delimiter used and whether it was detected; `None` for a
+    /// synthetic series or a workbook's sheet.
     pub delimiter: Option<DelimiterUsed>,
     /// What the reader decided about the file (encoding, header, numbers), one line each.
     pub notes: Vec<String>,
@@ -295,7 +296,7 @@ pub fn parse_csv(
         interpolated,
         dropped: dropped_rows.len(),
         first_dropped_line: dropped_rows.first().and_then(|&i| line_of(i)),
-        delimiter: Some(col.delimiter),
+        delimiter: (!sheet.workbook).then_some(col.delimiter),
         notes,
         time,
     })
