@@ -379,6 +379,33 @@ pub struct SeriesArgs {
     /// The first line is data, not a header; --column is then a 1-based index.
     #[arg(long)]
     pub no_header: bool,
+    /// The column of dates or times (name or 1-based index); `none` reads
+    /// the rows in file order (default: detected among the columns).
+    #[arg(long, value_name = "NAME|N")]
+    pub time_column: Option<String>,
+    /// How `01/02/2020` is read when no day above 12 decides: day first
+    /// (dmy) or month first (mdy).
+    #[arg(long, value_enum)]
+    pub date_order: Option<crate::data::time::DateOrder>,
+    /// Sort rows that are out of time order (default: refuse them, naming
+    /// the lines; newest-first files are always reversed).
+    #[arg(long)]
+    pub sort_time: bool,
+    /// Rows that share a time: refuse them, keep the first or the last in
+    /// the file, or take the mean of their values.
+    #[arg(long, value_enum)]
+    pub duplicates: Option<crate::data::time::Duplicates>,
+    /// Thousands separator in numbers: `,` `.` `'` `_` `space`, or `none`
+    /// (default: read from the column when unambiguous, else refused).
+    #[arg(long, value_name = "C", value_parser = crate::data::numbers::parse_thousands)]
+    pub thousands: Option<crate::data::numbers::Thousands>,
+    /// Text encoding of the file (`windows-1252`, `latin1`, `utf-16le`,
+    /// `utf-8`…; default: UTF-8, UTF-16 by its byte-order mark, else Windows-1252).
+    #[arg(long, value_name = "NAME")]
+    pub encoding: Option<String>,
+    /// The sheet of an `.xlsx`, `.xls` or `.ods` workbook to read (default: the first).
+    #[arg(long, value_name = "NAME")]
+    pub sheet: Option<String>,
     /// Rolling-origin evaluation instead of one run: K expanding training
     /// windows, each scored on the block right after it (as long as the test
     /// part); per-fold RMSE and mean ± std.
@@ -408,6 +435,19 @@ impl SeriesArgs {
         set(&mut source.format.skip_rows, self.skip_rows);
         source.format.decimal_comma |= self.decimal_comma;
         source.format.no_header |= self.no_header;
+        set(
+            &mut source.format.time.column,
+            self.time_column.clone().map(Some),
+        );
+        set(
+            &mut source.format.time.date_order,
+            self.date_order.map(Some),
+        );
+        source.format.time.sort |= self.sort_time;
+        set(&mut source.format.time.duplicates, self.duplicates);
+        set(&mut source.format.thousands, self.thousands);
+        set(&mut source.format.encoding, self.encoding.clone().map(Some));
+        set(&mut source.format.sheet, self.sheet.clone().map(Some));
         let SplitFractions { train, val } = source.split;
         source.split = SplitFractions {
             train: self.train_frac.unwrap_or(train),

@@ -97,6 +97,7 @@ fn format() -> impl Strategy<Value = CsvFormat> {
             decimal_comma,
             skip_rows,
             no_header,
+            ..CsvFormat::default()
         },
     )
 }

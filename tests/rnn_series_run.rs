@@ -502,3 +502,70 @@ fn a_loaded_model_forecasts_an_unseen_series_as_pytorch_does() {
         "{err:#}"
     );
 }
+
+/// A newest-first export (issue 21) trains, scores and forecasts exactly as
+/// the same file in time order, and the forecast steps carry their times;
+/// `config.json` records the time column and its frequency.
+#[test]
+fn newest_first_forecasts_like_time_order() {
+    let dir = common::scratch("series-newest-first");
+    let rows: Vec<String> = (0..120)
+        .map(|i| {
+            let v = 50.0 + 10.0 * (i as f64 * 0.5).sin() + i as f64 * 0.2;
+            format!("{}-{:02},{v}", 2000 + i / 12, i % 12 + 1)
+        })
+        .collect();
+    let asc = dir.join("asc.csv");
+    let desc = dir.join("desc.csv");
+    std::fs::write(&asc, format!("Month,Sales\n{}\n", rows.join("\n"))).unwrap();
+    let newest: Vec<&str> = rows.iter().rev().map(String::as_str).collect();
+    std::fs::write(&desc, format!("Month,Sales\n{}\n", newest.join("\n"))).unwrap();
+    let ckpt = dir.join("model.safetensors");
+    let mut cfg = config(2);
+    cfg.window = 12;
+    cfg.forecast = 3;
+    cfg.source.column = "Sales".into();
+    cfg.source.csv = asc.clone();
+    let save = RunOptions {
+        save: Some(ckpt.clone()),
+        ..quiet_cpu()
+    };
+    let a = run(&cfg, &save, None).unwrap();
+    cfg.source.csv = desc.clone();
+    let d = run(&cfg, &quiet_cpu(), None).unwrap();
+    assert_eq!(a.results.test_predictions, d.results.test_predictions);
+    assert_eq!(a.results.forecast, d.results.forecast);
+    let months = vec!["2010-01".to_string(), "2010-02".into(), "2010-03".into()];
+    assert_eq!(d.results.forecast_times.as_ref(), Some(&months));
+    assert!(
+        d.results.data.time.contains("rows are newest first"),
+        "{}",
+        d.results.data.time
+    );
+    let saved = common::read_json(&dir.join("config.json"));
+    assert_eq!(saved["time_axis"]["column"], "\"Month\" (YYYY-MM)");
+    assert_eq!(
+        saved["time_axis"]["frequency"],
+        serde_json::json!({"Months": 1})
+    );
+
+    // --load M --forecast N on either file: the same values, with their times.
+    let load = RunOptions {
+        load: Some(ckpt),
+        ..quiet_cpu()
+    };
+    let out = dir.join("forecast.csv");
+    cfg.source.csv = asc;
+    let fa = rnn_series::forecast_only(&cfg, &load, None).unwrap();
+    cfg.source.csv = desc;
+    let fd = rnn_series::forecast_only(&cfg, &load, Some(&out)).unwrap();
+    assert_eq!(fa.forecast, fd.forecast);
+    assert_eq!(fd.times.as_ref(), Some(&months));
+    let shown = fd.to_string();
+    assert!(
+        shown.contains("step  time  value\n   1  2010-01  "),
+        "{shown}"
+    );
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.starts_with("step,time,value\n1,2010-01,"), "{text}");
+}

@@ -126,12 +126,23 @@ fn semicolons_and_decimal_commas_read_like_the_dot_file() {
         Some((';', false))
     );
 
-    // Without --decimal-comma the cells are named with the fix, under every policy.
+    // Without --decimal-comma the column is read with decimal commas when
+    // no cell reads otherwise (issue 21), saying so.
+    let got = plain(&path, "Passagiere");
+    assert_eq!(got.values, want);
+    assert!(
+        got.reading_note().contains("decimal comma (detected"),
+        "{}",
+        got.reading_note()
+    );
+    // A cell with a decimal point among them is named with the fix, under every policy.
+    let mixed = format!("Monat;Passagiere\n{}", body.replacen("102,25", "102.25", 1));
+    let path = write("decimal-mixed", "export.csv", mixed.as_bytes());
     for policy in [MissingPolicy::Error, MissingPolicy::Drop] {
         let err = error_plain(&path, "Passagiere", policy);
         assert!(
             err.contains(&format!(
-                "{} line 3: column \"Passagiere\" holds \"102,25\", a number with a decimal \
+                "{} line 4: column \"Passagiere\" holds \"104,5\", a number with a decimal \
                  comma? add --decimal-comma",
                 path.display()
             )),
@@ -454,7 +465,11 @@ fn wrong_delimiter_hints() {
 #[test]
 fn other_errors_name_file_line_and_column() {
     let path = write("utf8", "latin1.csv", b"t,v\n1,2\n2,\xe92\n");
-    let err = error_plain(&path, "v", MissingPolicy::Drop);
+    let utf8 = CsvFormat {
+        encoding: Some("utf-8".into()),
+        ..CsvFormat::default()
+    };
+    let err = error(&path, "v", MissingPolicy::Drop, &utf8);
     assert!(
         err.contains(&format!(
             "{} line 3: column \"v\" is not valid UTF-8",

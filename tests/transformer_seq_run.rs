@@ -244,7 +244,13 @@ fn resuming_from_an_epoch_checkpoint_reproduces_the_uninterrupted_run() {
         },
     );
     assert_eq!(resumed.summary.epochs.len(), 2);
-    assert_eq!(resumed.config, cfg);
+    // The report's configuration also has what was fitted: the time axis.
+    assert!(resumed.config.time_axis.is_some());
+    let fitted = SequenceConfig {
+        time_axis: None,
+        ..resumed.config.clone()
+    };
+    assert_eq!(fitted, cfg);
     println!(
         "test rmse: uninterrupted {:.6}, resumed {:.6}",
         whole.results.test.rmse, resumed.results.test.rmse
@@ -253,4 +259,26 @@ fn resuming_from_an_epoch_checkpoint_reproduces_the_uninterrupted_run() {
         (whole.results.test.rmse - resumed.results.test.rmse).abs()
             <= 1e-9 * whole.results.test.rmse
     );
+}
+
+/// `config.json` of a series run records the time column and its frequency
+/// (issue 21): sunspots' `YEAR`, yearly; a recall run has none.
+#[test]
+fn config_json_names_the_time_axis() {
+    let dir = common::scratch("seq-time-axis");
+    let path = dir.join("model.safetensors");
+    let mut cfg = config(Arch::Lstm, SeqTask::Series);
+    cfg.train.epochs = 1;
+    let save = RunOptions {
+        save: Some(path.clone()),
+        ..quiet_cpu()
+    };
+    rust_run(&cfg, &save);
+    let saved = common::read_json(&dir.join("config.json"));
+    assert_eq!(saved["time_axis"]["column"], "\"YEAR\" (YYYY)");
+    assert_eq!(
+        saved["time_axis"]["frequency"],
+        serde_json::json!({"Years": 1})
+    );
+    assert_eq!(saved["time_axis"]["last"], "2008");
 }

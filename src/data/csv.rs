@@ -6,7 +6,9 @@
 //!
 //! - gzip data (found by its magic bytes `1f 8b`, whatever the file's name) is
 //!   decompressed, at most [`MAX_CSV_BYTES`];
-//! - a UTF-8 byte-order mark (Excel's "CSV UTF-8") is dropped;
+//! - a UTF-8 byte-order mark (Excel's "CSV UTF-8") is dropped, other
+//!   encodings are decoded ([`super::encoding`]), and a workbook's sheet is
+//!   read as CSV text ([`super::workbook`]);
 //! - LF, CRLF and bare-CR line endings all end a line; line numbers are the
 //!   file's physical lines, 1-based, also when a quoted field spans lines (a
 //!   record is numbered by its first line); blank lines are skipped;
@@ -43,8 +45,6 @@ const SNIFF_RECORDS: usize = 20;
 /// Records after the header searched for a requested column the header lacks.
 const HEADER_SEARCH_RECORDS: usize = 1000;
 
-const UTF8_BOM: [u8; 3] = [0xef, 0xbb, 0xbf];
-
 /// How a CSV series file is read (`--delimiter`, `--decimal-comma`, `--skip-rows`, `--no-header`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -60,6 +60,15 @@ pub struct CsvFormat {
     pub skip_rows: usize,
     /// The first line is data, not a header; the column is then a 1-based index.
     pub no_header: bool,
+    /// `--encoding`: the text encoding's label (`windows-1252`, `utf-16le`…);
+    /// `None` decodes as [`super::encoding`] describes.
+    pub encoding: Option<String>,
+    /// `--thousands`: how digits are grouped in numbers (see [`crate::data::numbers`]).
+    pub thousands: crate::data::numbers::Thousands,
+    /// The time axis: `--time-column`, `--date-order`, `--sort-time`, `--duplicates`.
+    pub time: crate::data::time::TimeOptions,
+    /// `--sheet`: the sheet of a workbook (`.xlsx`, `.xls`, `.ods`) to read; `None`: the first.
+    pub sheet: Option<String>,
 }
 
 /// The delimiter a file was read with, and whether it was detected or forced.
@@ -107,6 +116,8 @@ pub struct Column {
     pub delimiter: DelimiterUsed,
     /// The data rows' cells, in file order (blank lines skipped).
     pub cells: Vec<Cell>,
+    /// What the reader decided (an encoding, a first line read as data), one line each.
+    pub notes: Vec<String>,
 }
 
 /// Parses a `--delimiter` value: one character, or `\t` / `tab` for a tab.
@@ -160,26 +171,29 @@ pub fn gunzip(bytes: &[u8], source: &str, limit: u64) -> Result<Vec<u8>> {
 }
 
 /// The text a CSV parser should see: `bytes` gunzipped when they start with
-/// the gzip magic bytes, without a UTF-8 byte-order mark, every CRLF and bare
-/// CR turned into LF (so that counting LFs counts physical lines).
+/// the gzip magic bytes, turned into UTF-8 without a byte-order mark
+/// ([`super::encoding::to_utf8`], no `--encoding`), every CRLF and bare CR
+/// turned into LF (so that counting LFs counts physical lines).
 pub fn decode<'a>(bytes: &'a [u8], source: &str) -> Result<Cow<'a, [u8]>> {
+    Ok(decode_with(bytes, source, None)?.0)
+}
+
+/// [`decode`] with `--encoding`'s label, also returning what was decided
+/// about the encoding (one line) when the text was not plain UTF-8.
+pub fn decode_with<'a>(
+    bytes: &'a [u8],
+    source: &str,
+    encoding: Option<&str>,
+) -> Result<super::encoding::Decoded<'a>> {
     let mut data = Cow::Borrowed(bytes);
     if bytes.starts_with(&super::idx::GZIP_MAGIC) {
         data = Cow::Owned(gunzip(bytes, source, MAX_CSV_BYTES)?);
     }
-    if data.starts_with(&UTF8_BOM) {
-        data = match data {
-            Cow::Borrowed(b) => Cow::Borrowed(&b[UTF8_BOM.len()..]),
-            Cow::Owned(mut v) => {
-                v.drain(..UTF8_BOM.len());
-                Cow::Owned(v)
-            }
-        };
-    }
+    let (mut data, note) = super::encoding::to_utf8(data, source, encoding)?;
     if data.contains(&b'\r') {
         data = Cow::Owned(unify_line_ends(&data));
     }
-    Ok(data)
+    Ok((data, note))
 }
 
 /// Turns CRLF and bare CR into LF.
@@ -244,6 +258,185 @@ fn modal_count(counts: &[usize]) -> Option<(usize, usize)> {
     best
 }
 
+/// A CSV text ready to be read: decoded, lines before the header skipped,
+/// the delimiter chosen.
+pub struct Sheet<'a> {
+    data: Cow<'a, [u8]>,
+    /// Byte offset of the text after the skipped lines.
+    start: usize,
+    /// Lines skipped before `start`.
+    base: u64,
+    source: &'a str,
+    format: &'a CsvFormat,
+    /// The delimiter used.
+    pub delimiter: DelimiterUsed,
+    /// What was decided while decoding (an encoding), one line each.
+    pub notes: Vec<String>,
+    /// True when the bytes were a workbook's sheet, not CSV text.
+    pub workbook: bool,
+}
+
+/// The header of a sheet, or its absence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// Physical line of the header; `None` without one.
+    pub line: Option<u64>,
+    /// The column names (`column N` without a header).
+    pub names: Vec<String>,
+}
+
+impl<'a> Sheet<'a> {
+    /// Decodes `bytes` (see [`decode`]), skips [`CsvFormat::skip_rows`] lines
+    /// and chooses the delimiter; `source` names the data in errors.
+    pub fn open(bytes: &'a [u8], source: &'a str, format: &'a CsvFormat) -> Result<Self> {
+        let workbook = super::workbook::is_workbook(bytes);
+        let (data, note) = if workbook {
+            let (text, note) =
+                super::workbook::sheet_as_csv(bytes, source, format.sheet.as_deref())?;
+            (Cow::Owned(text), Some(note))
+        } else {
+            decode_with(bytes, source, format.encoding.as_deref())?
+        };
+        let (body, base) = skip_lines(&data, format.skip_rows, source)?;
+        let start = data.len() - body.len();
+        let delimiter = match format.delimiter {
+            // A sheet is written with `,` between fields.
+            _ if workbook => DelimiterUsed {
+                delimiter: ',',
+                detected: true,
+            },
+            Some(c) => DelimiterUsed {
+                delimiter: char::from(delimiter_byte(c)?),
+                detected: false,
+            },
+            None => DelimiterUsed {
+                delimiter: char::from(detect_delimiter(body, format.decimal_comma)),
+                detected: true,
+            },
+        };
+        Ok(Self {
+            data,
+            start,
+            base,
+            source,
+            format,
+            delimiter,
+            notes: note.into_iter().collect(),
+            workbook,
+        })
+    }
+
+    fn body(&self) -> &[u8] {
+        &self.data[self.start..]
+    }
+
+    fn rows(&self) -> impl Iterator<Item = ::csv::Result<(u64, ::csv::ByteRecord)>> + '_ {
+        records(self.body(), self.delimiter.delimiter as u8, self.base)
+    }
+
+    fn ctx<'s>(&'s self, column: &'s str) -> Ctx<'s> {
+        Ctx {
+            source: self.source,
+            column,
+            delimiter: self.delimiter,
+            decimal_comma: self.format.decimal_comma,
+        }
+    }
+
+    /// True when the first record is the header: not with `--no-header`,
+    /// nor in a one-column file whose first line is a number.
+    fn has_header(&self, first: &::csv::ByteRecord) -> bool {
+        !self.format.no_header && !numeric_single(first)
+    }
+
+    /// The header's names and line (numbered names without a header).
+    pub fn header(&self) -> Result<Header> {
+        let first = self
+            .rows()
+            .next()
+            .transpose()
+            .with_context(|| self.ctx("").broken())?;
+        let Some((line, rec)) = first else {
+            return Ok(Header {
+                line: None,
+                names: Vec::new(),
+            });
+        };
+        if !self.has_header(&rec) {
+            let names = (1..=rec.len()).map(|n| format!("column {n}")).collect();
+            return Ok(Header { line: None, names });
+        }
+        Ok(Header {
+            line: Some(line),
+            names: rec
+                .iter()
+                .map(|b| String::from_utf8_lossy(b).trim().to_string())
+                .collect(),
+        })
+    }
+
+    /// The first `n` data rows, each field as (lossy) trimmed text.
+    pub fn sample(&self, n: usize) -> Vec<Vec<String>> {
+        let mut rows = self.rows().map_while(|r| r.ok()).peekable();
+        if rows.peek().is_some_and(|(_, rec)| self.has_header(rec)) {
+            rows.next();
+        }
+        rows.take(n)
+            .map(|(_, rec)| {
+                rec.iter()
+                    .map(|b| String::from_utf8_lossy(b).trim().to_string())
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Reads the columns `specs` (names or 1-based indices, see
+    /// [`read_column`]) in one pass; every row is checked against the header.
+    pub fn columns(&self, specs: &[&str]) -> Result<Vec<Column>> {
+        let ctx = self.ctx(specs.first().copied().unwrap_or(""));
+        let mut rows = self.rows();
+        let Some(first) = rows.next().transpose().with_context(|| ctx.broken())? else {
+            bail!("{}", ctx.empty(self.format));
+        };
+        let header = self.has_header(&first.1);
+        let mut cols = Vec::with_capacity(specs.len());
+        for &spec in specs {
+            let c = self.ctx(spec);
+            cols.push(match header {
+                true => c.in_header(&first, self.body(), self.base)?,
+                false if self.format.no_header => c.by_index(&first.1, first.0)?,
+                false => c.numeric_first_line(&first.1, first.0)?,
+            });
+        }
+        let trailing =
+            header && first.1.len() > 1 && first.1[first.1.len() - 1].trim_ascii().is_empty();
+        let expected = (first.0, first.1.len(), trailing);
+        let first_row = (!header).then_some(first);
+        for row in first_row.into_iter().map(Ok).chain(rows) {
+            let (line, rec) = row.with_context(|| ctx.broken())?;
+            ctx.check_width(&rec, line, expected, !header)?;
+            for col in &mut cols {
+                let cell = self.ctx(specs[0]).cell(&rec, line, col)?;
+                col.cells.push(cell);
+            }
+        }
+        for col in &mut cols {
+            col.notes.extend(self.notes.iter().cloned());
+        }
+        Ok(cols)
+    }
+}
+
+/// A one-field record that reads as a number: the first line of a headerless
+/// one-column file.
+fn numeric_single(rec: &::csv::ByteRecord) -> bool {
+    rec.len() == 1
+        && std::str::from_utf8(&rec[0])
+            .ok()
+            .map(|t| t.trim().replace(',', "."))
+            .is_some_and(|t| !t.is_empty() && t.parse::<f64>().is_ok_and(f64::is_finite))
+}
+
 /// Reads the column `column` of the CSV data `bytes` (as read from a file;
 /// see the module documentation for what is accepted); `source` names the
 /// data in errors.
@@ -257,45 +450,9 @@ fn modal_count(counts: &[usize]) -> Option<(usize, usize)> {
 /// column first found on a later line (`--skip-rows`), a row with another
 /// number of fields than the header, a cell that is not UTF-8.
 pub fn read_column(bytes: &[u8], source: &str, column: &str, format: &CsvFormat) -> Result<Column> {
-    let data = decode(bytes, source)?;
-    let (body, base) = skip_lines(&data, format.skip_rows, source)?;
-    let delimiter = match format.delimiter {
-        Some(c) => DelimiterUsed {
-            delimiter: char::from(delimiter_byte(c)?),
-            detected: false,
-        },
-        None => DelimiterUsed {
-            delimiter: char::from(detect_delimiter(body, format.decimal_comma)),
-            detected: true,
-        },
-    };
-    let ctx = Ctx {
-        source,
-        column,
-        delimiter,
-        decimal_comma: format.decimal_comma,
-    };
-    let mut rows = records(body, delimiter.delimiter as u8, base);
-    let Some(first) = rows.next().transpose().with_context(|| ctx.broken())? else {
-        bail!("{}", ctx.empty(format));
-    };
-    let (mut col, expected, first_row) = if format.no_header {
-        let (line, rec) = first;
-        (
-            ctx.by_index(&rec, line)?,
-            (line, rec.len()),
-            Some((line, rec)),
-        )
-    } else {
-        let found = ctx.in_header(&first, body, base)?;
-        (found, (first.0, first.1.len()), None)
-    };
-    for row in first_row.into_iter().map(Ok).chain(rows) {
-        let (line, rec) = row.with_context(|| ctx.broken())?;
-        ctx.check_width(&rec, line, expected, format.no_header)?;
-        col.cells.push(ctx.cell(&rec, line, &col)?);
-    }
-    Ok(col)
+    let sheet = Sheet::open(bytes, source, format)?;
+    let mut cols = sheet.columns(&[column])?;
+    cols.pop().context("one column requested")
 }
 
 /// Skips `n` physical lines of `data`; returns the rest and `n`.
@@ -435,6 +592,25 @@ impl Ctx<'_> {
         Ok(self.column_at(number, None))
     }
 
+    /// The column `self.column` of a one-column file whose first line `rec`
+    /// is a number: read as data (said in the column's notes).
+    fn numeric_first_line(&self, rec: &::csv::ByteRecord, line: u64) -> Result<Column> {
+        let text = String::from_utf8_lossy(&rec[0]).trim().to_string();
+        if index_in(self.column) != Some(1) {
+            bail!(
+                "{} has one column, and its first line {text:?} is a number, not a header \
+                 naming {:?}: use --column 1",
+                self.source,
+                self.column
+            );
+        }
+        let mut col = self.column_at(1, None);
+        col.notes.push(format!(
+            "line {line} ({text:?}) is a number: read as data, not as a header"
+        ));
+        Ok(col)
+    }
+
     /// Column `number` (1-based), named `name` by the header on `header_line`.
     fn column_at(&self, number: usize, header: Option<(&str, u64)>) -> Column {
         let (name, label) = match header {
@@ -448,6 +624,7 @@ impl Ctx<'_> {
             header_line: header.map(|(_, line)| line),
             delimiter: self.delimiter,
             cells: Vec::new(),
+            notes: Vec::new(),
         }
     }
 
@@ -565,11 +742,13 @@ impl Ctx<'_> {
         &self,
         rec: &::csv::ByteRecord,
         line: u64,
-        (first_line, width): (u64, usize),
+        (first_line, width, trailing): (u64, usize, bool),
         no_header: bool,
     ) -> Result<()> {
         let n = rec.len();
-        if n == width || (n > width && rec.iter().skip(width).all(|b| b.trim_ascii().is_empty())) {
+        let padded = n > width && rec.iter().skip(width).all(|b| b.trim_ascii().is_empty());
+        // A header ending in one empty field (`Series id,Year,Period,Value,`).
+        if n == width || padded || (trailing && n + 1 == width) {
             return Ok(());
         }
         let reference = if no_header {

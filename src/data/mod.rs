@@ -2,14 +2,18 @@
 
 pub mod batch;
 pub mod csv;
+pub mod encoding;
 pub mod idx;
 pub mod labelled_text;
 pub mod mnist;
+pub mod numbers;
 pub mod sequence;
 pub mod series;
 pub mod shuffle;
 pub mod source;
 pub mod text;
+pub mod time;
+pub mod workbook;
 
 pub use batch::Batches;
 pub use shuffle::{permutation, step_seed};

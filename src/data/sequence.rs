@@ -100,6 +100,8 @@ pub struct SeqData {
     pub test: SeqSet,
     /// How to score.
     pub scoring: Scoring,
+    /// The series' time axis (`--task series` with a time column), for `config.json`.
+    pub time_axis: Option<series::TimeAxis>,
 }
 
 /// `seq_len` steps ending at each target index in `ends`: step s has input
@@ -145,7 +147,7 @@ pub fn series_data(cfg: &SeriesSource, seq_len: usize) -> Result<SeqData> {
             s.name,
             parts.val.len(),
             parts.test.len(),
-            match s.reading_note() {
+            match s.full_note() {
                 note if note.is_empty() => note,
                 note => format!("; {note}"),
             }
@@ -153,6 +155,7 @@ pub fn series_data(cfg: &SeriesSource, seq_len: usize) -> Result<SeqData> {
         train: step_sequences(&scaled, WINDOW + seq_len - 1..n_train, seq_len),
         val: step_sequences(&scaled, val_start..test_start, seq_len),
         test: step_sequences(&scaled, test_start..n, seq_len),
+        time_axis: s.time.clone(),
         scoring: Scoring {
             last_step_only: true,
             scaler: Some(scaler),
@@ -187,6 +190,7 @@ pub fn fold_data(
         train: step_sequences(&scaled, WINDOW + seq_len - 1..train_end, seq_len),
         val: step_sequences(&scaled, held.clone(), seq_len),
         test: step_sequences(&scaled, held, seq_len),
+        time_axis: s.time.clone(),
         scoring: Scoring {
             last_step_only: true,
             scaler: Some(scaler),
@@ -231,6 +235,7 @@ pub fn recall_data(cfg: &RecallConfig, seq_len: usize) -> SeqData {
         train,
         val,
         test,
+        time_axis: None,
         scoring: Scoring {
             last_step_only: false,
             scaler: None,

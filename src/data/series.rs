@@ -23,13 +23,15 @@
 
 use std::path::Path;
 
-use anyhow::{bail, ensure, Result};
+use anyhow::{bail, ensure, Context, Result};
 use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
 use super::csv::{self, CsvFormat, DelimiterUsed};
+use super::numbers;
 use super::shuffle::SplitMix64;
+use super::time::{self, Duplicates, Frequency, Layout};
 
 /// What the CSV loader does with an empty, non-numeric or non-finite cell (`--missing`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Serialize, Deserialize)]
@@ -62,8 +64,59 @@ pub struct Series {
     pub dropped: usize,
     /// Physical line (1-based) of the first row left out, if any.
     pub first_dropped_line: Option<u64>,
-    /// The CSV delimiter used and whether it was detected; `None` for a synthetic series.
+    /// The CSV delimiter used and whether it was detected; `None` for a
+    /// synthetic series or a workbook's sheet.
     pub delimiter: Option<DelimiterUsed>,
+    /// What the reader decided about the file (encoding, header, numbers), one line each.
+    pub notes: Vec<String>,
+    /// The time axis, when the file has a time column (`None` for a synthetic series).
+    pub time: Option<TimeAxis>,
+}
+
+/// The time axis of a series read from a file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimeAxis {
+    /// The time column(s) and layout, e.g. `"Month" (YYYY-MM)`.
+    pub column: String,
+    /// How its cells are written.
+    pub layout: Layout,
+    /// The spacing, when regular.
+    pub frequency: Option<Frequency>,
+    /// Time of the first value.
+    pub first: String,
+    /// Time of the last value.
+    pub last: String,
+    /// The last value's time in the layout's unit.
+    pub last_stamp: time::Stamp,
+    /// Times are shown with a time of day.
+    pub clock: bool,
+    /// What was done to the order of the rows, duplicates, gaps: one line each.
+    pub notes: Vec<String>,
+}
+
+impl TimeAxis {
+    /// One line for the report: `time "Month" (YYYY-MM), monthly, 1949-01 to 1960-12`.
+    pub fn describe(&self) -> String {
+        let freq = self
+            .frequency
+            .map_or("no regular frequency".to_string(), |f| f.to_string());
+        format!(
+            "time {}, {freq}, {} to {}",
+            self.column, self.first, self.last
+        )
+    }
+
+    /// The times of the `steps` values after the last, when the frequency is known.
+    pub fn following(&self, steps: usize) -> Option<Vec<String>> {
+        let freq = self.frequency?;
+        let stamps = time::after(self.last_stamp, self.layout, freq, steps);
+        Some(
+            stamps
+                .into_iter()
+                .map(|s| time::show(s, self.layout, self.clock))
+                .collect(),
+        )
+    }
 }
 
 /// The missing-value markers (compared ignoring ASCII case, after trimming):
@@ -86,36 +139,24 @@ enum CellValue {
     NotNumber,
 }
 
-/// Reads a cell: with `decimal_comma` one `,` is the decimal point and a `.`
-/// is refused; numbers are Rust's `f64` syntax (`1`, `-2.5`, `1e-3`).
-fn cell_value(text: &str, decimal_comma: bool) -> CellValue {
+/// Reads a cell as the column's numbers are read (see [`numbers::decide`]):
+/// a marker, a finite number, a non-finite one (`inf`, `1e999`), a number
+/// only another candidate reading reads (the other decimal separator), or
+/// something else.
+fn cell_value(text: &str, reading: &numbers::ColumnReading) -> CellValue {
     if MISSING_MARKERS.iter().any(|m| m.eq_ignore_ascii_case(text)) {
         return CellValue::Marker;
     }
-    let number = |t: &str| match t.parse::<f64>() {
-        Ok(v) if v.is_finite() => CellValue::Number(v),
-        Ok(_) => CellValue::NonFinite,
-        Err(_) => CellValue::NotNumber,
-    };
-    let comma_as_point = || number(&text.replacen(',', ".", 1));
-    let ours = match (decimal_comma, text.contains('.')) {
-        (true, true) => CellValue::NotNumber,
-        (true, false) => comma_as_point(),
-        (false, _) => number(text),
-    };
-    if ours != CellValue::NotNumber {
-        return ours;
+    if let Some(v) = reading.reading.value(text) {
+        return CellValue::Number(v);
     }
-    // Only a cell that is not a number is tried with the other separator.
-    let other = if decimal_comma {
-        number(text)
-    } else {
-        comma_as_point()
-    };
-    match other {
-        CellValue::Number(_) => CellValue::OtherDecimal,
-        _ => ours,
+    if text.parse::<f64>().is_ok_and(|v| !v.is_finite()) {
+        return CellValue::NonFinite;
     }
+    if reading.other_reads(text) {
+        return CellValue::OtherDecimal;
+    }
+    CellValue::NotNumber
 }
 
 impl Series {
@@ -130,6 +171,29 @@ impl Series {
         if let (n @ 1.., Some(line)) = (self.dropped, self.first_dropped_line) {
             parts.push(format!("dropped {n} rows, the first on line {line}"));
         }
+        parts.extend(self.notes.iter().cloned());
+        parts.join("; ")
+    }
+
+    /// The time axis for the report: which column, its frequency, the first
+    /// and last time, and what was done to the rows' order; empty without one.
+    pub fn time_note(&self) -> String {
+        let Some(t) = &self.time else {
+            return String::new();
+        };
+        let mut parts = vec![t.describe()];
+        parts.extend(t.notes.iter().cloned());
+        parts.join("; ")
+    }
+
+    /// [`Self::reading_note`] and [`Self::time_note`], joined.
+    pub fn full_note(&self) -> String {
+        let parts = [self.reading_note(), self.time_note()];
+        let parts: Vec<&str> = parts
+            .iter()
+            .map(String::as_str)
+            .filter(|p| !p.is_empty())
+            .collect();
         parts.join("; ")
     }
 }
@@ -165,17 +229,43 @@ pub fn parse_csv(
     policy: MissingPolicy,
     format: &CsvFormat,
 ) -> Result<Series> {
-    let col = csv::read_column(bytes, source, column, format)?;
-    // Some(value) for a good cell, None for a gap.
-    let mut cells: Vec<Option<f64>> = Vec::with_capacity(col.cells.len());
-    for cell in &col.cells {
-        match cell_value(&cell.text, format.decimal_comma) {
-            CellValue::Number(v) => cells.push(Some(v)),
-            value => {
-                check_gap(value, cell, &col, policy, source, format)?;
-                cells.push(None);
-            }
-        }
+    let sheet = csv::Sheet::open(bytes, source, format)?;
+    let col = sheet
+        .columns(&[column])?
+        .pop()
+        .context("one column requested")?;
+    let timed = read_times(&sheet, &col, format, source)?;
+    let what = format!("{source}: column {}", col.label);
+    let arranged = match &timed {
+        Some(t) => Some(time::arrange(
+            &t.stamps,
+            &line_numbers(&col),
+            &|s| time::show(s, t.layout, t.clock),
+            &format.time,
+            &format!("{source}: time column {:?}", t.name),
+        )?),
+        None => None,
+    };
+    let groups = match &arranged {
+        Some(a) => a.groups.clone(),
+        None => (0..col.cells.len()).map(|i| vec![i]).collect(),
+    };
+    let numbered: Vec<(u64, &str)> = col
+        .cells
+        .iter()
+        .map(|c| (c.line, c.text.as_str()))
+        .collect();
+    let reading = numbers::decide(
+        &numbered,
+        (format.decimal_comma, format.thousands),
+        col.delimiter.delimiter,
+        &what,
+        &other_cells(&sheet, col.number),
+    )?;
+    // Some(value) for a good group, None for a gap; one per distinct time.
+    let mut cells: Vec<Option<f64>> = Vec::with_capacity(groups.len());
+    for group in &groups {
+        cells.push(group_value(group, &col, &reading, policy, source, format)?);
     }
     let missing = cells.iter().filter(|c| c.is_none()).count();
     let (values, interpolated) = match policy {
@@ -192,15 +282,319 @@ pub fn parse_csv(
         );
     }
     let dropped_rows = dropped(&cells, policy);
+    let line_of = |i: usize| groups[i].iter().map(|&r| col.cells[r].line).min();
+    let mut notes = col.notes.clone();
+    notes.extend(reading.notes.iter().cloned());
+    let time = match (timed, arranged) {
+        (Some(t), Some(a)) => Some(t.axis(&groups, &cells, policy, a.notes, &col)),
+        _ => None,
+    };
     Ok(Series {
         name: format!("{source}:{}", col.name),
         values,
         missing,
         interpolated,
         dropped: dropped_rows.len(),
-        first_dropped_line: dropped_rows.first().map(|&i| col.cells[i].line),
-        delimiter: Some(col.delimiter),
+        first_dropped_line: dropped_rows.first().and_then(|&i| line_of(i)),
+        delimiter: (!sheet.workbook).then_some(col.delimiter),
+        notes,
+        time,
     })
+}
+
+/// The cells of the first rows outside column `number` (1-based), with
+/// their column's name: evidence of the file's decimal separator.
+fn other_cells(sheet: &csv::Sheet<'_>, number: usize) -> Vec<(String, String)> {
+    let names = sheet.header().map(|h| h.names).unwrap_or_default();
+    sheet
+        .sample(time::SNIFF_ROWS)
+        .into_iter()
+        .flat_map(|row| row.into_iter().enumerate())
+        .filter(|(i, _)| i + 1 != number)
+        .map(|(i, text)| {
+            let name = names
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| format!("column {}", i + 1));
+            (name, text)
+        })
+        .collect()
+}
+
+/// Physical lines of a column's cells.
+fn line_numbers(col: &csv::Column) -> Vec<u64> {
+    col.cells.iter().map(|c| c.line).collect()
+}
+
+/// The value of one group of rows sharing a time (one row without
+/// duplicates): the first or last row's, or the mean of those that are
+/// numbers (`--duplicates`); `None` for a gap the policy accepts.
+fn group_value(
+    group: &[usize],
+    col: &csv::Column,
+    reading: &numbers::ColumnReading,
+    policy: MissingPolicy,
+    source: &str,
+    format: &CsvFormat,
+) -> Result<Option<f64>> {
+    let by_line = |pick: fn(u64, u64) -> bool| {
+        group
+            .iter()
+            .copied()
+            .reduce(|a, b| {
+                if pick(col.cells[b].line, col.cells[a].line) {
+                    b
+                } else {
+                    a
+                }
+            })
+            .unwrap_or(0)
+    };
+    let chosen: Vec<usize> = match format.time.duplicates {
+        _ if group.len() == 1 => group.to_vec(),
+        Duplicates::Last => vec![by_line(|b, a| b > a)],
+        Duplicates::Mean => group.to_vec(),
+        Duplicates::First | Duplicates::Error => vec![by_line(|b, a| b < a)],
+    };
+    let (mut sum, mut count, mut gap) = (0.0, 0usize, None);
+    for &i in &chosen {
+        let cell = &col.cells[i];
+        match cell_value(&cell.text, reading) {
+            CellValue::Number(v) => (sum, count) = (sum + v, count + 1),
+            value => gap = gap.or(Some((value, cell))),
+        }
+    }
+    if count == 0 {
+        if let Some((value, cell)) = gap {
+            check_gap(value, cell, col, policy, source, format)?;
+        }
+        return Ok(None);
+    }
+    Ok(Some(sum / count as f64))
+}
+
+/// The time column of a file as read: its stamps, one per data row.
+struct Timed {
+    name: String,
+    layout: Layout,
+    /// True when some time has a time of day (shown in messages and forecasts).
+    clock: bool,
+    stamps: Vec<time::Stamp>,
+    /// How it was found and read, for the report.
+    how: String,
+}
+
+/// Finds (or takes `--time-column`) and parses the time column of `sheet`;
+/// `None` with `--time-column none` or when no column holds times.
+fn read_times(
+    sheet: &csv::Sheet<'_>,
+    value: &csv::Column,
+    format: &CsvFormat,
+    source: &str,
+) -> Result<Option<Timed>> {
+    let opts = &format.time;
+    if opts.disabled() {
+        return Ok(None);
+    }
+    let header = sheet.header()?;
+    let sample = sheet.sample(time::SNIFF_ROWS);
+    let found = match &opts.column {
+        Some(spec) => {
+            let col = sheet
+                .columns(&[spec.as_str()])?
+                .pop()
+                .context("one column")?;
+            let what = format!("{source}: --time-column {spec}");
+            let found = time::found_at(
+                &header.names,
+                &sample,
+                col.number,
+                true,
+                opts.date_order,
+                &what,
+            )?;
+            let Some(found) = found else {
+                bail!(
+                    "{what}: column {} does not hold times this reader knows in its first rows \
+                     (like {:?}): it reads YYYY, YYYY-MM, YYYY-Qn, YYYY-MM-DD[ HH:MM[:SS]], \
+                     DD/MM/YYYY, MM/DD/YYYY and YYYYMMDD",
+                    col.label,
+                    col.cells.first().map_or("", |c| c.text.as_str())
+                );
+            };
+            found
+        }
+        None => match time::detect(
+            &header.names,
+            &sample,
+            value.number,
+            opts.date_order,
+            source,
+        )? {
+            Some(found) => found,
+            None => return Ok(None),
+        },
+    };
+    parse_times(sheet, &header, &found, source).map(Some)
+}
+
+/// The spec that names column `number` of `header`: its name when no other
+/// column shares it (ignoring case), else its index.
+fn spec_of(header: &csv::Header, number: usize) -> String {
+    let name = &header.names[number - 1];
+    let unique = header
+        .names
+        .iter()
+        .filter(|n| n.eq_ignore_ascii_case(name))
+        .count()
+        == 1;
+    let is_index = name.trim().parse::<usize>().is_ok();
+    if header.line.is_some() && unique && !is_index {
+        name.clone()
+    } else {
+        number.to_string()
+    }
+}
+
+/// Parses every row's time (joined with a time-of-day column when found);
+/// a row that does not parse is an error naming its line.
+fn parse_times(
+    sheet: &csv::Sheet<'_>,
+    header: &csv::Header,
+    found: &time::Found,
+    source: &str,
+) -> Result<Timed> {
+    let mut specs = vec![spec_of(header, found.number)];
+    specs.extend(found.time_of_day.map(|n| spec_of(header, n)));
+    let refs: Vec<&str> = specs.iter().map(String::as_str).collect();
+    let cols = sheet.columns(&refs)?;
+    let (dates, clocks) = (&cols[0], cols.get(1));
+    let layout = found.layout;
+    let mut stamps = Vec::with_capacity(dates.cells.len());
+    let mut clock = clocks.is_some();
+    for (i, cell) in dates.cells.iter().enumerate() {
+        let tod = clocks.map(|c| time::time_of_day(&c.cells[i].text));
+        let stamp = time::parse(&cell.text, layout).zip(tod.unwrap_or(Some(0)));
+        let Some((day, tod)) = stamp else {
+            let example = dates.cells.first().map_or("", |c| c.text.as_str());
+            let held = match clocks {
+                Some(c) => format!("{:?} {:?}", cell.text, c.cells[i].text),
+                None => format!("{:?}", cell.text),
+            };
+            bail!(
+                "{source} line {}: time column {} holds {held}, not a time written like the \
+                 other rows ({}, e.g. {example:?}): a totals or footer row, or a note? Delete that \
+                 line (the time column orders the rows; --time-column none reads them in file \
+                 order without one)",
+                cell.line,
+                dates.label,
+                layout.name()
+            );
+        };
+        clock |= day.rem_euclid(86_400) != 0 && layout_has_clock(layout);
+        stamps.push(day + tod);
+    }
+    let joined = clocks.map_or(String::new(), |c| format!(" + {}", c.label));
+    let how = match &found.order_note {
+        Some(order) => format!("{}{joined} ({}, {order})", dates.label, layout.name()),
+        None => format!("{}{joined} ({})", dates.label, layout.name()),
+    };
+    Ok(Timed {
+        name: dates.name.clone(),
+        layout,
+        clock,
+        stamps,
+        how,
+    })
+}
+
+/// True for layouts whose stamps are seconds (a time of day is possible).
+fn layout_has_clock(layout: Layout) -> bool {
+    !matches!(
+        layout,
+        Layout::Year | Layout::YearMonth | Layout::YearQuarter | Layout::MonthName
+    )
+}
+
+impl Timed {
+    /// The time axis of the values kept (one per group, after `policy`),
+    /// with the frequency and the gaps of the rows read.
+    fn axis(
+        &self,
+        groups: &[Vec<usize>],
+        cells: &[Option<f64>],
+        policy: MissingPolicy,
+        mut notes: Vec<String>,
+        col: &csv::Column,
+    ) -> TimeAxis {
+        let stamps: Vec<time::Stamp> = groups.iter().map(|g| self.stamps[g[0]]).collect();
+        let show = |s| time::show(s, self.layout, self.clock);
+        let freq = time::frequency(&stamps, self.layout);
+        match &freq {
+            Some((f, steps)) => {
+                if let Some(note) = gap_note(steps, &stamps, groups, col, &show, f) {
+                    notes.push(note);
+                }
+            }
+            None if stamps.len() >= 3 => {
+                notes.push("times irregularly spaced: no frequency".to_string());
+            }
+            None => {}
+        }
+        let kept = match policy {
+            MissingPolicy::Interpolate => {
+                let first = cells.iter().position(Option::is_some).unwrap_or(0);
+                let last = cells.iter().rposition(Option::is_some).unwrap_or(0);
+                stamps.get(first..=last).unwrap_or(&[]).to_vec()
+            }
+            _ => (0..stamps.len())
+                .filter(|&i| cells[i].is_some())
+                .map(|i| stamps[i])
+                .collect(),
+        };
+        let (first, last) = (
+            kept.first().copied().unwrap_or(0),
+            kept.last().copied().unwrap_or(0),
+        );
+        TimeAxis {
+            column: self.how.clone(),
+            layout: self.layout,
+            frequency: freq.map(|f| f.0),
+            first: show(first),
+            last: show(last),
+            last_stamp: last,
+            clock: self.clock,
+            notes,
+        }
+    }
+}
+
+/// One line on the gaps of a regular series (`steps` in its unit), if any.
+fn gap_note(
+    steps: &[i64],
+    stamps: &[time::Stamp],
+    groups: &[Vec<usize>],
+    col: &csv::Column,
+    show: &dyn Fn(time::Stamp) -> String,
+    freq: &time::Frequency,
+) -> Option<String> {
+    let first = steps.iter().position(|&s| s > 1)?;
+    let gaps = steps.iter().filter(|&&s| s > 1).count();
+    let missing: i64 = steps.iter().map(|s| s - 1).sum();
+    let line = groups[first]
+        .iter()
+        .map(|&r| col.cells[r].line)
+        .max()
+        .unwrap_or(0);
+    let (plural, missing_plural) = (
+        if gaps == 1 { "" } else { "s" },
+        if missing == 1 { "" } else { "s" },
+    );
+    Some(format!(
+        "{gaps} gap{plural} in the {freq} times ({missing} time{missing_plural} missing), the \
+         first after {} (line {line})",
+        show(stamps[first])
+    ))
 }
 
 /// Indices of the gaps of `cells` that `policy` leaves out.
@@ -336,6 +730,8 @@ pub fn noisy_sine(cfg: &SineConfig, seed: u64) -> Series {
         dropped: 0,
         first_dropped_line: None,
         delimiter: None,
+        notes: Vec::new(),
+        time: None,
     }
 }
 

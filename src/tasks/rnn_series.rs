@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use tch::nn::{self, ModuleT};
 use tch::{Device, Tensor};
 
-use crate::data::series::{self, noisy_sine, tensor_values, Scaler, Series, SineConfig, Windows};
+use crate::data::series::{
+    self, noisy_sine, tensor_values, Scaler, Series, SineConfig, TimeAxis, Windows,
+};
 use crate::data::source::SeriesSource;
 use crate::metrics::RegressionScores;
 use crate::models::{RecurrentNet, RnnConfig};
@@ -62,6 +64,9 @@ pub struct SeriesConfig {
     /// training part and saved in `config.json`, so that a loaded model
     /// (`--load`) scales any series as it was trained. `None` before training.
     pub scaler: Option<Scaler>,
+    /// The time axis of the series trained on (which column, its layout and
+    /// frequency), recorded in `config.json`; `None` without a time column.
+    pub time_axis: Option<TimeAxis>,
 }
 
 impl Default for SeriesConfig {
@@ -88,6 +93,7 @@ impl Default for SeriesConfig {
             forecast: 0,
             tune: TuneConfig::default(),
             scaler: None,
+            time_axis: None,
         }
     }
 }
@@ -302,6 +308,9 @@ pub struct DataSummary {
     pub interpolated: usize,
     /// How the file was read (delimiter, dropped rows); empty for `--synthetic`.
     pub reading: String,
+    /// The time axis (column, frequency, first and last time, order and
+    /// gap notices); empty without a time column.
+    pub time: String,
     /// Windows in the training, validation and test parts.
     pub windows: [usize; 3],
     /// The scaler fitted on the training part.
@@ -334,6 +343,8 @@ pub struct SeriesResults {
     pub test_predictions: Vec<f64>,
     /// Recursive forecast of the `forecast` values after the series' end.
     pub forecast: Vec<f64>,
+    /// Their times, when the series' frequency is known.
+    pub forecast_times: Option<Vec<String>>,
 }
 
 /// Predictions of the model for a window set, in the series' units.
@@ -439,6 +450,7 @@ impl Task for RnnSeries {
 
     fn fitted_settings(&self, cfg: &mut SeriesConfig, data: &PreparedSeries) {
         cfg.scaler = Some(data.scaler);
+        cfg.time_axis = data.series.time.clone();
     }
 
     fn describe(&self, cfg: &SeriesConfig, data: &PreparedSeries) -> String {
@@ -447,7 +459,7 @@ impl Task for RnnSeries {
             "{} ({} values{}{}), windows {} train / {} val / {} test, {}",
             s.name,
             s.values.len(),
-            match s.reading_note() {
+            match s.full_note() {
                 note if note.is_empty() => note,
                 note => format!("; {note}"),
             },
@@ -518,6 +530,7 @@ impl Task for RnnSeries {
             test_positions: data.test.target_positions(),
             test_truth: truth,
             test_predictions: predictions,
+            forecast_times: forecast_times(&data.series, cfg.forecast),
             forecast,
         };
         if let Some(path) = &self.plot {
@@ -590,6 +603,7 @@ impl DataSummary {
             missing: data.series.missing,
             interpolated: data.series.interpolated,
             reading: data.series.reading_note(),
+            time: data.series.time_note(),
             windows: [
                 data.train.windows.len(),
                 data.val.windows.len(),
@@ -652,6 +666,16 @@ pub struct ForecastReport {
     pub last_value: f64,
     /// `forecast[k]` is step `k + 1` after the series' end, in its units.
     pub forecast: Vec<f64>,
+    /// The time of each step, when the series' frequency is known.
+    pub times: Option<Vec<String>>,
+    /// The series' time axis (`None` without a time column).
+    pub time_axis: Option<TimeAxis>,
+}
+
+/// The times of `steps` values after the end of `series`, when its frequency is known.
+fn forecast_times(series: &Series, steps: usize) -> Option<Vec<String>> {
+    let times = series.time.as_ref()?.following(steps)?;
+    (steps > 0).then_some(times)
 }
 
 /// Forecasts `cfg.forecast` values after the end of `cfg`'s series with the
@@ -701,12 +725,20 @@ pub fn forecast_only(
         scaler,
         last_value: series.values[series.values.len() - 1],
         forecast: values,
+        times: forecast_times(&series, steps),
+        time_axis: series.time.clone(),
         config: cfg,
     };
     if let Some(path) = forecast_csv {
-        let mut text = String::from("step,value\n");
+        let mut text = String::from(match report.times {
+            Some(_) => "step,time,value\n",
+            None => "step,value\n",
+        });
         for (k, v) in report.forecast.iter().enumerate() {
-            text.push_str(&format!("{},{v}\n", k + 1));
+            match &report.times {
+                Some(t) => text.push_str(&format!("{},{},{v}\n", k + 1, t[k])),
+                None => text.push_str(&format!("{},{v}\n", k + 1)),
+            }
         }
         crate::checkpoint::write_text(path, &text)?;
     }
@@ -723,9 +755,22 @@ impl std::fmt::Display for ForecastReport {
             "forecast of {} ({} values, last {:.4}) with the checkpoint's scaler (mean {:.4}, std {:.4}):",
             self.series, self.points, self.last_value, self.scaler.mean, self.scaler.std
         )?;
-        writeln!(f, "step  value")?;
-        for (k, v) in self.forecast.iter().enumerate() {
-            writeln!(f, "{:>4}  {v:.4}", k + 1)?;
+        if let Some(t) = &self.time_axis {
+            writeln!(f, "{}", t.describe())?;
+        }
+        match &self.times {
+            Some(times) => {
+                writeln!(f, "step  time  value")?;
+                for (k, v) in self.forecast.iter().enumerate() {
+                    writeln!(f, "{:>4}  {}  {v:.4}", k + 1, times[k])?;
+                }
+            }
+            None => {
+                writeln!(f, "step  value")?;
+                for (k, v) in self.forecast.iter().enumerate() {
+                    writeln!(f, "{:>4}  {v:.4}", k + 1)?;
+                }
+            }
         }
         Ok(())
     }
@@ -744,6 +789,9 @@ pub fn print_report(r: &SeriesReport) {
     );
     if !t.data.reading.is_empty() {
         println!("read              {}", t.data.reading);
+    }
+    if !t.data.time.is_empty() {
+        println!("time axis         {}", t.data.time);
     }
     println!(
         "model             {} cell, hidden {}, {} layer(s), {} parameters; window {}, horizon {}",
@@ -781,5 +829,8 @@ pub fn print_report(r: &SeriesReport) {
             t.forecast.len(),
             shown.join(", ")
         );
+        if let Some(times) = &t.forecast_times {
+            println!("forecast times: {}", times.join(", "));
+        }
     }
 }

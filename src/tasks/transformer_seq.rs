@@ -75,6 +75,9 @@ pub struct SequenceConfig {
     pub recall: RecallConfig,
     /// Fine-tuning, learning-rate schedule, early stopping.
     pub tune: TuneConfig,
+    /// The time axis of the series trained on (column, layout, frequency),
+    /// recorded in `config.json`; `None` without a time column or for `--task recall`.
+    pub time_axis: Option<crate::data::series::TimeAxis>,
 }
 
 impl Default for SequenceConfig {
@@ -106,6 +109,7 @@ impl SequenceConfig {
             series: SeriesSource::default(),
             recall: RecallConfig::default(),
             tune: TuneConfig::default(),
+            time_axis: None,
         }
     }
 
@@ -376,6 +380,10 @@ impl Task for TransformerSeq {
         data.train.xs = data.train.xs.to_device(device);
         data.train.ys = data.train.ys.to_device(device);
         Ok(data)
+    }
+
+    fn fitted_settings(&self, cfg: &mut SequenceConfig, data: &SeqData) {
+        cfg.time_axis = data.time_axis.clone();
     }
 
     fn describe(&self, cfg: &SequenceConfig, data: &SeqData) -> String {
