@@ -148,7 +148,7 @@ impl UserFiles {
         .unwrap();
         std::fs::write(notes.join("b.txt"), &b[..b.len() / 2]).unwrap();
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        std::io::Write::write_all(&mut gz, b[b.len() / 2..].as_bytes()).unwrap();
+        std::io::Write::write_all(&mut gz, &b.as_bytes()[b.len() / 2..]).unwrap();
         std::fs::write(dir.join("diary.txt.gz"), gz.finish().unwrap()).unwrap();
     }
 

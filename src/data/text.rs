@@ -246,7 +246,7 @@ mod tests {
     #[test]
     fn vocab_round_trips_and_refuses_unknown_characters() {
         let v = CharVocab::from_text("hello, world\n");
-        assert_eq!(v.len(), 9);
+        assert_eq!(v.len(), 10); // h e l o , space w r d \n
         let ids = v.encode("world", "the prompt").expect("known characters");
         assert_eq!(v.decode(&ids), "world");
         let err = v

@@ -192,7 +192,7 @@ impl LmTrainConfig {
                 self.lr
             );
         }
-        if !(self.clip_grad_norm >= 0.0) {
+        if self.clip_grad_norm.is_nan() || self.clip_grad_norm < 0.0 {
             bail!(
                 "--clip-grad-norm must be 0 (off) or positive, got {}",
                 self.clip_grad_norm
