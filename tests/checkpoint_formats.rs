@@ -298,32 +298,6 @@ fn files_that_are_no_checkpoint_are_described() {
     assert_has(&refusal(&dir), &["is a folder, not a file", "page.pt"]);
 }
 
-/// `cnn_mnist`, built from this source (cargo does nothing when it is fresh).
-fn cnn_mnist() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let exe = std::env::current_exe().expect("the test binary's path");
-        // <target>/release/deps/checkpoint_formats-<hash>
-        let profile = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("the test binary is in <target>/<profile>/deps");
-        let target = profile.parent().expect("<target>/<profile>");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--release", "--example", "cnn_mnist"])
-            .env("CARGO_TARGET_DIR", target)
-            .current_dir(common::repo_root())
-            .status()
-            .expect("cargo runs");
-        assert!(
-            status.success(),
-            "cargo build --release --example cnn_mnist failed"
-        );
-        profile.join("examples/cnn_mnist")
-    })
-}
-
 /// The confusion matrix of `cnn_mnist --load file --eval-only` on 500 test images.
 fn confusion(file: &Path, out: &Path) -> Vec<Vec<u64>> {
     let json = out.join(format!(
@@ -647,4 +621,9 @@ fn resume_loads_the_optimizer_files_or_says_they_are_missing_or_do_not_fit() {
         tchport::train::load_optimizer(&ckpt, &mut tiny).expect_err("1 param")
     );
     common::assert_has(&msg, &["group 0 has 6 parameters, this run's has 1"]);
+}
+
+/// `cnn_mnist`, built from this source first.
+fn cnn_mnist() -> PathBuf {
+    common::built_example("cnn_mnist")
 }

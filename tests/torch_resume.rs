@@ -12,28 +12,6 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The `cnn_mnist` example, built into this test's target folder.
-fn cnn_mnist() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let profile = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test binary is in <target>/<profile>/deps");
-    let target = profile.parent().expect("<target>/<profile>");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "--release", "--example", "cnn_mnist"])
-        .env("CARGO_TARGET_DIR", target)
-        .current_dir(common::repo_root())
-        .status()
-        .expect("cargo runs");
-    assert!(
-        status.success(),
-        "cargo build --release --example cnn_mnist failed"
-    );
-    profile.join("examples/cnn_mnist")
-}
-
 /// 300 images at batch 50: 6 Adam steps an epoch.
 const DATA: &str = "--batch-size 50 --train-limit 300 --test-limit 100 --seed 2";
 
@@ -181,4 +159,9 @@ fn a_pytorch_checkpoint_of_another_optimizer_or_without_save_is_refused() {
         &["is a PyTorch training checkpoint: add --save PATH"],
     );
     assert!(!save.exists(), "nothing was written");
+}
+
+/// The `cnn_mnist` example, built from this source first.
+fn cnn_mnist() -> PathBuf {
+    common::built_example("cnn_mnist")
 }

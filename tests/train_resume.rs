@@ -62,8 +62,8 @@ fn build<M>(seed: i64, new: impl Fn(&nn::Path) -> M) -> (nn::VarStore, M) {
     (vs, m)
 }
 
-/// A small Transformer with dropout 0.1 everywhere `nn.TransformerEncoderLayer` has it.
-fn transformer(seed: i64) -> (nn::VarStore, SeqTransformer) {
+/// A small Transformer with `dropout` everywhere `nn.TransformerEncoderLayer` has it.
+fn transformer(seed: i64, dropout: f64) -> (nn::VarStore, SeqTransformer) {
     build(seed, |p| {
         SeqTransformer::new(
             p,
@@ -72,24 +72,7 @@ fn transformer(seed: i64) -> (nn::VarStore, SeqTransformer) {
                 heads: 2,
                 layers: 1,
                 ff_dim: 32,
-                dropout: 0.1,
-                ..TransformerConfig::default()
-            },
-        )
-    })
-}
-
-/// The same Transformer without dropout.
-fn transformer_without_dropout(seed: i64) -> (nn::VarStore, SeqTransformer) {
-    build(seed, |p| {
-        SeqTransformer::new(
-            p,
-            &TransformerConfig {
-                d_model: 16,
-                heads: 2,
-                layers: 1,
-                ff_dim: 32,
-                dropout: 0.0,
+                dropout,
                 ..TransformerConfig::default()
             },
         )
@@ -139,7 +122,7 @@ fn scheduled<'a>(t: Trainer<'a>, optim: &OptimConfig, warm: Warmup) -> Trainer<'
 /// another seed (which also moves libtorch's generator elsewhere); the final
 /// weights must be equal to the last bit.
 fn resume_every_step_matches<M: nn::ModuleT>(
-    make: fn(i64) -> (nn::VarStore, M),
+    make: impl Fn(i64) -> (nn::VarStore, M),
     (xs, ys): (&Tensor, &Tensor),
     (cfg, optim, warm): (&LoopConfig, &OptimConfig, Warmup),
     loss: Loss,
@@ -245,11 +228,7 @@ fn transformer_resumes(optim: OptimConfig, dropout: f64, warm: Warmup, name: &st
         batch_size: 10,
         ..CFG
     };
-    let make = if dropout > 0.0 {
-        transformer
-    } else {
-        transformer_without_dropout
-    };
+    let make = move |seed| transformer(seed, dropout);
     resume_every_step_matches(make, (&xs, &ys), (&cfg, &optim, warm), Loss::Mse, name);
 }
 

@@ -8,20 +8,12 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::assert_has;
 use tchport::data::shuffle::SplitMix64;
 
 fn run(args: &[String]) -> (bool, String) {
-    let out = Command::new(common::example_binary("transformer_lm"))
-        .args(args)
-        .current_dir(common::repo_root())
-        .output()
-        .expect("transformer_lm runs");
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.success(), text)
+    common::run_example(&common::example_binary("transformer_lm"), args)
 }
 
 fn words(s: &str) -> Vec<String> {

@@ -10,7 +10,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::assert_has;
 use serde_json::Value;
@@ -43,14 +42,7 @@ fn flags(text: &Path) -> Vec<String> {
 }
 
 fn run_rust(args: &[String]) -> (bool, String) {
-    let out = Command::new(lm())
-        .args(args)
-        .current_dir(common::repo_root())
-        .output()
-        .expect("transformer_lm runs");
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.success(), text)
+    common::run_example(&lm(), args)
 }
 
 fn close(name: &str, got: &Value, want: &Value) {

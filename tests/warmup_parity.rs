@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use tchport::schedule::{warmed_lr, LrSchedule};
@@ -76,28 +76,6 @@ fn warmup_rates_equal_pytorchs_lambda_lr_composed_with_each_schedule() {
     }
 }
 
-/// The `cnn_mnist` example, built into this test's target folder.
-fn cnn_mnist() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let profile = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test binary is in <target>/<profile>/deps");
-    let target = profile.parent().expect("<target>/<profile>");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "--release", "--example", "cnn_mnist"])
-        .env("CARGO_TARGET_DIR", target)
-        .current_dir(common::repo_root())
-        .status()
-        .expect("cargo runs");
-    assert!(
-        status.success(),
-        "cargo build --release --example cnn_mnist failed"
-    );
-    profile.join("examples/cnn_mnist")
-}
-
 #[test]
 fn a_warmed_up_adam_run_equals_its_pytorch_twin() {
     let dir = common::scratch("warmup-twin");
@@ -143,4 +121,9 @@ fn a_warmed_up_adam_run_equals_its_pytorch_twin() {
         "warm-up run against its twin: worst |Δ| {worst:e} over {} tensors",
         want.len()
     );
+}
+
+/// The `cnn_mnist` example, built from this source first.
+fn cnn_mnist() -> PathBuf {
+    common::built_example("cnn_mnist")
 }

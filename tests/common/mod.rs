@@ -34,6 +34,48 @@ pub fn example_binary(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// Example `name`, built from this source into this test's target folder
+/// first (cargo does nothing when it is fresh; once per test process), for
+/// tests that `cargo test --test X` may run before the examples are built.
+pub fn built_example(name: &str) -> PathBuf {
+    static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let bin = example_binary(name);
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if !built.iter().any(|n| n == name) {
+        let target = bin
+            .parent()
+            .and_then(Path::parent)
+            .and_then(Path::parent)
+            .expect("<target>/<profile>/examples");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = std::process::Command::new(cargo)
+            .args(["build", "--release", "--example", name])
+            .env("CARGO_TARGET_DIR", target)
+            .current_dir(parity::repo_root())
+            .status()
+            .expect("cargo runs");
+        assert!(
+            status.success(),
+            "cargo build --release --example {name} failed"
+        );
+        built.push(name.to_string());
+    }
+    bin
+}
+
+/// Runs `program` with `args` from the repository root: whether it
+/// succeeded, and its stdout followed by its stderr.
+pub fn run_example(program: &Path, args: &[String]) -> (bool, String) {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .current_dir(parity::repo_root())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
 /// Asserts that `msg` contains every one of `parts`, then prints it.
 #[track_caller]
 pub fn assert_has(msg: &str, parts: &[&str]) {

@@ -14,7 +14,7 @@ use tch::Device;
 use super::bow::{self, BagOfWords};
 use super::classify::{self, Encoded, GptClassifier};
 use super::config::{Config, LmTrainConfig};
-use super::{vocab_path, RunOptions};
+use super::{read_saved, vocab_path, RunOptions};
 use crate::checkpoint;
 use crate::data::labelled_text::{read_rated_sentences, train_val_test, LabelledText};
 use crate::data::shuffle::{permutation, step_seed};
@@ -85,13 +85,15 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<ClassifyReport> {
         checkpoint::save_with_config(&vs, path, &cfg)?;
         checkpoint::write_json(&vocab_path(path), &vocab)?;
     }
-    let report = score(&model, (&train, &test, &te), &cfg, device)?;
+    let scores = score(&model, (&train, &test, &te), &cfg, device)?;
     let report = ClassifyReport {
         config: cfg.clone(),
         init_from: backbone,
         sizes: [train.len(), val.len(), test.len()],
         epochs,
-        ..report
+        test: scores.test,
+        majority: scores.majority,
+        bag_of_words: scores.bag_of_words,
     };
     print_report(&report, &test.class_names);
     if let Some(path) = &opts.metrics_json {
@@ -123,21 +125,7 @@ fn backbone(cfg: &Config, train: &LabelledText) -> Result<(Config, CharVocab, Op
         cfg.model.vocab_size = vocab.len() as i64;
         return Ok((cfg, vocab, None));
     };
-    let saved: Config = checkpoint::read_config(&path)?.with_context(|| {
-        format!(
-            "{} has no config.json beside it: --init-from needs a transformer_lm --save",
-            path.display()
-        )
-    })?;
-    let vocab_file = vocab_path(&path);
-    let text = std::fs::read_to_string(&vocab_file).with_context(|| {
-        format!(
-            "{} is not a transformer_lm checkpoint: no vocab.json beside it",
-            path.display()
-        )
-    })?;
-    let vocab: CharVocab = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a vocabulary file", vocab_file.display()))?;
+    let (saved, vocab) = read_saved(&path)?;
     cfg.model = saved.model;
     Ok((cfg, vocab, Some(path)))
 }
@@ -211,22 +199,24 @@ fn fit(
 }
 
 /// The test reports of the model and of the two baselines.
+struct TestScores {
+    test: ClassificationReport,
+    majority: ClassificationReport,
+    bag_of_words: ClassificationReport,
+}
+
 fn score(
     model: &GptClassifier,
     (train, test, encoded): (&LabelledText, &LabelledText, &Encoded),
     cfg: &Config,
     device: Device,
-) -> Result<ClassifyReport> {
+) -> Result<TestScores> {
     let classes = test.class_names.len();
     let (pred, _) = classify::predict(model, encoded, cfg.train.batch_size as usize, device)?;
     let report = |p: &[i64]| ConfusionMatrix::new(&test.labels, p, classes).report();
     let majority = vec![bow::majority(&train.labels, classes); test.len()];
     let bag = BagOfWords::fit(train, cfg.train.seed)?.predict(&test.texts)?;
-    Ok(ClassifyReport {
-        config: cfg.clone(),
-        init_from: None,
-        sizes: [0; 3],
-        epochs: Vec::new(),
+    Ok(TestScores {
         test: report(&pred),
         majority: report(&majority),
         bag_of_words: report(&bag),

@@ -107,12 +107,8 @@ pub fn run(cfg: &Config, gen: &GenerateConfig, opts: &RunOptions) -> Result<Repo
     cfg.train.validate()?;
     let text = read_text(&cfg, vocab, progress)?;
     text.vocab.encode(&gen.prompt, "--prompt")?; // refused before training, not after
-    let mut model_cfg = cfg.model.clone();
-    model_cfg.vocab_size = text.vocab.len() as i64;
-    let cfg = Config {
-        model: model_cfg,
-        ..cfg
-    };
+    let mut cfg = cfg;
+    cfg.model.vocab_size = text.vocab.len() as i64;
 
     tch::manual_seed(cfg.train.seed as i64);
     let mut vs = nn::VarStore::new(tch::Device::Cpu);
@@ -187,9 +183,9 @@ fn model_line(m: &crate::models::GptConfig, parameters: i64, device: tch::Device
     )
 }
 
-/// The configuration and vocabulary saved beside `path`; the text options
-/// stay the command line's (the text scored may be another).
-fn loaded_config(cli: &Config, path: &Path) -> Result<(Config, Option<CharVocab>)> {
+/// The configuration and vocabulary saved beside the checkpoint `path` by
+/// `--save` (`config.json`, `vocab.json`); errors name the missing file.
+pub fn read_saved(path: &Path) -> Result<(Config, CharVocab)> {
     let saved: Config = checkpoint::read_config(path)?.with_context(|| {
         format!(
             "{} has no config.json beside it: transformer_lm needs the model's shape and vocabulary \
@@ -207,13 +203,19 @@ fn loaded_config(cli: &Config, path: &Path) -> Result<(Config, Option<CharVocab>
     })?;
     let vocab: CharVocab = serde_json::from_str(&text)
         .with_context(|| format!("{} is not a vocabulary file", vocab_file.display()))?;
+    Ok((saved, vocab))
+}
+
+/// `--load`: the saved model's configuration and vocabulary; the text options
+/// stay the command line's (the text scored may be another), and so does the
+/// seed (it seeds the sampling).
+fn loaded_config(cli: &Config, path: &Path) -> Result<(Config, Option<CharVocab>)> {
+    let (saved, vocab) = read_saved(path)?;
     let cfg = Config {
         data: cli.data.clone(),
-        model: saved.model,
-        // The seed of this run (sampling); the rest says how the model was trained.
         train: LmTrainConfig {
             seed: cli.train.seed,
-            ..saved.train
+            ..saved.train.clone()
         },
         ..saved
     };
