@@ -171,17 +171,30 @@ impl CausalSelfAttention {
         }
     }
 
-    /// `[batch, t, n_embd] -> [batch, t, n_embd]`
-    fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+    /// q, k and v of `x` `[batch, t, n_embd]`, each `[batch, head, t, head_size]`.
+    fn qkv(&self, x: &Tensor) -> (Tensor, Tensor, Tensor) {
         let (b, t, c) = x.size3().expect("attention input is [batch, t, n_embd]");
         let heads = |h: &Tensor| h.view([b, t, self.n_head, c / self.n_head]).transpose(1, 2);
         let qkv = x.apply(&self.c_attn).split(c, 2); // 3 × [batch, t, n_embd]
-        let (q, k, v) = (heads(&qkv[0]), heads(&qkv[1]), heads(&qkv[2])); // [batch, head, t, hs]
+        (heads(&qkv[0]), heads(&qkv[1]), heads(&qkv[2]))
+    }
+
+    /// The heads `[batch, head, t, hs]` merged back and projected: `[batch, t, n_embd]`.
+    fn project(&self, y: Tensor) -> Tensor {
+        let (b, _, t, _) = y.size4().expect("attention output is [batch, head, t, hs]");
+        y.transpose(1, 2)
+            .contiguous()
+            .view([b, t, -1])
+            .apply(&self.c_proj)
+    }
+
+    /// `[batch, t, n_embd] -> [batch, t, n_embd]`
+    fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+        let (q, k, v) = self.qkv(x);
         let p = if train { self.dropout } else { 0.0 };
         let y =
             Tensor::scaled_dot_product_attention(&q, &k, &v, None::<Tensor>, p, true, None, false); // [batch, head, t, hs]
-        let y = y.transpose(1, 2).contiguous().view([b, t, c]);
-        dropout(y.apply(&self.c_proj), self.dropout, train)
+        dropout(self.project(y), self.dropout, train)
     }
 }
 
@@ -192,10 +205,8 @@ impl CausalSelfAttention {
     /// positions attend causally among themselves; one new position after a
     /// cache attends to all of it (nothing is in its future).
     fn forward_cached(&self, x: &Tensor, kv: &mut Option<(Tensor, Tensor)>) -> Tensor {
-        let (b, t, c) = x.size3().expect("attention input is [batch, t, n_embd]");
-        let heads = |h: &Tensor| h.view([b, t, self.n_head, c / self.n_head]).transpose(1, 2);
-        let qkv = x.apply(&self.c_attn).split(c, 2);
-        let (q, k, v) = (heads(&qkv[0]), heads(&qkv[1]), heads(&qkv[2])); // [batch, head, t, hs]
+        let t = x.size()[1];
+        let (q, k, v) = self.qkv(x); // [batch, head, t, hs]
         let causal = kv.is_none();
         assert!(causal || t == 1, "after a cache, one position at a time");
         let (k, v) = match kv.take() {
@@ -213,10 +224,7 @@ impl CausalSelfAttention {
             false,
         ); // [batch, head, t, hs]
         *kv = Some((k, v));
-        y.transpose(1, 2)
-            .contiguous()
-            .view([b, t, c])
-            .apply(&self.c_proj)
+        self.project(y)
     }
 }
 
