@@ -5,14 +5,14 @@
 #   DIR/device_check.sh run [DIR]           # there (GPU machine): run everything, results under $OUT
 #
 # prepare builds (release) the CUDA parity tests and the example binaries, and copies into DIR
-# (git-ignored when it is device/): bin/ (tests/cuda_parity.rs's test binary as bin/cuda_parity,
+# (git-ignored when it is device/): bin/ (tests/it/ test binary as bin/it, run on its cuda_parity:: tests,
 # cnn_mnist, rnn_series, transformer_seq, bench), parity/ and data/ of this repository,
 # pylib/safetensors (for a GPU machine whose Python lacks it) and this script. DIR is then
 # self-contained: copy it to the GPU machine (or hand it to the device runner as one path).
 #
 # run, from anywhere, with the GPU machine's python3 (or $PYTHON) that has torch (CUDA build),
 # numpy and safetensors:
-#   1. bin/cuda_parity --test-threads=1 --nocapture     -> $OUT/cuda_parity.log
+#   1. bin/it cuda_parity:: --test-threads=1 --nocapture     -> $OUT/cuda_parity.log
 #   2. parity/side_by_side.py --device cuda --no-build   -> $OUT/side_by_side.{log,json}, $OUT/parity/
 #   3. parity/bench.py --device cuda --quick --no-use --no-build -> $OUT/bench.{log,md}, $OUT/bench/
 #      (the "use" part is a CPU measurement: its Rust runs take no --device)
@@ -34,7 +34,7 @@ usage() {
 here="$(cd "$(dirname "$0")" && pwd)"
 # The example binaries prepare builds and run needs, and with the test binary all of bin/.
 EXAMPLES=(cnn_mnist rnn_series transformer_seq bench)
-BINS=(cuda_parity "${EXAMPLES[@]}")
+BINS=(it "${EXAMPLES[@]}")
 
 prepare() {
     local repo dir py
@@ -50,7 +50,7 @@ prepare() {
     local json name example_args=()
     for name in "${EXAMPLES[@]}"; do example_args+=(--example "$name"); done
     json="$(mktemp)"
-    if ! { cargo test --release --test cuda_parity --no-run --message-format=json \
+    if ! { cargo test --release --test it --no-run --message-format=json \
         && cargo build --release "${example_args[@]}" --message-format=json; } >"$json"; then
         echo "prepare: the build failed" >&2
         exit 1
@@ -128,7 +128,7 @@ run() {
 "available", torch.cuda.is_available(),
 torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")'
         echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
-        ldd bin/cuda_parity | grep -E "^[[:space:]]*(libtorch[a-z_]*|libc10[a-z_]*)\.so |not found"
+        ldd bin/it | grep -E "^[[:space:]]*(libtorch[a-z_]*|libc10[a-z_]*)\.so |not found"
         echo "CPUs: $(getconf _NPROCESSORS_ONLN)"
     } >"$OUT/machine.txt" 2>&1
     cat "$OUT/machine.txt"
@@ -137,7 +137,7 @@ torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")'
     # parity step sets it itself, the benchmarks keep each framework's defaults.
     NVIDIA_TF32_OVERRIDE=0 TCHPORT_CUDA_TESTS_ON_CPU=$rehearse \
         step "CUDA parity tests" "${TESTS_S:-180}" "$OUT/cuda_parity.log" \
-        bin/cuda_parity --test-threads=1 --nocapture || failed=1
+        bin/it cuda_parity:: --test-threads=1 --nocapture || failed=1
     if grep -q "skipped: no CUDA device" "$OUT/cuda_parity.log"; then
         echo "   the tests were skipped: libtorch saw no GPU" | tee -a "$OUT/summary.txt"
         failed=1

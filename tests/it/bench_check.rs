@@ -8,7 +8,7 @@
 //! the CNN's sums, 2.4e-7, is the largest difference seen); the Transformer uses
 //! the fused attention kernel where PyTorch's `nn.MultiheadAttention` composes it.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;

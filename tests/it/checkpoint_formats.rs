@@ -5,7 +5,7 @@
 //! the built `cnn_mnist`; the others are refused with a message naming what
 //! the file is.
 
-mod common;
+use crate::common;
 
 use common::assert_has;
 

@@ -4,7 +4,7 @@
 //! checkpoint is an error naming both values; `--init-from` lets the flags
 //! rule and says what differs.
 
-mod common;
+use crate::common;
 
 use common::quiet_cpu;
 

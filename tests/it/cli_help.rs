@@ -2,7 +2,7 @@
 //! defaults for the shared flags, which come from its `Default` configuration
 //! (declared once in `cli::TrainArgs`/`SeriesArgs`).
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -5,7 +5,7 @@
 //! refused naming the file and the line; Kaggle's unlabelled `test.csv` gives
 //! a `--submission` file of the model's answers.
 
-mod common;
+use crate::common;
 
 use common::assert_has;
 

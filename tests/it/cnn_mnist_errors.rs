@@ -1,7 +1,7 @@
 //! Bad input to the MNIST side gets a clear error naming the file or flag and
 //! the problem — never a panic. Each case checks the message.
 
-mod common;
+use crate::common;
 
 use common::{assert_has, quiet_cpu};
 

@@ -4,7 +4,7 @@
 //! images of the bundled `data/mnist/` and must load exactly the same tensors
 //! as the plain layout, saying which file it used.
 
-mod common;
+use crate::common;
 
 use common::assert_has;
 

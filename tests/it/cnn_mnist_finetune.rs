@@ -5,7 +5,7 @@
 //! time), and a PyTorch pre-trained checkpoint fine-tunes in Rust and the
 //! result evaluates identically in PyTorch.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::Path;

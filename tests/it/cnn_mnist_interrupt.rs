@@ -2,7 +2,7 @@
 //! a real SIGINT stops cnn_mnist's run after the current step with a
 //! checkpoint; `--resume` finishes it with the uninterrupted run's weights.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

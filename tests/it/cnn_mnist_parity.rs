@@ -4,7 +4,7 @@
 //! Tolerances: logits, loss and gradients 1e-5 absolute (float32 sums of up to
 //! 3136 products in a possibly different order); weights after 5 SGD steps 1e-5.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 
@@ -58,7 +58,7 @@ fn forward_backward_and_sgd_match(logit_relu: bool) {
     check_tensor("loss", &loss, &want["loss"], TOL);
     common::check_grads(&vs, &want, TOL);
 
-    common::check_sgd_steps(&model, &vs, xs, ys, Loss::CrossEntropy, 5, &want, TOL);
+    common::check_sgd_steps((&model, &vs), (xs, ys), Loss::CrossEntropy, 5, &want, TOL);
 }
 
 #[test]

@@ -6,7 +6,7 @@
 //! time) preprocesses and classifies the same files alike; bad inputs are
 //! refused with messages naming the file.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! folds of the training images) and `--folds K` of the series examples
 //! (rolling origin: expanding training windows, each scored on the next block).
 
-mod common;
+use crate::common;
 
 use common::quiet_cpu;
 

@@ -43,7 +43,7 @@
 //! the session that wrote them; see notes/cuda-ready.md): a failure prints
 //! the measured difference, which is the number to record.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -112,7 +112,7 @@ fn matches_reference(model: &dyn ModuleT, vs: &nn::VarStore, r: &Reference, case
     check_tensor(case.output, &out, &r.want[case.output], FORWARD);
     check_tensor("loss", &loss, &r.want["loss"], FORWARD);
     common::check_grads(vs, &r.want, FORWARD);
-    common::check_sgd_steps(model, vs, &r.xs, &r.ys, case.loss, 5, &r.want, STEPS);
+    common::check_sgd_steps((model, vs), (&r.xs, &r.ys), case.loss, 5, &r.want, STEPS);
 }
 
 #[test]

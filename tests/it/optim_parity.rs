@@ -7,7 +7,7 @@
 //! The settings are written once as flags: parsed by the examples' shared
 //! `TrainArgs` in Rust and by the script's argparse in Python.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

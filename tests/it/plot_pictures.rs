@@ -3,7 +3,7 @@
 //! panel per head (per chart) with their labels, and bad inputs are refused
 //! with errors naming the file.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -6,7 +6,7 @@
 //! README flag without one fails the test, and so does a flag that stops
 //! working.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -7,7 +7,7 @@
 //! (momentum 0.9) within 1e-5, and, with the same seed, PyTorch's initial
 //! weights bit for bit (tolerance 0).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 
@@ -90,7 +90,7 @@ fn forward_backward_and_sgd_match(cell: CellKind, layers: i64) {
     check_tensor("loss", &loss, &want["loss"], TOL);
     common::check_grads(&vs, &want, TOL);
 
-    common::check_sgd_steps(&model, &vs, xs, ys, Loss::Mse, 5, &want, TOL);
+    common::check_sgd_steps((&model, &vs), (xs, ys), Loss::Mse, 5, &want, TOL);
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! (`parity/rnn_series.py`) computes the very same run, checkpoints round-trip,
 //! forecasts and plots are written.
 
-mod common;
+use crate::common;
 
 use common::quiet_cpu;
 

@@ -3,7 +3,7 @@
 //! file, agency downloads with text above the header, gzip, quoted fields, bare
 //! CR line ends, files without a header. Every input is written by the test.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

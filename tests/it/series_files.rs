@@ -6,7 +6,7 @@
 //! Every input is written by the test; every flag is passed as the command
 //! line passes it (`SeriesArgs`) and its effect checked.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

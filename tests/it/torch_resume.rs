@@ -7,7 +7,7 @@
 //! the same ops; the worst element is printed). A file whose optimizer is
 //! SGD under `--optimizer adam`, and a missing `--save`, are refused by name.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -4,7 +4,7 @@
 //! is found at the read-back of step 8, which restores the weights after step
 //! 4 and names the discarded steps.
 
-mod common;
+use crate::common;
 
 use std::cell::Cell;
 use std::sync::atomic::AtomicBool;

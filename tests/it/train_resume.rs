@@ -8,7 +8,7 @@
 //! masks come from the per-step seeds (`LoopConfig::step_seed`), which the
 //! PyTorch twins derive the same way.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -5,7 +5,7 @@
 //! model (its tensors loaded, the head fresh), and a file that is no language
 //! model is refused with its name.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -10,7 +10,7 @@
 //! same generator); 1e-5 absolute on logits, loss and gradients (the same
 //! libtorch kernels; measured 0); 1e-6 on the weights after the steps.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

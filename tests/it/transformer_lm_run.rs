@@ -7,7 +7,7 @@
 //! Tolerance: 1e-5 absolute on every loss (the same libtorch kernels in the
 //! same order; measured 0), the sample character for character.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

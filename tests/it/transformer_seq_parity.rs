@@ -15,7 +15,7 @@
 //!
 //! Tolerances: 1e-5 absolute everywhere except where noted next to a check.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 
@@ -68,7 +68,7 @@ fn model_matches(model: &dyn ModuleT, vs: &nn::VarStore, dir: &Path) {
     let nograd = tch::no_grad(|| model.forward_t(&xs.get(0), false));
     check_tensor("eval output, no_grad", &nograd, &want["out_nograd"], TOL);
 
-    common::check_sgd_steps(model, vs, xs, ys, Loss::Mse, 5, &want, TOL);
+    common::check_sgd_steps((model, vs), (xs, ys), Loss::Mse, 5, &want, TOL);
 }
 
 fn transformer_matches(causal: bool) {

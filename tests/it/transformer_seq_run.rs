@@ -7,7 +7,7 @@
 //! sides: on a loaded 2-core machine libtorch's OpenMP threads otherwise spin
 //! against each other and a run takes 20× longer.
 
-mod common;
+use crate::common;
 
 use common::quiet_cpu;
 

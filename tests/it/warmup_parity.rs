@@ -5,7 +5,7 @@
 //! short Adam run of the `cnn_mnist` example with the flag ends with the very
 //! weights of its PyTorch twin (`parity/cnn_mnist.py --warmup-steps`).
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::Command;

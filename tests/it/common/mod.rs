@@ -139,12 +139,9 @@ pub fn check_grads(vs: &tch::nn::VarStore, want: &BTreeMap<String, Tensor>, tol:
 /// per batch `xs.get(i)`/`ys.get(i)` for `steps` batches in train mode, then
 /// checks every weight against `want["after.<name>"]`. `xs`/`ys` must be on
 /// the model's device.
-#[allow(clippy::too_many_arguments)]
 pub fn check_sgd_steps<M: tch::nn::ModuleT + ?Sized>(
-    model: &M,
-    vs: &tch::nn::VarStore,
-    xs: &Tensor,
-    ys: &Tensor,
+    (model, vs): (&M, &tch::nn::VarStore),
+    (xs, ys): (&Tensor, &Tensor),
     loss: tchport::train::Loss,
     steps: i64,
     want: &BTreeMap<String, Tensor>,
