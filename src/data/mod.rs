@@ -13,6 +13,7 @@ pub mod shuffle;
 pub mod source;
 pub mod text;
 pub mod time;
+pub mod windows;
 pub mod workbook;
 
 pub use batch::Batches;

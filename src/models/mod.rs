@@ -4,6 +4,7 @@
 pub mod cnn;
 pub mod gpt;
 pub mod init;
+pub mod mnist;
 pub mod rnn;
 pub mod seq_lstm;
 pub mod seq_model;
@@ -11,6 +12,7 @@ pub mod transformer;
 
 pub use cnn::{Cnn, CnnConfig};
 pub use gpt::{Gpt, GptConfig};
+pub use mnist::MnistModel;
 pub use rnn::{CellKind, RecurrentNet, RnnConfig};
 pub use seq_lstm::{SeqLstm, SeqLstmConfig};
 pub use seq_model::{Arch, SeqModel};

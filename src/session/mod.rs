@@ -14,12 +14,14 @@
 //! With `RunOptions::folds` the same steps train one fresh model per fold
 //! ([`cross_validation`]).
 
+pub mod config;
 pub mod cross_validation;
 mod inputs;
 mod options;
 mod report;
 mod weights;
 
+pub use config::TaskConfig;
 pub use cross_validation::{CrossValidationReport, FoldResult};
 pub use options::{RunOptions, TuneConfig};
 pub use report::{RunReport, RunSummary};
@@ -31,52 +33,10 @@ pub use weights::{
 use std::time::Instant;
 
 use anyhow::Result;
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tch::{nn, Device, Tensor};
 
-use crate::optim::OptimConfig;
-use crate::train::{EpochRecord, FitOutcome, LoopConfig, Loss, Progress};
-
-/// The configuration of an example: written as `config.json` beside its
-/// checkpoints, with the pieces the shared run path needs.
-pub trait TaskConfig: Serialize + DeserializeOwned + Clone {
-    /// Optimizer settings.
-    fn optim(&self) -> &OptimConfig;
-    /// Epochs, batch size, seed.
-    fn train(&self) -> &LoopConfig;
-    /// Fine-tuning, schedule, early stopping.
-    fn tune(&self) -> &TuneConfig;
-    /// Checks the values a user can set; errors name the flag.
-    fn validate(&self) -> Result<()>;
-    /// [`TaskConfig::validate`] for cross-validation, where the folds are the
-    /// validation sets.
-    fn validate_folds(&self) -> Result<()> {
-        self.validate()
-    }
-    /// When `saved` (a checkpoint's `config.json`) describes another model:
-    /// `"<saved options>, but this run uses <these> (check --flag, ...)"`.
-    fn model_mismatch(&self, saved: &Self) -> Option<String>;
-    /// A note when `saved` was trained on other data (printed, not an error).
-    fn data_note(&self, _saved: &Self) -> Option<String> {
-        None
-    }
-    /// The settings that change what the inputs mean (`--normalize`,
-    /// `--digits`, `--window`, ...) whose values differ between this run and
-    /// `saved`: `(flag, this run's value, saved value)`.
-    fn input_differences(&self, _saved: &Self) -> Vec<(&'static str, String, String)> {
-        Vec::new()
-    }
-    /// Takes `saved`'s input settings (those of [`TaskConfig::input_differences`]).
-    fn adopt_inputs(&mut self, _saved: &Self) {}
-    /// The flags that set the model's options (checked by
-    /// [`TaskConfig::model_mismatch`]).
-    fn model_flags(&self) -> &'static [&'static str] {
-        &[]
-    }
-    /// Takes `saved`'s model options.
-    fn adopt_model(&mut self, _saved: &Self) {}
-}
+use crate::train::{EpochRecord, FitOutcome, Loss, Progress};
 
 /// What one example supplies to the shared run path: its data, its model, what
 /// it measures after each epoch and at the end, and how it prints its report.

@@ -1,0 +1,41 @@
+//! The CNN behind MNIST's pixel pipeline: uint8 images in, logits out.
+
+use tch::{nn, Tensor};
+
+use crate::data::mnist::{self, MNIST_MEAN_STD};
+use crate::models::{Cnn, CnnConfig};
+
+/// The CNN behind the pixel pipeline: uint8 batches `[n, 1, 28, 28]` (the
+/// data sets stay uint8, see [`crate::data::mnist::ImageSet`]) are scaled to [0, 1] and, with
+/// `--normalize`, standardised with MNIST's mean and std, batch by batch, then
+/// go through the CNN; float inputs (already prepared, e.g. by `--predict`)
+/// go straight to the CNN. Adds no variables: its names are the CNN's.
+#[derive(Debug)]
+pub struct MnistModel {
+    /// The tutorial's CNN.
+    pub cnn: Cnn,
+    /// `(mean, std)` of `--normalize`.
+    pub normalize: Option<(f64, f64)>,
+}
+
+impl MnistModel {
+    /// The CNN of `model` under `p`, with its input pipeline; `normalize`:
+    /// standardise with MNIST's mean and std (`--normalize`).
+    pub fn new(p: &nn::Path, model: &CnnConfig, normalize: bool) -> Self {
+        Self {
+            cnn: Cnn::new(p, model),
+            normalize: normalize.then_some(MNIST_MEAN_STD),
+        }
+    }
+}
+
+impl nn::ModuleT for MnistModel {
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        if xs.kind() != tch::Kind::Uint8 {
+            return self.cnn.forward_t(xs, train);
+        }
+        let x = mnist::pixels_to_float(xs); // [n, 1, 28, 28] in [0, 1]
+        self.cnn
+            .forward_t(&mnist::normalize(&x, self.normalize), train)
+    }
+}
