@@ -4,7 +4,7 @@
 //! cargo run --release --example cnn_mnist                     # the tutorial's settings
 //! cargo run --release --example cnn_mnist -- --no-logit-relu --optimizer adam --epochs 3
 //! cargo run --release --example cnn_mnist -- --load runs/cnn/model.safetensors --eval-only
-//! cargo run --release --example cnn_mnist -- --kfold 5 --train-limit 6000 --epochs 2
+//! cargo run --release --example cnn_mnist -- --folds 5 --train-limit 6000 --epochs 2
 //! cargo run --release --example cnn_mnist -- --load runs/cnn/model.safetensors --predict my_digits/ --show sheet.png
 //! cargo run --release --example cnn_mnist -- --load runs/cnn/model.safetensors --predict test.csv --submission submission.csv
 //! # transfer: pre-train on digits 0-4, fine-tune a new head on 100 images of 5-9
@@ -60,8 +60,9 @@ struct Args {
     val_fraction: Option<f64>,
     /// Stratified K-fold cross-validation on the training images: K fresh
     /// models, held-out accuracy per fold and its mean ± std (no test set).
-    #[arg(long, value_name = "K", conflicts_with_all = ["val_fraction", "save", "resume", "eval_only"])]
-    kfold: Option<usize>,
+    #[arg(long, value_name = "K", alias = "kfold",
+          conflicts_with_all = ["val_fraction", "save", "resume", "eval_only"])]
+    folds: Option<usize>,
     /// Names of the classes, label 0 first, comma-separated (e.g. Fashion-MNIST's
     /// `T-shirt/top,Trouser,...`): used in the report, the confusion matrix, the
     /// JSON and by --predict's class folders. Default: the digits.
@@ -121,7 +122,7 @@ fn train(args: Args, explicit: Vec<String>) -> Result<()> {
     cfg.tune = args.tune.into_config(cfg.train.epochs);
     let mut opts = args.run.into_options();
     opts.explicit = explicit;
-    opts.folds = args.kfold;
+    opts.folds = args.folds;
     if args.predict.is_empty() {
         return session::execute(&CnnMnist, &cfg, &opts);
     }

@@ -361,11 +361,11 @@ pub struct SeriesArgs {
     #[arg(long, value_enum)]
     pub missing: Option<MissingPolicy>,
     /// Leading fraction of the series used for training.
-    #[arg(long, value_name = "F")]
-    pub train_frac: Option<f64>,
+    #[arg(long, value_name = "F", alias = "train-frac")]
+    pub train_fraction: Option<f64>,
     /// Following fraction used for validation (the test part is the rest).
-    #[arg(long, value_name = "F")]
-    pub val_frac: Option<f64>,
+    #[arg(long, value_name = "F", alias = "val-frac")]
+    pub val_fraction: Option<f64>,
     /// Field delimiter of the CSV: one character, or `tab` (default: detected
     /// among `,` `;` tab `|` from the header and the first rows).
     #[arg(long, value_name = "C", value_parser = crate::data::csv::parse_delimiter)]
@@ -420,8 +420,8 @@ impl SeriesArgs {
             ("csv", source.csv.display().to_string()),
             ("column", source.column.clone()),
             ("missing", value_name(&source.missing)),
-            ("train_frac", source.split.train.to_string()),
-            ("val_frac", source.split.val.to_string()),
+            ("train_fraction", source.split.train.to_string()),
+            ("val_fraction", source.split.val.to_string()),
             ("skip_rows", source.format.skip_rows.to_string()),
         ]
     }
@@ -450,8 +450,8 @@ impl SeriesArgs {
         set(&mut source.format.sheet, self.sheet.clone().map(Some));
         let SplitFractions { train, val } = source.split;
         source.split = SplitFractions {
-            train: self.train_frac.unwrap_or(train),
-            val: self.val_frac.unwrap_or(val),
+            train: self.train_fraction.unwrap_or(train),
+            val: self.val_fraction.unwrap_or(val),
         };
     }
 }

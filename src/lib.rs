@@ -1,13 +1,24 @@
 //! # tchport
 //!
-//! Rust ports, on [`tch`] (libtorch), of three classic PyTorch training scripts —
-//! a CNN on MNIST, an RNN on a time series and a sequence Transformer — with the
-//! pieces they share: dataset loaders and batching ([`data`]), models whose
-//! parameter names equal PyTorch's `state_dict` keys ([`models`]), PyTorch's
-//! optimizers ([`optim`]), one training/evaluation loop ([`train`]), metrics
-//! ([`metrics`]), safetensors checkpoints that PyTorch reads too
-//! ([`checkpoint`]) and pictures ([`plot`]). [`session`] is the one run path
-//! of the examples; [`tasks`] holds what each example supplies to it.
+//! Rust ports, on [`tch`] (libtorch), of classic PyTorch training scripts — a
+//! CNN on MNIST, an RNN on a time series, a sequence Transformer and a
+//! character GPT — that compute what PyTorch computes. A user of the library
+//! gets:
+//!
+//! - **the task contract** ([`session`]): implement [`session::Task`] (six
+//!   methods: data, model, training batches, loss, evaluation, report) and
+//!   [`session::run`] trains it with the examples' loop — optimizers as
+//!   `torch.optim` computes them ([`optim`]), schedules, early stopping,
+//!   checkpoints, Ctrl-C and exact resume ([`train`]), cross-validation;
+//! - **the models** ([`models`]), whose parameter names equal PyTorch's
+//!   `state_dict` keys;
+//! - **the readers** ([`data`]): MNIST (IDX or CSV), CSV and workbook series
+//!   with their time axis, text corpora; images for prediction ([`predict`]);
+//! - **checkpoints** ([`checkpoint`]): safetensors with `config.json` that
+//!   PyTorch reads, and PyTorch's own `torch.save` files read back.
+//!
+//! [`tasks`] holds the four examples built on these; [`metrics`], [`plot`],
+//! [`split`], [`schedule`] and [`finetune`] are the pieces they share.
 
 pub mod checkpoint;
 pub mod cli;

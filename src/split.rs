@@ -67,11 +67,11 @@ pub fn stratified_split(labels: &[i64], fraction: f64, seed: u64) -> Result<(Vec
 /// class stopped so fold sizes differ by at most one.
 pub fn stratified_kfold(labels: &[i64], k: usize, seed: u64) -> Result<Vec<Vec<i64>>> {
     if k < 2 {
-        bail!("--kfold needs at least 2 folds, got {k}");
+        bail!("--folds needs at least 2 folds, got {k}");
     }
     if labels.len() < k {
         bail!(
-            "--kfold {k} needs at least {k} samples, got {}",
+            "--folds {k} needs at least {k} samples, got {}",
             labels.len()
         );
     }

@@ -797,15 +797,15 @@ pub fn split(values: &[f64], fractions: SplitFractions, min_train: usize) -> Res
         bail!(
             "too few values for one window: the series has {n} values, so its training part \
              has {n_train}, but one window plus its horizon needs {min_train}; use a shorter \
-             --window or --horizon, a larger --train-frac, or a longer series"
+             --window or --horizon, a larger --train-fraction, or a longer series"
         );
     }
     for (name, len, fix) in [
-        ("validation", n_val, "a larger --val-frac"),
+        ("validation", n_val, "a larger --val-fraction"),
         (
             "test",
             n - n_train - n_val,
-            "a smaller --train-frac or --val-frac",
+            "a smaller --train-fraction or --val-fraction",
         ),
     ] {
         if len == 0 {
@@ -1047,7 +1047,7 @@ mod tests {
         };
         let err = split(&v, tiny_val, 1).unwrap_err().to_string();
         assert!(err.contains("validation part is empty"), "{err}");
-        assert!(err.contains("--val-frac"), "{err}");
+        assert!(err.contains("--val-fraction"), "{err}");
         assert!(split(
             &v,
             SplitFractions {

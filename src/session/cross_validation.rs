@@ -1,4 +1,4 @@
-//! Cross-validation on the one run path: `--kfold K` (cnn_mnist, stratified
+//! Cross-validation on the one run path: `--folds K` (cnn_mnist, stratified
 //! K-fold over the training images) and `--folds K` (the series examples,
 //! rolling-origin evaluation: K expanding training windows, each scored on the
 //! block right after it; Hyndman & Athanasopoulos, *Forecasting: Principles
@@ -10,7 +10,7 @@
 use anyhow::{bail, Result};
 use serde::Serialize;
 
-use super::{Built, RunOptions, Task, TaskConfig, Trained};
+use super::{Built, CrossValidation, RunOptions, Task, TaskConfig, Trained};
 use crate::train::Progress;
 
 /// One fold's result.
@@ -30,7 +30,7 @@ pub struct FoldResult {
     pub best_epoch: Option<usize>,
 }
 
-/// The result of `--kfold`/`--folds K`, printed and written to `--metrics-json`.
+/// The result of `--folds K`, printed and written to `--metrics-json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct CrossValidationReport<C> {
     /// The configuration.
@@ -49,8 +49,8 @@ pub struct CrossValidationReport<C> {
     pub std: f64,
 }
 
-/// Trains one fresh model per fold of `task.folds(..)` and scores it on the
-/// fold's held-out part. Refuses `--resume`, `--eval-only` and `--save`,
+/// Trains one fresh model per fold of the task's [`CrossValidation`] and
+/// scores it on the fold's held-out part. Refuses `--resume`, `--eval-only` and `--save`,
 /// which name one model.
 pub fn run<T: Task>(
     task: &T,
@@ -64,6 +64,9 @@ pub fn run<T: Task>(
              --eval-only or --save"
         );
     }
+    let Some(cv) = task.cross_validation() else {
+        bail!("{} has no cross-validation: drop --folds", T::NAME);
+    };
     if k < 2 {
         bail!("cross-validation needs at least 2 folds, got {k}");
     }
@@ -72,13 +75,13 @@ pub fn run<T: Task>(
     let progress = Progress { quiet: opts.quiet };
     let data = task.load_data(cfg, device, true)?;
     let mut folds = Vec::with_capacity(k);
-    for (i, fold) in task.folds(cfg, &data, k)?.iter().enumerate() {
+    for (i, fold) in cv.folds(cfg, &data, k)?.iter().enumerate() {
         progress.line(format!("fold {}/{k}: {}", i + 1, task.describe(cfg, fold)));
-        let result = train_fold(task, cfg, opts, fold, i + 1)?;
+        let result = train_fold((task, cv), cfg, opts, fold, i + 1)?;
         progress.line(format!(
             "fold {}/{k}: {} {:.4}",
             i + 1,
-            task.fold_metric(),
+            cv.fold_metric(),
             result.score
         ));
         folds.push(result);
@@ -89,7 +92,7 @@ pub fn run<T: Task>(
         config: cfg.clone(),
         example: T::NAME.to_string(),
         k,
-        metric: task.fold_metric().to_string(),
+        metric: cv.fold_metric().to_string(),
         folds,
         mean,
         std,
@@ -102,7 +105,7 @@ pub fn run<T: Task>(
 
 /// Trains a fresh model on `fold`'s training part and scores it.
 fn train_fold<T: Task>(
-    task: &T,
+    (task, cv): (&T, &dyn CrossValidation<T>),
     cfg: &T::Config,
     opts: &RunOptions,
     fold: &T::Data,
@@ -110,7 +113,7 @@ fn train_fold<T: Task>(
 ) -> Result<FoldResult> {
     let (built, state) = Built::new(task, cfg, opts, opts.device.resolve()?)?;
     let (outcome, _) = built.fit(task, cfg, fold, state, opts, false)?;
-    let (held_out_samples, score) = task.fold_score(&Trained {
+    let (held_out_samples, score) = cv.fold_score(&Trained {
         cfg,
         model: &built.model,
         data: fold,
@@ -118,7 +121,7 @@ fn train_fold<T: Task>(
         progress: built.progress,
         history: &outcome.history,
     })?;
-    let train_samples = task.training_set(fold).0.size()[0] as usize;
+    let train_samples = task.batches(cfg, fold, built.device).num_samples();
     Ok(FoldResult {
         fold: number,
         train_samples,

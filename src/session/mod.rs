@@ -1,18 +1,100 @@
 //! The one run path of every example, after burn's `training.rs`: a [`Task`]
-//! supplies its data, model and scoring; [`run`] does the rest, once, for all
-//! three examples:
+//! supplies its data, model, training batches, loss and scoring; [`run`] does
+//! the rest, once, for every example:
 //!
 //! ```text
 //! flags ─► Config (serde, Default = the example's defaults) + RunOptions
 //!       ─► resolve (--resume's config.json) ─► validate ─► device
 //!       ─► Task::load_data ─► seed ─► Task::build_model ─► --load / --resume / --init-from
 //!       ─► header ─► optimizer + Trainer (schedule, early stopping, checkpoints, Ctrl-C)
-//!       ─► fit (Task::after_epoch each epoch) ─► save ─► Task::evaluate
+//!       ─► fit over Task::batches with Task::loss (Task::after_epoch each epoch)
+//!       ─► save ─► Task::evaluate
 //!       ─► RunReport { config, RunSummary, Task::Results } ─► --metrics-json, Task::print
 //! ```
 //!
-//! With `RunOptions::folds` the same steps train one fresh model per fold
-//! ([`cross_validation`]).
+//! With `RunOptions::folds` the same steps train one fresh model per fold of
+//! the task's [`CrossValidation`] ([`cross_validation`]).
+//!
+//! # The contract
+//!
+//! A task implements six methods of [`Task`] — `load_data`, `build_model`,
+//! `batches`, `loss`, `evaluate`, `print` — and its configuration
+//! [`TaskConfig`]; `after_epoch`, `early_metric`, `describe`, `data_notes`,
+//! `fitted_settings` and `cross_validation` have defaults. The batches come
+//! from a [`Sampler`] the task owns: each epoch's batches depend only on the
+//! run's seed and the epoch, so a resumed run sees what the uninterrupted one
+//! saw ([`crate::train::ShuffledPairs`] serves a pair of tensors; a language
+//! model samples windows of its corpus instead). The whole of a small task,
+//! a line fitted to noisy points:
+//!
+//! ```no_run
+//! use anyhow::Result;
+//! use serde::{Deserialize, Serialize};
+//! use tch::nn::{self, Module};
+//! use tch::{Device, Kind, Tensor};
+//! use tchport::optim::OptimConfig;
+//! use tchport::session::{self, RunOptions, RunReport, Task, TaskConfig, Trained, TuneConfig};
+//! use tchport::train::{Batch, LoopConfig, Loss, Sampler, ShuffledPairs};
+//!
+//! #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+//! struct LineConfig {
+//!     optim: OptimConfig,
+//!     train: LoopConfig,
+//!     tune: TuneConfig,
+//! }
+//!
+//! impl TaskConfig for LineConfig {
+//!     fn optim(&self) -> &OptimConfig { &self.optim }
+//!     fn train(&self) -> &LoopConfig { &self.train }
+//!     fn tune(&self) -> &TuneConfig { &self.tune }
+//!     fn validate(&self) -> Result<()> { self.train.validate() }
+//!     fn model_mismatch(&self, _saved: &Self) -> Option<String> { None }
+//! }
+//!
+//! /// `[n, 1]` inputs and targets.
+//! struct Points { xs: Tensor, ys: Tensor }
+//!
+//! struct Line;
+//!
+//! impl Task for Line {
+//!     const NAME: &'static str = "line";
+//!     type Config = LineConfig;
+//!     type Data = Points;
+//!     type Model = nn::Linear;
+//!     type Results = ();
+//!
+//!     fn load_data(&self, _cfg: &LineConfig, device: Device, _training: bool) -> Result<Points> {
+//!         let xs = Tensor::rand([256, 1], (Kind::Float, device));
+//!         let ys = &xs * 2.0 + 1.0 + Tensor::randn([256, 1], (Kind::Float, device)) * 0.1;
+//!         Ok(Points { xs, ys })
+//!     }
+//!
+//!     fn build_model(&self, p: &nn::Path, _cfg: &LineConfig) -> nn::Linear {
+//!         nn::linear(p / "fc", 1, 1, Default::default())
+//!     }
+//!
+//!     fn batches<'d>(&self, cfg: &'d LineConfig, data: &'d Points, device: Device) -> Box<dyn Sampler + 'd> {
+//!         Box::new(ShuffledPairs::new(&data.xs, &data.ys, &cfg.train, device))
+//!     }
+//!
+//!     fn loss(&self, model: &nn::Linear, batch: &Batch) -> Tensor {
+//!         Loss::Mse.compute(&model.forward(&batch.inputs), &batch.targets)
+//!     }
+//!
+//!     fn evaluate(&self, t: &Trained<'_, Self>) -> Result<(f64, ())> {
+//!         let _no_grad = tch::no_grad_guard();
+//!         let mse = Loss::Mse.compute(&t.model.forward(&t.data.xs), &t.data.ys);
+//!         Ok((mse.double_value(&[]), ()))
+//!     }
+//!
+//!     fn print(&self, report: &RunReport<LineConfig, ()>) {
+//!         println!("test MSE {:.4}", report.summary.test_loss);
+//!     }
+//! }
+//!
+//! session::execute(&Line, &LineConfig::default(), &RunOptions::default())?;
+//! # Ok::<(), anyhow::Error>(())
+//! ```
 
 pub mod config;
 pub mod cross_validation;
@@ -36,10 +118,12 @@ use anyhow::Result;
 use serde::Serialize;
 use tch::{nn, Device, Tensor};
 
-use crate::train::{EpochRecord, FitOutcome, Loss, Progress};
+use crate::train::{Batch, EpochRecord, FitOutcome, Progress, Sampler};
 
-/// What one example supplies to the shared run path: its data, its model, what
-/// it measures after each epoch and at the end, and how it prints its report.
+/// What one example supplies to the shared run path: its data, its model,
+/// its training batches and loss, and its scoring and report. Six methods are
+/// required; the rest have defaults. See the module's documentation for a
+/// whole example.
 pub trait Task {
     /// The example's name (`cnn_mnist`): messages and `runs/<name>/`.
     const NAME: &'static str;
@@ -56,37 +140,65 @@ pub trait Task {
     /// on `device` already. Without `training` (`--eval-only`) only what the
     /// evaluation needs has to be read.
     fn load_data(&self, cfg: &Self::Config, device: Device, training: bool) -> Result<Self::Data>;
-    /// Records in the configuration what was fitted on the data (a scaler),
-    /// so that `config.json` carries it to a loaded model.
-    fn fitted_settings(&self, _cfg: &mut Self::Config, _data: &Self::Data) {}
-    /// Lines to print about how the data was read (which file of which
-    /// layout was used, ...).
-    fn data_notes(&self, _data: &Self::Data) -> Vec<String> {
-        Vec::new()
-    }
-    /// One line on the data and the model, printed before training.
-    fn describe(&self, cfg: &Self::Config, data: &Self::Data) -> String;
     /// Builds the model under `p` (PyTorch's initialisation, seeded by the caller).
     fn build_model(&self, p: &nn::Path, cfg: &Self::Config) -> Self::Model;
-    /// The training inputs and targets, `[n, ...]` each.
-    fn training_set<'d>(&self, data: &'d Self::Data) -> (&'d Tensor, &'d Tensor);
-    /// The training loss.
-    fn loss(&self) -> Loss;
-    /// The metric `--early-stopping` watches, as [`Task::after_epoch`] names it.
-    fn early_metric(&self) -> &'static str;
-    /// The metrics printed and recorded after every epoch (validation scores).
-    fn after_epoch(&self, t: &Trained<'_, Self>) -> Result<Vec<(String, f64)>>;
+    /// The training batches of `data`, on `device`: each epoch's must depend
+    /// only on the run's seed and the epoch ([`Sampler`]);
+    /// [`crate::train::ShuffledPairs`] serves a pair of tensors.
+    fn batches<'d>(
+        &self,
+        cfg: &'d Self::Config,
+        data: &'d Self::Data,
+        device: Device,
+    ) -> Box<dyn Sampler + 'd>;
+    /// The mean training loss of `batch` (`[]`), the model run in train mode,
+    /// as burn's `TrainStep`: the loop calls `backward` on it.
+    fn loss(&self, model: &Self::Model, batch: &Batch) -> Tensor;
     /// The final evaluation: the test loss and the example's results (writes
     /// the example's pictures too).
     fn evaluate(&self, t: &Trained<'_, Self>) -> Result<(f64, Self::Results)>;
     /// Prints the end-of-run report.
     fn print(&self, report: &RunReport<Self::Config, Self::Results>);
-    /// The folds of `--kfold`/`--folds K`: each a data set whose training part
-    /// trains a fresh model and whose held-out part scores it.
-    fn folds(&self, cfg: &Self::Config, data: &Self::Data, k: usize) -> Result<Vec<Self::Data>>;
+
+    /// The metrics printed and recorded after every epoch (validation
+    /// scores); none by default.
+    fn after_epoch(&self, _t: &Trained<'_, Self>) -> Result<Vec<(String, f64)>> {
+        Ok(Vec::new())
+    }
+    /// The metric of [`Task::after_epoch`] that `--early-stopping` watches
+    /// (smaller is better).
+    fn early_metric(&self) -> &'static str {
+        "val loss"
+    }
+    /// One line on the data, printed before training.
+    fn describe(&self, _cfg: &Self::Config, _data: &Self::Data) -> String {
+        String::new()
+    }
+    /// Lines to print about how the data was read (which file of which
+    /// layout was used, ...).
+    fn data_notes(&self, _data: &Self::Data) -> Vec<String> {
+        Vec::new()
+    }
+    /// Records in the configuration what was fitted on the data (a scaler),
+    /// so that `config.json` carries it to a loaded model.
+    fn fitted_settings(&self, _cfg: &mut Self::Config, _data: &Self::Data) {}
+    /// The task's cross-validation, when it has one (`--folds K`); `None`
+    /// refuses `--folds`.
+    fn cross_validation(&self) -> Option<&dyn CrossValidation<Self>> {
+        None
+    }
+}
+
+/// Cross-validation of a [`Task`] (`--folds K`): the folds and how a fold's
+/// model is scored. A task that has it returns itself from
+/// [`Task::cross_validation`].
+pub trait CrossValidation<T: Task + ?Sized> {
+    /// The `k` folds: each a data set whose training part trains a fresh
+    /// model and whose held-out part scores it.
+    fn folds(&self, cfg: &T::Config, data: &T::Data, k: usize) -> Result<Vec<T::Data>>;
     /// The held-out score of a fold's model: `(held-out samples, score)`.
-    fn fold_score(&self, t: &Trained<'_, Self>) -> Result<(usize, f64)>;
-    /// What [`Task::fold_score`] measures (`held-out accuracy`, `held-out RMSE`).
+    fn fold_score(&self, t: &Trained<'_, T>) -> Result<(usize, f64)>;
+    /// What [`CrossValidation::fold_score`] measures (`held-out accuracy`, `held-out RMSE`).
     fn fold_metric(&self) -> &'static str;
 }
 
@@ -104,15 +216,6 @@ pub struct Trained<'a, T: Task + ?Sized> {
     pub progress: Progress,
     /// The epochs trained so far.
     pub history: &'a [EpochRecord],
-}
-
-/// What [`run`] or [`cross_validation::run`] produced.
-#[derive(Debug)]
-pub enum Outcome<C, R> {
-    /// One training run.
-    Run(RunReport<C, R>),
-    /// `--kfold`/`--folds`.
-    CrossValidation(CrossValidationReport<C>),
 }
 
 /// Runs `task` as the flags say (one run, or cross-validation with
@@ -257,20 +360,20 @@ impl<T: Task> Built<T> {
             cfg,
             vs,
             finetune: &self.finetune,
-            loss: task.loss(),
             early_metric: task.early_metric(),
             device,
             progress,
             checkpointing,
             log_every: opts.log_every,
         })?;
-        let (xs, ys) = task.training_set(data);
+        let sampler = task.batches(cfg, data, device);
         let mut state = state;
         if checkpoints {
-            let steps = (xs.size()[0] as usize).div_ceil(cfg.train().batch_size.max(1));
+            let steps = sampler.num_batches();
             state = weights::resume_optimizer(&mut opt, opts, (state, steps), progress)?;
         }
-        let outcome = trainer.fit(&self.model, &mut opt, xs, ys, state, |_, _| {
+        let loss = |batch: &Batch| task.loss(&self.model, batch);
+        let outcome = trainer.fit(&mut opt, sampler.as_ref(), loss, state, |_, _| {
             task.after_epoch(&Trained {
                 cfg,
                 model: &self.model,

@@ -56,7 +56,7 @@ pub struct RunOptions {
     /// No progress bars or per-epoch lines.
     pub quiet: bool,
     /// Cross-validate with this many folds instead of one training run
-    /// (`--kfold` of cnn_mnist, `--folds` of the series examples).
+    /// (`--folds`; cnn_mnist's old `--kfold` is the same flag).
     pub folds: Option<usize>,
     /// Steps between read-backs of the running loss on a GPU (`--log-every`);
     /// the CPU reads every step.

@@ -11,7 +11,7 @@ use super::{RunOptions, TaskConfig};
 use crate::checkpoint;
 use crate::finetune::FinetuneReport;
 use crate::schedule::{EarlyStopping, Goal, LrSchedule};
-use crate::train::{Checkpointing, EpochRecord, Loss, Progress, TrainState, Trainer};
+use crate::train::{Checkpointing, EpochRecord, Progress, TrainState, Trainer};
 
 /// Refuses a checkpoint whose `config.json` describes another model (the
 /// message names the flags to check); prints a note when it was trained on
@@ -221,8 +221,6 @@ pub struct TrainerParts<'a, C> {
     pub vs: &'a nn::VarStore,
     /// The fine-tuning groups and their learning rates.
     pub finetune: &'a FinetuneReport,
-    /// The loss.
-    pub loss: Loss,
     /// The validation metric early stopping watches (smaller is better).
     pub early_metric: &'static str,
     /// Where batches go.
@@ -254,7 +252,7 @@ pub fn optimizer_and_trainer<'a, C: TaskConfig>(
         metric: parts.early_metric.to_string(),
         goal: Goal::Minimize,
     });
-    let trainer = Trainer::new(cfg.train(), parts.loss, parts.device, parts.progress)
+    let trainer = Trainer::new(cfg.train(), parts.device, parts.progress)
         .with_checkpointing(parts.checkpointing)
         .with_lr_schedule(tune.lr_schedule, groups)
         .with_warmup(tune.warmup_steps)

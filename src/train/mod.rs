@@ -5,12 +5,14 @@
 
 mod early_stopping;
 mod interrupt;
+mod sampler;
 mod state;
 mod step_loss;
 mod trainer;
 
 pub use early_stopping::EarlyStopper;
 pub use interrupt::{install_interrupt_handler, interrupt_flag, Interrupted};
+pub use sampler::{Batch, Sampler, ShuffledPairs};
 pub use state::{load_optimizer, save_optimizer, Checkpointing, TrainState};
 pub use step_loss::StepLoss;
 pub use trainer::{FitData, FitOutcome, Trainer, DEFAULT_LOG_EVERY};

@@ -12,22 +12,19 @@ use tch::{nn, Device, Tensor};
 use super::early_stopping::EarlyStopper;
 use super::step_loss::StepLoss;
 use super::{
-    interrupt_flag, Checkpointing, EpochEnd, EpochRecord, EpochStats, Interrupted, LoopConfig,
-    Loss, Progress, TrainState,
+    interrupt_flag, Batch, Checkpointing, EpochEnd, EpochRecord, EpochStats, Interrupted,
+    LoopConfig, Progress, Sampler, TrainState,
 };
-use crate::data::Batches;
 use crate::metrics::RunningMean;
 use crate::optim::Optimizer;
 use crate::schedule::{warmed_lr, EarlyStopping, LrSchedule};
 
-/// The training loop with its settings: epochs, batch order, loss, device,
+/// The training loop with its settings: epochs, batch order, device,
 /// progress, checkpoints, schedule, early stopping and the stop flag.
 #[derive(Debug, Clone)]
 pub struct Trainer<'a> {
     /// Epochs, batch size, seed, shuffling.
     pub cfg: &'a LoopConfig,
-    /// The loss.
-    pub loss: Loss,
     /// Where batches go.
     pub device: Device,
     /// Bars and lines.
@@ -81,24 +78,21 @@ impl FitOutcome {
     }
 }
 
-/// The model, optimizer and training data of one [`Trainer::fit`] call.
-pub struct FitData<'m, M> {
-    /// The model, trained in place.
-    pub model: &'m M,
-    /// Its optimizer.
+/// The optimizer, batches and loss of one [`Trainer::fit`] call.
+pub struct FitData<'m> {
+    /// The optimizer of the trained parameters.
     pub opt: &'m mut Optimizer,
-    /// Training inputs `[n, ...]` (any device; batches are moved to the trainer's).
-    pub xs: &'m Tensor,
-    /// Training targets `[n, ...]`.
-    pub ys: &'m Tensor,
+    /// The training batches.
+    pub sampler: &'m dyn Sampler,
+    /// The mean training loss of a batch, in train mode (the forward pass included).
+    pub loss: &'m dyn Fn(&Batch) -> Tensor,
 }
 
 impl<'a> Trainer<'a> {
     /// A trainer without checkpoints, stopped by Ctrl-C.
-    pub fn new(cfg: &'a LoopConfig, loss: Loss, device: Device, progress: Progress) -> Self {
+    pub fn new(cfg: &'a LoopConfig, device: Device, progress: Progress) -> Self {
         Self {
             cfg,
-            loss,
             device,
             progress,
             checkpointing: None,
@@ -154,23 +148,27 @@ impl<'a> Trainer<'a> {
         self
     }
 
-    /// Trains `model` over `xs`/`ys` from `state` up to `cfg.epochs` epochs,
+    /// Trains on `sampler`'s batches, `loss` giving each batch's mean loss
+    /// (the model's forward pass in train mode included), from `state` up to `cfg.epochs` epochs,
     /// calling `after_epoch` after each epoch for the metrics to print and
     /// record. The history holds every epoch, those of the state included. A
     /// resumed run visits exactly the batches the uninterrupted run would have
     /// (same seeded order, the done ones skipped).
-    pub fn fit<M: nn::ModuleT>(
+    pub fn fit(
         &self,
-        model: &M,
         opt: &mut Optimizer,
-        xs: &Tensor,
-        ys: &Tensor,
+        sampler: &dyn Sampler,
+        loss: impl Fn(&Batch) -> Tensor,
         mut state: TrainState,
         mut after_epoch: impl FnMut(usize, &EpochStats) -> Result<Vec<(String, f64)>>,
     ) -> Result<FitOutcome> {
         self.cfg.validate()?;
         self.schedule.validate()?;
-        let mut data = FitData { model, opt, xs, ys };
+        let mut data = FitData {
+            opt,
+            sampler,
+            loss: &loss,
+        };
         let mut stopper = match &self.early_stopping {
             Some((es, vs)) => Some(EarlyStopper::new(
                 es,
@@ -294,12 +292,8 @@ impl<'a> Trainer<'a> {
     /// the epoch and step, and the weights are left as they were after the
     /// last good step. Otherwise the loss is read back every `sync_every`
     /// steps ([`StepLoss`]). The stop flag is polled after each step.
-    pub fn train_epoch<M: nn::ModuleT>(
-        &self,
-        data: &mut FitData<'_, M>,
-        state: &TrainState,
-    ) -> Result<EpochEnd> {
-        let (epoch, bs) = (state.epochs_done + 1, self.cfg.batch_size);
+    pub fn train_epoch(&self, data: &mut FitData<'_>, state: &TrainState) -> Result<EpochEnd> {
+        let epoch = state.epochs_done + 1;
         let epoch_lrs: Vec<(usize, f64, f64)> = self
             .lr_groups
             .iter()
@@ -308,12 +302,7 @@ impl<'a> Trainer<'a> {
         for &(group, _, lr) in &epoch_lrs {
             data.opt.set_lr(group, lr);
         }
-        let n = data.xs.size()[0] as usize;
-        let order = self.cfg.order(n, epoch - 1);
-        let batches = Batches::new(data.xs, data.ys, bs)
-            .order(&order)
-            .to_device(self.device);
-        let total = batches.num_batches() as usize;
+        let total = data.sampler.num_batches();
         let bar = self
             .progress
             .epoch_bar(epoch, self.cfg.epochs, total as u64);
@@ -334,10 +323,10 @@ impl<'a> Trainer<'a> {
             samples: mean.weight() as i64,
             seconds: start.elapsed().as_secs_f64(),
         };
-        let skip = (state.steps_done * bs).min(n);
-        for (done, (xs, ys)) in batches.skip_samples(skip).enumerate() {
+        let batches = data.sampler.epoch(epoch - 1, state.steps_done);
+        for (done, batch) in batches.enumerate() {
             let step = state.steps_done + done + 1;
-            let (count, last) = (xs.size()[0] as f64, step == total);
+            let (count, last) = (batch.len() as f64, step == total);
             tch::manual_seed(self.cfg.step_seed(epoch - 1, step - 1));
             if self.warmup_steps > 0 {
                 let global = (epoch - 1) * total + step - 1;
@@ -346,8 +335,7 @@ impl<'a> Trainer<'a> {
                         .set_lr(group, warmed_lr(base, lr, global, self.warmup_steps));
                 }
             }
-            let outputs = data.model.forward_t(&xs, true);
-            let loss = self.loss.compute(&outputs, &ys);
+            let loss = (data.loss)(&batch);
             if losses.checks_every_step() {
                 losses
                     .check_now(&loss, count, epoch, step)

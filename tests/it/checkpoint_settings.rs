@@ -5,6 +5,8 @@
 //! rule and says what differs.
 
 use crate::common;
+use tchport::session;
+use tchport::tasks::cnn_mnist::CnnMnist;
 
 use common::quiet_cpu;
 
@@ -27,7 +29,8 @@ fn a_normalize_checkpoint_evaluates_the_same_without_the_flag() {
     let path = dir.join("m.safetensors");
     let mut cfg = quick();
     cfg.normalize = true;
-    cnn_mnist::run(
+    session::run(
+        &CnnMnist,
         &cfg,
         &RunOptions {
             save: Some(path.clone()),
@@ -40,8 +43,8 @@ fn a_normalize_checkpoint_evaluates_the_same_without_the_flag() {
         eval_only: true,
         ..quiet_cpu()
     };
-    let with_flag = cnn_mnist::run(&cfg, &load).expect("evaluates with --normalize");
-    let without = cnn_mnist::run(&quick(), &load).expect("evaluates without the flag");
+    let with_flag = session::run(&CnnMnist, &cfg, &load).expect("evaluates with --normalize");
+    let without = session::run(&CnnMnist, &quick(), &load).expect("evaluates without the flag");
     assert!(without.config.normalize, "normalize came from config.json");
     let confusion = |r: &cnn_mnist::MnistReport| r.results.test.confusion.clone();
     assert_eq!(confusion(&with_flag), confusion(&without));
@@ -60,7 +63,8 @@ fn an_explicit_flag_that_contradicts_the_checkpoint_names_both_values() {
     let mut cfg = quick();
     cfg.digits = Some(vec![0, 1, 2, 3, 4]);
     cfg.model.num_classes = 5;
-    cnn_mnist::run(
+    session::run(
+        &CnnMnist,
         &cfg,
         &RunOptions {
             save: Some(path.clone()),
@@ -74,14 +78,15 @@ fn an_explicit_flag_that_contradicts_the_checkpoint_names_both_values() {
         eval_only: true,
         ..quiet_cpu()
     };
-    let r = cnn_mnist::run(&quick(), &load).expect("evaluates digits 0-4");
+    let r = session::run(&CnnMnist, &quick(), &load).expect("evaluates digits 0-4");
     assert_eq!(r.config.digits, Some(vec![0, 1, 2, 3, 4]));
     assert_eq!(r.results.test.per_class.len(), 5);
     // Given explicitly and different: an error naming both values.
     let mut other = quick();
     other.digits = Some(vec![5, 6, 7, 8, 9]);
     other.model.num_classes = 5;
-    let err = cnn_mnist::run(
+    let err = session::run(
+        &CnnMnist,
         &other,
         &RunOptions {
             explicit: vec!["--digits".into()],
@@ -101,6 +106,6 @@ fn an_explicit_flag_that_contradicts_the_checkpoint_names_both_values() {
     let mut tune = other.clone();
     tune.tune.finetune.init_from = Some(path.clone());
     tune.tune.finetune.reset = vec!["fc".into()];
-    let r = cnn_mnist::run(&tune, &quiet_cpu()).expect("fine-tunes on digits 5-9");
+    let r = session::run(&CnnMnist, &tune, &quiet_cpu()).expect("fine-tunes on digits 5-9");
     assert_eq!(r.config.digits, Some(vec![5, 6, 7, 8, 9]));
 }

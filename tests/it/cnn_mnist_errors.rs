@@ -15,7 +15,14 @@ use tchport::data::mnist;
 use tchport::device::DeviceChoice;
 use tchport::models::{Cnn, CnnConfig};
 use tchport::session::RunOptions;
-use tchport::tasks::cnn_mnist::{run, MnistConfig};
+use tchport::tasks::cnn_mnist::{CnnMnist, MnistConfig};
+
+fn run(
+    cfg: &MnistConfig,
+    opts: &tchport::session::RunOptions,
+) -> anyhow::Result<tchport::tasks::cnn_mnist::MnistReport> {
+    tchport::session::run(&CnnMnist, cfg, opts)
+}
 
 fn idx_bytes(dims: &[u32], payload: &[u8]) -> Vec<u8> {
     let mut v = vec![0, 0, 8, dims.len() as u8];

@@ -6,6 +6,7 @@
 //! result evaluates identically in PyTorch.
 
 use crate::common;
+use tchport::session;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -248,7 +249,7 @@ fn early_stopping_restores_the_best_epoch() {
     let mut at_epoch_2 = Vec::new();
     let trainer = Trainer {
         stop: Arc::new(AtomicBool::new(false)),
-        ..Trainer::new(&cfg, Loss::CrossEntropy, Device::Cpu, QUIET)
+        ..Trainer::new(&cfg, Device::Cpu, QUIET)
     }
     .with_early_stopping(
         Some(EarlyStopping {
@@ -258,14 +259,20 @@ fn early_stopping_restores_the_best_epoch() {
         }),
         &vs,
     );
-    let out = trainer
-        .fit(&model, &mut opt, &xs, &ys, TrainState::default(), |e, _| {
+    let out = common::fit_pairs(
+        &trainer,
+        (&model, &mut opt),
+        (&xs, &ys),
+        Loss::CrossEntropy,
+        TrainState::default(),
+        |e, _| {
             if e == 2 {
                 at_epoch_2 = copies(&vs);
             }
             Ok(vec![("val loss".to_string(), losses[e - 1])])
-        })
-        .expect("training runs");
+        },
+    )
+    .expect("training runs");
     assert_eq!(out.history.len(), 4, "stopped after epoch 4");
     assert!(out.stopped_early);
     assert_eq!(out.best_epoch, Some(2));
@@ -426,7 +433,7 @@ fn a_pytorch_pretrained_checkpoint_fine_tunes_in_rust_and_evaluates_identically_
     };
     let report = {
         let _lock = common::rng_lock();
-        task::run(&cfg, &opts).expect("fine-tuning runs")
+        session::run(&task::CnnMnist, &cfg, &opts).expect("fine-tuning runs")
     };
     let ft = report
         .summary

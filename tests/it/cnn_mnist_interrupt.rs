@@ -8,7 +8,14 @@ use std::time::{Duration, Instant};
 
 use tchport::device::DeviceChoice;
 use tchport::session::RunOptions;
-use tchport::tasks::cnn_mnist::{run, MnistConfig};
+use tchport::tasks::cnn_mnist::{CnnMnist, MnistConfig};
+
+fn run(
+    cfg: &MnistConfig,
+    opts: &tchport::session::RunOptions,
+) -> anyhow::Result<tchport::tasks::cnn_mnist::MnistReport> {
+    tchport::session::run(&CnnMnist, cfg, opts)
+}
 use tchport::train::{install_interrupt_handler, interrupt_flag, Interrupted};
 
 #[test]

@@ -5,6 +5,8 @@
 //! 3136 products in a possibly different order); weights after 5 SGD steps 1e-5.
 
 use crate::common;
+use tchport::session;
+use tchport::tasks::cnn_mnist::CnnMnist;
 
 use std::path::Path;
 
@@ -16,7 +18,7 @@ use tchport::device::DeviceChoice;
 use tchport::models::{Cnn, CnnConfig};
 use tchport::optim::{OptimConfig, OptimizerKind};
 use tchport::session::RunOptions;
-use tchport::tasks::cnn_mnist::{self, MnistConfig};
+use tchport::tasks::cnn_mnist::MnistConfig;
 use tchport::train::Loss;
 
 const TOL: f64 = 1e-5;
@@ -129,7 +131,8 @@ fn a_rust_checkpoint_evaluates_identically_in_pytorch() {
     };
     let report = {
         let _lock = common::rng_lock();
-        cnn_mnist::run(&quick_config(false), &opts).expect("a short Rust run trains and saves")
+        session::run(&CnnMnist, &quick_config(false), &opts)
+            .expect("a short Rust run trains and saves")
     };
     assert!(
         dir.join("config.json").exists(),
@@ -188,7 +191,8 @@ fn a_pytorch_checkpoint_evaluates_identically_in_rust() {
     };
     let report = {
         let _lock = common::rng_lock();
-        cnn_mnist::run(&quick_config(false), &opts).expect("Rust evaluates the PyTorch checkpoint")
+        session::run(&CnnMnist, &quick_config(false), &opts)
+            .expect("Rust evaluates the PyTorch checkpoint")
     };
     let rust_correct = (report.results.test.accuracy * 2000.0).round() as i64;
     println!(

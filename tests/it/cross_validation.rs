@@ -1,4 +1,4 @@
-//! Cross-validation on the one run path: `cnn_mnist --kfold K` (stratified
+//! Cross-validation on the one run path: `cnn_mnist --folds K` (stratified
 //! folds of the training images) and `--folds K` of the series examples
 //! (rolling origin: expanding training windows, each scored on the next block).
 

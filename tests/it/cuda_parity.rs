@@ -44,6 +44,7 @@
 //! the measured difference, which is the number to record.
 
 use crate::common;
+use tchport::session;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -308,7 +309,8 @@ fn cnn_mnist_short_run_matches_its_twin_on_cuda() {
     cfg.train.epochs = 1;
     let report = {
         let _lock = common::rng_lock();
-        cnn_mnist::run(&cfg, &run_opts(device, &rust_w)).unwrap_or_else(|e| panic!("{e:#}"))
+        session::run(&cnn_mnist::CnnMnist, &cfg, &run_opts(device, &rust_w))
+            .unwrap_or_else(|e| panic!("{e:#}"))
     };
     let run = TwinRun {
         device,
@@ -349,7 +351,12 @@ fn rnn_series_lstm_short_run_matches_its_twin_on_cuda() {
     cfg.train.epochs = 3;
     let report = {
         let _lock = common::rng_lock();
-        rnn_series::run(&cfg, &run_opts(device, &rust_w), None).unwrap_or_else(|e| panic!("{e:#}"))
+        session::run(
+            &rnn_series::RnnSeries::default(),
+            &cfg,
+            &run_opts(device, &rust_w),
+        )
+        .unwrap_or_else(|e| panic!("{e:#}"))
     };
     // rnn_series.py has no --save: parity/run_twin.py saves the model it trained.
     let script = common::repo_root().join("parity/rnn_series.py");
@@ -414,8 +421,12 @@ fn transformer_seq_short_run_matches_its_twin_on_cuda() {
     cfg.train.epochs = 2;
     let report = {
         let _lock = common::rng_lock();
-        transformer_seq::run(&cfg, &run_opts(device, &rust_w), None)
-            .unwrap_or_else(|e| panic!("{e:#}"))
+        session::run(
+            &transformer_seq::TransformerSeq::default(),
+            &cfg,
+            &run_opts(device, &rust_w),
+        )
+        .unwrap_or_else(|e| panic!("{e:#}"))
     };
     let run = TwinRun {
         device,

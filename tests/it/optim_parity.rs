@@ -297,18 +297,17 @@ fn the_training_loop_clips_and_counts_the_clipped_steps() {
         move |x| x.linear(&vars["fc.weight"], Some(&vars["fc.bias"]))
     });
     let mut opt = cfg.build(&vs_a).expect("valid");
-    let mut trainer = Trainer::new(&lp, Loss::Mse, Device::Cpu, Progress { quiet: true });
+    let mut trainer = Trainer::new(&lp, Device::Cpu, Progress { quiet: true });
     trainer.stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    trainer
-        .fit(
-            &model_a,
-            &mut opt,
-            &xs,
-            &ys,
-            TrainState::default(),
-            |_, _| Ok(vec![]),
-        )
-        .expect("trains");
+    common::fit_pairs(
+        &trainer,
+        (&model_a, &mut opt),
+        (&xs, &ys),
+        Loss::Mse,
+        TrainState::default(),
+        |_, _| Ok(vec![]),
+    )
+    .expect("trains");
     let (clipped, steps) = trainer.clipped.get();
     println!("the loop clipped {clipped} of {steps} steps");
     assert_eq!(steps, 10);

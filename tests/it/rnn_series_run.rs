@@ -21,7 +21,10 @@ fn config(epochs: usize) -> SeriesConfig {
 
 fn run(cfg: &SeriesConfig, opts: &RunOptions, plot: Option<&Path>) -> anyhow::Result<SeriesReport> {
     let _lock = common::rng_lock();
-    rnn_series::run(cfg, opts, plot)
+    let task = rnn_series::RnnSeries {
+        plot: plot.map(Path::to_path_buf),
+    };
+    tchport::session::run(&task, cfg, opts)
 }
 
 /// The error of a run on a CSV with `text`, as `{:#}` prints it.

@@ -86,20 +86,19 @@ fn train(
     .build(&vs)
     .expect("valid SGD");
     let cfg = cfg();
-    let mut trainer = Trainer::new(
-        &cfg,
-        Loss::CrossEntropy,
-        Device::Cpu,
-        Progress { quiet: true },
-    );
+    let mut trainer = Trainer::new(&cfg, Device::Cpu, Progress { quiet: true });
     trainer.stop = Arc::new(AtomicBool::new(false));
     trainer.sync_every = sync_every;
     trainer.rollback = Some(&vs);
-    let out = trainer
-        .fit(&m, &mut opt, xs, ys, TrainState::default(), |_, _| {
-            Ok(vec![])
-        })
-        .map(|o| o.history[0].train_loss);
+    let out = common::fit_pairs(
+        &trainer,
+        (&m, &mut opt),
+        (xs, ys),
+        Loss::CrossEntropy,
+        TrainState::default(),
+        |_, _| Ok(vec![]),
+    )
+    .map(|o| o.history[0].train_loss);
     drop(trainer);
     (vs, out)
 }

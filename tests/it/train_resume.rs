@@ -134,13 +134,17 @@ fn resume_every_step_matches<M: nn::ModuleT>(
     // The uninterrupted run.
     let (vs_ref, m_ref) = make(0);
     let mut opt = optim.build(&vs_ref).expect("valid optimizer");
-    let mut plain = scheduled(Trainer::new(cfg, loss, Device::Cpu, quiet), optim, warm);
+    let mut plain = scheduled(Trainer::new(cfg, Device::Cpu, quiet), optim, warm);
     plain.stop = Arc::new(AtomicBool::new(false));
-    let history = plain
-        .fit(&m_ref, &mut opt, xs, ys, TrainState::default(), |_, _| {
-            Ok(vec![])
-        })
-        .expect("trains");
+    let history = common::fit_pairs(
+        &plain,
+        (&m_ref, &mut opt),
+        (xs, ys),
+        loss,
+        TrainState::default(),
+        |_, _| Ok(vec![]),
+    )
+    .expect("trains");
     assert_eq!(history.history.len(), cfg.epochs);
 
     // The same run, stopped after each step and resumed from disk each time.
@@ -165,10 +169,17 @@ fn resume_every_step_matches<M: nn::ModuleT>(
             every: 0,
             config: serde_json::json!({}),
         };
-        let mut trainer = scheduled(Trainer::new(cfg, loss, Device::Cpu, quiet), optim, warm)
+        let mut trainer = scheduled(Trainer::new(cfg, Device::Cpu, quiet), optim, warm)
             .with_checkpointing(Some(ckpt));
         trainer.stop = stop.clone();
-        match trainer.fit(&m, &mut opt, xs, ys, state.clone(), |_, _| Ok(vec![])) {
+        match common::fit_pairs(
+            &trainer,
+            (&m, &mut opt),
+            (xs, ys),
+            loss,
+            state.clone(),
+            |_, _| Ok(vec![]),
+        ) {
             Ok(h) => {
                 assert_eq!(
                     h.history.len(),

@@ -34,7 +34,8 @@ fn config(arch: Arch, task: SeqTask) -> SequenceConfig {
 fn rust_run(cfg: &SequenceConfig, opts: &RunOptions) -> SequenceReport {
     let _lock = common::rng_lock();
     tch::set_num_threads(1);
-    sequence::run(cfg, opts, None).unwrap_or_else(|e| panic!("{e:#}"))
+    tchport::session::run(&sequence::TransformerSeq::default(), cfg, opts)
+        .unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 fn twin(cfg: &SequenceConfig, name: &str) -> Value {
@@ -157,7 +158,14 @@ fn checkpoint_round_trip_and_mismatch() {
     let svg_path = dir.join("attention.svg");
     {
         let _lock = common::rng_lock();
-        sequence::run(&cfg, &load, Some(&svg_path)).unwrap_or_else(|e| panic!("{e:#}"));
+        tchport::session::run(
+            &sequence::TransformerSeq {
+                attention: Some(svg_path.clone()),
+            },
+            &cfg,
+            &load,
+        )
+        .unwrap_or_else(|e| panic!("{e:#}"));
     }
     let svg = std::fs::read_to_string(&svg_path).expect("the heatmap was written");
     assert!(svg.starts_with("<svg") && svg.contains("last layer (1), head 3"));
@@ -170,19 +178,30 @@ fn checkpoint_round_trip_and_mismatch() {
         explicit: vec!["--arch".into()],
         ..load.clone()
     };
-    let err = format!("{:#}", sequence::run(&other, &given, None).unwrap_err());
+    let err = format!(
+        "{:#}",
+        tchport::session::run(&sequence::TransformerSeq::default(), &other, &given).unwrap_err()
+    );
     assert!(
         err.contains("--arch Transformer") && err.contains("--arch Lstm"),
         "{err}"
     );
     // Not given: the checkpoint's model options are used.
-    let adopted = sequence::run(&other, &load, None).unwrap_or_else(|e| panic!("{e:#}"));
+    let adopted = tchport::session::run(&sequence::TransformerSeq::default(), &other, &load)
+        .unwrap_or_else(|e| panic!("{e:#}"));
     assert_eq!(adopted.config.arch, Arch::Transformer);
     assert_eq!(adopted.results.test, trained.results.test);
     let attention = dir.join("a.svg");
     let err = format!(
         "{:#}",
-        sequence::run(&other, &quiet_cpu(), Some(&attention)).unwrap_err()
+        tchport::session::run(
+            &sequence::TransformerSeq {
+                attention: Some(attention.clone())
+            },
+            &other,
+            &quiet_cpu()
+        )
+        .unwrap_err()
     );
     assert!(err.contains("needs --arch transformer"), "{err}");
 }

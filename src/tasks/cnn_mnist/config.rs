@@ -84,7 +84,7 @@ impl TaskConfig for MnistConfig {
     }
 
     fn validate_folds(&self) -> Result<()> {
-        self.check_kfold()
+        self.check_folds()
     }
 
     fn input_differences(&self, saved: &Self) -> Vec<(&'static str, String, String)> {
@@ -219,10 +219,10 @@ impl MnistConfig {
             .unwrap_or_else(|| mnist::digit_names(self.digits.as_deref()))
     }
 
-    /// [`TaskConfig::validate`] for `--kfold`, where the folds are the validation sets.
-    fn check_kfold(&self) -> Result<()> {
+    /// [`TaskConfig::validate`] for `--folds`, where the folds are the validation sets.
+    fn check_folds(&self) -> Result<()> {
         if self.val_fraction.is_some() {
-            bail!("--kfold holds out each fold in turn: drop --val-fraction");
+            bail!("--folds holds out each fold in turn: drop --val-fraction");
         }
         let mut with_val = self.clone();
         with_val.val_fraction = Some(0.5);

@@ -2,16 +2,16 @@
 
 use anyhow::{bail, Result};
 use serde::Serialize;
-use tch::{nn, Device, Tensor};
+use tch::nn::{self, ModuleT};
+use tch::{Device, Tensor};
 
 use super::*;
 use crate::data::mnist::{self, ImageSet};
 use crate::metrics::{ClassificationReport, ConfusionMatrix};
-use crate::models::Cnn;
-use crate::models::MnistModel;
-use crate::session::{RunReport, Task, Trained};
+use crate::models::{Cnn, MnistModel};
+use crate::session::{CrossValidation, RunReport, Task, Trained};
 use crate::split;
-use crate::train::{self, Loss};
+use crate::train::{self, Batch, Loss, Sampler, ShuffledPairs};
 
 /// The data of a run: training, validation (`--val-fraction`) and test
 /// images, on the run's device.
@@ -163,16 +163,22 @@ impl Task for CnnMnist {
         MnistModel::new(p, &cfg.model, cfg.normalize)
     }
 
-    fn training_set<'d>(&self, data: &'d MnistData) -> (&'d Tensor, &'d Tensor) {
-        (&data.train.images, &data.train.labels)
+    fn batches<'d>(
+        &self,
+        cfg: &'d MnistConfig,
+        data: &'d MnistData,
+        device: Device,
+    ) -> Box<dyn Sampler + 'd> {
+        let (xs, ys) = (&data.train.images, &data.train.labels);
+        Box::new(ShuffledPairs::new(xs, ys, &cfg.train, device))
     }
 
-    fn loss(&self) -> Loss {
-        Loss::CrossEntropy
+    fn loss(&self, model: &Self::Model, batch: &Batch) -> Tensor {
+        Loss::CrossEntropy.compute(&model.forward_t(&batch.inputs, true), &batch.targets)
     }
 
-    fn early_metric(&self) -> &'static str {
-        "val loss"
+    fn cross_validation(&self) -> Option<&dyn CrossValidation<Self>> {
+        Some(self)
     }
 
     /// The validation loss and accuracy with `--val-fraction`, else the test
@@ -213,7 +219,9 @@ impl Task for CnnMnist {
     fn print(&self, r: &MnistReport) {
         print_report(r);
     }
+}
 
+impl CrossValidation<CnnMnist> for CnnMnist {
     /// Stratified K-fold over the training images (after `--digits` and
     /// `--train-limit`), seeded by `--seed`.
     fn folds(&self, cfg: &MnistConfig, data: &MnistData, k: usize) -> Result<Vec<MnistData>> {
@@ -240,9 +248,4 @@ impl Task for CnnMnist {
     fn fold_metric(&self) -> &'static str {
         "held-out accuracy"
     }
-}
-
-/// Trains (unless `--eval-only`) and evaluates the CNN on the shared run path.
-pub fn run(cfg: &MnistConfig, opts: &crate::session::RunOptions) -> Result<MnistReport> {
-    crate::session::run(&CnnMnist, cfg, opts)
 }

@@ -31,7 +31,7 @@ pub struct SeriesConfig {
     /// Epochs, batch size, seed.
     pub train: LoopConfig,
     /// The CSV series and its split (`--csv`, `--column`, `--missing`,
-    /// `--train-frac`, `--val-frac`); flattened, so `config.json` keeps its keys.
+    /// `--train-fraction`, `--val-fraction`); flattened, so `config.json` keeps its keys.
     #[serde(flatten)]
     pub source: SeriesSource,
     /// Use a generated series instead of the CSV.

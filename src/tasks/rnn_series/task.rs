@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use serde::Serialize;
-use tch::nn;
+use tch::nn::{self, ModuleT};
 use tch::{Device, Tensor};
 
 use super::forecast::forecast_times;
@@ -13,8 +13,8 @@ use crate::data::series::{noisy_sine, tensor_values, Scaler, Series};
 use crate::data::windows::{prepare_series, PreparedSeries, WindowSet};
 use crate::metrics::RegressionScores;
 use crate::models::RecurrentNet;
-use crate::session::{RunReport, Task, Trained};
-use crate::train::{self, EpochRecord, Loss};
+use crate::session::{CrossValidation, RunReport, Task, Trained};
+use crate::train::{self, Batch, EpochRecord, Loss, Sampler, ShuffledPairs};
 
 /// Loads or generates the series, splits it chronologically, fits the scaler
 /// on the training part and cuts the windows of each part.
@@ -193,12 +193,22 @@ impl Task for RnnSeries {
         RecurrentNet::new(p, &cfg.model)
     }
 
-    fn training_set<'d>(&self, data: &'d PreparedSeries) -> (&'d Tensor, &'d Tensor) {
-        (&data.train.xs, &data.train.ys)
+    fn batches<'d>(
+        &self,
+        cfg: &'d SeriesConfig,
+        data: &'d PreparedSeries,
+        device: Device,
+    ) -> Box<dyn Sampler + 'd> {
+        let (xs, ys) = (&data.train.xs, &data.train.ys);
+        Box::new(ShuffledPairs::new(xs, ys, &cfg.train, device))
     }
 
-    fn loss(&self) -> Loss {
-        Loss::Mse
+    fn loss(&self, model: &Self::Model, batch: &Batch) -> Tensor {
+        Loss::Mse.compute(&model.forward_t(&batch.inputs, true), &batch.targets)
+    }
+
+    fn cross_validation(&self) -> Option<&dyn CrossValidation<Self>> {
+        Some(self)
     }
 
     fn early_metric(&self) -> &'static str {
@@ -253,7 +263,9 @@ impl Task for RnnSeries {
     fn print(&self, r: &SeriesReport) {
         print_report(r);
     }
+}
 
+impl CrossValidation<RnnSeries> for RnnSeries {
     /// Rolling origin ([`crate::data::windows::rolling_origin_folds`]).
     fn folds(
         &self,
@@ -325,19 +337,6 @@ impl SeriesResults {
             history,
         }
     }
-}
-
-/// Trains (unless `--eval-only`) and evaluates the recurrent model on the
-/// shared run path; writes the `--plot` figure to `plot` when given.
-pub fn run(
-    cfg: &SeriesConfig,
-    opts: &crate::session::RunOptions,
-    plot: Option<&std::path::Path>,
-) -> Result<SeriesReport> {
-    let task = RnnSeries {
-        plot: plot.map(PathBuf::from),
-    };
-    crate::session::run(&task, cfg, opts)
 }
 
 /// The report of an rnn_series run.

@@ -258,7 +258,6 @@ impl TaskConfig for SequenceConfig {
 }
 
 #[cfg(test)]
-
 mod tests {
     use super::*;
 

@@ -4,16 +4,17 @@ use std::path::PathBuf;
 
 use anyhow::{bail, ensure, Result};
 use serde::Serialize;
-use tch::{nn, Device, Tensor};
+use tch::nn::{self, ModuleT};
+use tch::{Device, Tensor};
 
 use super::*;
 use crate::data::sequence::{self, Scoring, SeqData, SeqSet, WINDOW};
 use crate::metrics::RegressionScores;
 use crate::models::seq_model::{Arch, SeqModel};
 use crate::models::SeqTransformer;
-use crate::session::{RunReport, Task, Trained};
+use crate::session::{CrossValidation, RunReport, Task, Trained};
 use crate::split;
-use crate::train::{self, Loss};
+use crate::train::{self, Batch, Loss, Sampler, ShuffledPairs};
 
 /// What transformer_seq reports beyond the shared summary (`test_loss` there
 /// is the MSE over every step, in the model's scaled units).
@@ -152,12 +153,22 @@ impl Task for TransformerSeq {
         SeqModel::new(p, cfg.arch, &cfg.transformer, &cfg.lstm)
     }
 
-    fn training_set<'d>(&self, data: &'d SeqData) -> (&'d Tensor, &'d Tensor) {
-        (&data.train.xs, &data.train.ys)
+    fn batches<'d>(
+        &self,
+        cfg: &'d SequenceConfig,
+        data: &'d SeqData,
+        device: Device,
+    ) -> Box<dyn Sampler + 'd> {
+        let (xs, ys) = (&data.train.xs, &data.train.ys);
+        Box::new(ShuffledPairs::new(xs, ys, &cfg.train, device))
     }
 
-    fn loss(&self) -> Loss {
-        Loss::Mse
+    fn loss(&self, model: &Self::Model, batch: &Batch) -> Tensor {
+        Loss::Mse.compute(&model.forward_t(&batch.inputs, true), &batch.targets)
+    }
+
+    fn cross_validation(&self) -> Option<&dyn CrossValidation<Self>> {
+        Some(self)
     }
 
     fn early_metric(&self) -> &'static str {
@@ -199,7 +210,9 @@ impl Task for TransformerSeq {
     fn print(&self, r: &SequenceReport) {
         print_report(r);
     }
+}
 
+impl CrossValidation<TransformerSeq> for TransformerSeq {
     /// Rolling origin over the series' steps: fold `i` of `k` trains on the
     /// sequences inside the values before `n − (k − i)·b` (scaler refitted on
     /// them) and is scored on the last steps targeting the next `b` values, `b`
@@ -222,17 +235,4 @@ impl Task for TransformerSeq {
     fn fold_metric(&self) -> &'static str {
         "held-out RMSE"
     }
-}
-
-/// Trains (unless `--eval-only`) and evaluates on the shared run path; draws
-/// the attention heatmap to `attention` when given (transformer only).
-pub fn run(
-    cfg: &SequenceConfig,
-    opts: &crate::session::RunOptions,
-    attention: Option<&std::path::Path>,
-) -> Result<SequenceReport> {
-    let task = TransformerSeq {
-        attention: attention.map(PathBuf::from),
-    };
-    crate::session::run(&task, cfg, opts)
 }

@@ -165,3 +165,21 @@ pub fn check_sgd_steps<M: tch::nn::ModuleT + ?Sized>(
         parity::check_tensor(&label, &var, &want[&format!("after.{name}")], tol);
     }
 }
+
+/// `trainer.fit` over the pair `xs`/`ys` (`[n, ...]`) in the loop's seeded
+/// order ([`tchport::train::ShuffledPairs`]), the batch loss being `loss` of
+/// the model's train-mode outputs: what the three epoch-based examples' tasks
+/// supply to the loop.
+pub fn fit_pairs<M: tch::nn::ModuleT>(
+    trainer: &tchport::train::Trainer<'_>,
+    (model, opt): (&M, &mut tchport::optim::Optimizer),
+    (xs, ys): (&Tensor, &Tensor),
+    loss: tchport::train::Loss,
+    state: tchport::train::TrainState,
+    after_epoch: impl FnMut(usize, &tchport::train::EpochStats) -> anyhow::Result<Vec<(String, f64)>>,
+) -> anyhow::Result<tchport::train::FitOutcome> {
+    let sampler = tchport::train::ShuffledPairs::new(xs, ys, trainer.cfg, trainer.device);
+    let batch_loss =
+        |b: &tchport::train::Batch| loss.compute(&model.forward_t(&b.inputs, true), &b.targets);
+    trainer.fit(opt, &sampler, batch_loss, state, after_epoch)
+}
