@@ -64,7 +64,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH", conflicts_with_all = ["load", "eval_only"])]
     pub resume: Option<std::path::PathBuf>,
     /// Write a checkpoint (weights, config.json, train_state.json) every N epochs,
-    /// to --save or runs/<example>/checkpoint.safetensors. Ctrl-C always writes
+    /// to --save or `runs/<example>/checkpoint.safetensors`. Ctrl-C always writes
     /// one there before exiting.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub checkpoint_every: Option<u64>,

@@ -3,7 +3,7 @@
 //!
 //! - classification: [`stratified_split`] and [`stratified_kfold`] keep each
 //!   class's share in every part, seeded (SplitMix64, like the batch order);
-//! - series: [`chronological_split`] and [`rolling_origin`] never let the model
+//! - series: [`crate::data::series::split`] and [`rolling_origin`] never let the model
 //!   see the future of what it is validated on.
 //!
 //! Index lists come back sorted, so a subset keeps the data's original order.

@@ -117,7 +117,7 @@ pub(super) const OPTIMIZER_KEYS: [&str; 2] = ["optimizer_state_dict", "optimizer
 /// What a PyTorch training checkpoint holds besides the model's weights.
 #[derive(Debug)]
 pub struct TorchTrainingState {
-    /// The entry that held `optimizer.state_dict()` (one of [`OPTIMIZER_KEYS`]).
+    /// The entry that held `optimizer.state_dict()` (`optimizer_state_dict` or `optimizer`).
     pub optimizer_key: String,
     /// Its tensors by PyTorch's names, sorted: `state.{i}.exp_avg`,
     /// `state.{i}.exp_avg_sq`, `state.{i}.step` (a float32 scalar; a Python

@@ -4,7 +4,7 @@
 //! the image's edge dropped, and the box around what is left, with warnings
 //! when it looks unlike one digit.
 //!
-//! Works on the *working copy* of [`super::preprocess`] (light ink on dark,
+//! Works on the *working copy* of [`super::preprocess`](mod@super::preprocess) (light ink on dark,
 //! long side ≤ [`WORK_SIDE`]). Plain arithmetic on `f64` and integer
 //! counts, written so that `parity/predict.py` (`level`, `otsu`,
 //! `components`, `select`) gives the same decisions; build-notes.md, issue 21
