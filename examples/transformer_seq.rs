@@ -13,7 +13,7 @@ use anyhow::Result;
 use tchport::cli::{RunArgs, SeriesArgs, TrainArgs, TuneArgs};
 use tchport::models::Arch;
 use tchport::session;
-use tchport::tasks::transformer_seq::{SeqTask, SequenceConfig, TransformerSeq};
+use tchport::tasks::transformer_seq::{SequenceConfig, SequenceKind, TransformerSeq};
 
 fn defaults() -> SequenceConfig {
     SequenceConfig::default()
@@ -35,7 +35,7 @@ struct Args {
     /// Data: a CSV series (previous 10 values → next value at every step) or
     /// the synthetic delayed-recall problem (target = feature 0 from --delay steps back).
     #[arg(long, value_enum, default_value_t = defaults().task)]
-    task: SeqTask,
+    task: SequenceKind,
     /// Steps per sequence [default: 32 for series, 2 × --delay for recall].
     #[arg(long, value_name = "N")]
     seq_len: Option<usize>,

@@ -68,7 +68,7 @@ device = use_device(a.device, a.deterministic)
 if a.threads:
     torch.set_num_threads(a.threads)
 seq_len = a.seq_len or (32 if a.task == "series" else 2 * a.delay)
-causal = a.task == "series"  # the Rust default (see SeqTask::default_causal)
+causal = a.task == "series"  # the Rust default (see SequenceKind::default_causal)
 if a.causal:
     causal = True
 if a.no_causal:

@@ -98,7 +98,8 @@ fn transformer_seq_rolling_origin_scores_each_block() {
         assert!(f.score.is_finite() && f.score > 0.0);
     }
     assert!(r.folds[1].train_samples > r.folds[0].train_samples);
-    let mut recall = SequenceConfig::for_task(tchport::tasks::transformer_seq::SeqTask::Recall);
+    let mut recall =
+        SequenceConfig::for_task(tchport::tasks::transformer_seq::SequenceKind::Recall);
     recall.train.epochs = 1;
     let err =
         cross_validation::run(&TransformerSeq::default(), &recall, &quiet_cpu(), 2).unwrap_err();

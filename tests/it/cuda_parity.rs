@@ -416,7 +416,7 @@ fn transformer_seq_short_run_matches_its_twin_on_cuda() {
         dir.join("torch.safetensors"),
         dir.join("torch.json"),
     );
-    let mut cfg = transformer_seq::SequenceConfig::for_task(transformer_seq::SeqTask::Series);
+    let mut cfg = transformer_seq::SequenceConfig::for_task(transformer_seq::SequenceKind::Series);
     cfg.transformer.dropout = 0.0;
     cfg.train.epochs = 2;
     let report = {

@@ -14,14 +14,16 @@ use common::quiet_cpu;
 use serde_json::Value;
 use tchport::models::Arch;
 use tchport::session::RunOptions;
-use tchport::tasks::transformer_seq::{self as sequence, SeqTask, SequenceConfig, SequenceReport};
+use tchport::tasks::transformer_seq::{
+    self as sequence, SequenceConfig, SequenceKind, SequenceReport,
+};
 
-fn config(arch: Arch, task: SeqTask) -> SequenceConfig {
+fn config(arch: Arch, task: SequenceKind) -> SequenceConfig {
     let mut cfg = SequenceConfig::for_task(task);
     cfg.arch = arch;
     cfg.transformer.dropout = 0.0;
     cfg.train.epochs = 2;
-    if task == SeqTask::Recall {
+    if task == SequenceKind::Recall {
         cfg.seq_len = Some(40);
         cfg.recall.train = 48;
         cfg.recall.val = 16;
@@ -83,7 +85,7 @@ fn twin_in(cfg: &SequenceConfig, dir: &std::path::Path, extra: &[&str]) -> Value
     common::read_json(&json)
 }
 
-fn same_as_twin(arch: Arch, task: SeqTask) {
+fn same_as_twin(arch: Arch, task: SequenceKind) {
     let cfg = config(arch, task);
     let rust = rust_run(&cfg, &quiet_cpu());
     let torch = twin(&cfg, &format!("twin-{arch:?}-{task:?}"));
@@ -117,29 +119,29 @@ fn same_as_twin(arch: Arch, task: SeqTask) {
 
 #[test]
 fn transformer_on_series_matches_the_pytorch_twin() {
-    same_as_twin(Arch::Transformer, SeqTask::Series);
+    same_as_twin(Arch::Transformer, SequenceKind::Series);
 }
 
 #[test]
 fn lstm_on_series_matches_the_pytorch_twin() {
-    same_as_twin(Arch::Lstm, SeqTask::Series);
+    same_as_twin(Arch::Lstm, SequenceKind::Series);
 }
 
 #[test]
 fn transformer_on_recall_matches_the_pytorch_twin() {
-    same_as_twin(Arch::Transformer, SeqTask::Recall);
+    same_as_twin(Arch::Transformer, SequenceKind::Recall);
 }
 
 #[test]
 fn lstm_on_recall_matches_the_pytorch_twin() {
-    same_as_twin(Arch::Lstm, SeqTask::Recall);
+    same_as_twin(Arch::Lstm, SequenceKind::Recall);
 }
 
 #[test]
 fn checkpoint_round_trip_and_mismatch() {
     let dir = common::scratch("seq-ckpt");
     let path = dir.join("model.safetensors");
-    let mut cfg = config(Arch::Transformer, SeqTask::Recall);
+    let mut cfg = config(Arch::Transformer, SequenceKind::Recall);
     cfg.train.epochs = 1;
     let trained = rust_run(
         &cfg,
@@ -210,7 +212,7 @@ fn checkpoint_round_trip_and_mismatch() {
 fn a_pytorch_checkpoint_evaluates_the_same_in_rust() {
     let dir = common::scratch("seq-torch-ckpt");
     let path = dir.join("torch.safetensors");
-    let mut cfg = config(Arch::Transformer, SeqTask::Recall);
+    let mut cfg = config(Arch::Transformer, SequenceKind::Recall);
     cfg.train.epochs = 1;
     let torch = twin_in(&cfg, &dir, &["--save", path.to_str().expect("UTF-8 path")]);
     let rust = rust_run(
@@ -236,7 +238,7 @@ fn a_pytorch_checkpoint_evaluates_the_same_in_rust() {
 #[test]
 fn resuming_from_an_epoch_checkpoint_reproduces_the_uninterrupted_run() {
     // Uninterrupted: 2 epochs (dropout 0, plain SGD: no optimizer state to lose).
-    let cfg = config(Arch::Transformer, SeqTask::Series);
+    let cfg = config(Arch::Transformer, SequenceKind::Series);
     let whole = rust_run(&cfg, &quiet_cpu());
 
     // The checkpoint --checkpoint-every 1 leaves after epoch 1 of the same run:
@@ -286,7 +288,7 @@ fn resuming_from_an_epoch_checkpoint_reproduces_the_uninterrupted_run() {
 fn config_json_names_the_time_axis() {
     let dir = common::scratch("seq-time-axis");
     let path = dir.join("model.safetensors");
-    let mut cfg = config(Arch::Lstm, SeqTask::Series);
+    let mut cfg = config(Arch::Lstm, SequenceKind::Series);
     cfg.train.epochs = 1;
     let save = RunOptions {
         save: Some(path.clone()),

@@ -1,6 +1,6 @@
 //! cnn_mnist on the shared run path: data, model, scoring.
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use tch::nn::{self, ModuleT};
 use tch::{Device, Tensor};
@@ -48,7 +48,7 @@ pub type MnistReport = RunReport<MnistConfig, MnistResults>;
 /// Loads MNIST as the configuration asks (digits, limits), on the
 /// CPU: `(train, test, notes)`. Without `training` only the two test files are
 /// read and the training set is empty.
-pub fn load_data(cfg: &MnistConfig, training: bool) -> Result<(ImageSet, ImageSet, Vec<String>)> {
+pub fn read_images(cfg: &MnistConfig, training: bool) -> Result<(ImageSet, ImageSet, Vec<String>)> {
     let (mut train, mut test, notes) = if training {
         let data = mnist::load_dir(&cfg.data_dir)?;
         (data.train, data.test, data.notes)
@@ -89,12 +89,16 @@ pub fn split_train(cfg: &MnistConfig, train: ImageSet) -> Result<(ImageSet, Opti
 
 /// The loss and classification report of `model` on `set`, every image
 /// included (batches of at least 256).
-pub fn evaluate(
+///
+/// # Errors
+/// Predictions or labels that are not int64 class indices (a model whose
+/// outputs are not `[n, classes]` logits).
+pub fn classification_scores(
     model: &MnistModel,
     set: &ImageSet,
     cfg: &MnistConfig,
     device: Device,
-) -> (f64, ClassificationReport) {
+) -> Result<(f64, ClassificationReport)> {
     let bs = cfg.train.batch_size.max(256);
     let eval = train::evaluate(
         model,
@@ -104,12 +108,13 @@ pub fn evaluate(
         device,
         Loss::CrossEntropy,
     );
-    let predicted = Vec::<i64>::try_from(eval.outputs.argmax(1, false)).unwrap_or_default();
-    let truth = Vec::<i64>::try_from(&eval.targets).unwrap_or_default();
-    (
+    let predicted = Vec::<i64>::try_from(eval.outputs.argmax(1, false))
+        .context("the model's predicted classes are not int64 indices")?;
+    let truth = Vec::<i64>::try_from(&eval.targets).context("the labels are not int64 classes")?;
+    Ok((
         eval.loss,
         ConfusionMatrix::new(&truth, &predicted, cfg.model.num_classes as usize).report(),
-    )
+    ))
 }
 
 fn to_device(set: ImageSet, device: Device) -> ImageSet {
@@ -131,7 +136,7 @@ impl Task for CnnMnist {
     type Results = MnistResults;
 
     fn load_data(&self, cfg: &MnistConfig, device: Device, training: bool) -> Result<MnistData> {
-        let (train, test, notes) = load_data(cfg, training)?;
+        let (train, test, notes) = read_images(cfg, training)?;
         let (train, val) = split_train(cfg, train)?;
         // The whole data set lives on the run's device; batches are slices of it.
         Ok(MnistData {
@@ -186,14 +191,14 @@ impl Task for CnnMnist {
     fn after_epoch(&self, t: &Trained<'_, Self>) -> Result<Vec<(String, f64)>> {
         Ok(match &t.data.val {
             Some(v) => {
-                let (loss, report) = evaluate(t.model, v, t.cfg, t.device);
+                let (loss, report) = classification_scores(t.model, v, t.cfg, t.device)?;
                 vec![
                     ("val loss".to_string(), loss),
                     ("val acc".to_string(), report.accuracy),
                 ]
             }
             None => {
-                let (_, report) = evaluate(t.model, &t.data.test, t.cfg, t.device);
+                let (_, report) = classification_scores(t.model, &t.data.test, t.cfg, t.device)?;
                 vec![("test acc".to_string(), report.accuracy)]
             }
         })
@@ -201,8 +206,15 @@ impl Task for CnnMnist {
 
     fn evaluate(&self, t: &Trained<'_, Self>) -> Result<(f64, MnistResults)> {
         let val = t.data.val.as_ref();
-        let val_accuracy = val.map(|v| evaluate(t.model, v, t.cfg, t.device).1.accuracy);
-        let (test_loss, test) = evaluate(t.model, &t.data.test, t.cfg, t.device);
+        let val_accuracy = match val {
+            Some(v) => Some(
+                classification_scores(t.model, v, t.cfg, t.device)?
+                    .1
+                    .accuracy,
+            ),
+            None => None,
+        };
+        let (test_loss, test) = classification_scores(t.model, &t.data.test, t.cfg, t.device)?;
         let val_images = val.map_or(0, ImageSet::len);
         Ok((
             test_loss,
@@ -241,7 +253,7 @@ impl CrossValidation<CnnMnist> for CnnMnist {
         let Some(held) = &t.data.val else {
             bail!("a fold has no held-out images");
         };
-        let (_, report) = evaluate(t.model, held, t.cfg, t.device);
+        let (_, report) = classification_scores(t.model, held, t.cfg, t.device)?;
         Ok((held.len() as usize, report.accuracy))
     }
 

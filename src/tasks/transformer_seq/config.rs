@@ -15,7 +15,7 @@ use crate::train::LoopConfig;
 /// Which data (`--task`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum SeqTask {
+pub enum SequenceKind {
     /// A real series from a CSV file: previous 10 values → next value, every step.
     #[default]
     Series,
@@ -23,12 +23,12 @@ pub enum SeqTask {
     Recall,
 }
 
-impl SeqTask {
+impl SequenceKind {
     /// Sequence length when `--seq-len` is not given: 32 for series, 2 × delay for recall.
     pub fn default_seq_len(self, recall: &RecallConfig) -> usize {
         match self {
-            SeqTask::Series => 32,
-            SeqTask::Recall => 2 * recall.delay,
+            SequenceKind::Series => 32,
+            SequenceKind::Recall => 2 * recall.delay,
         }
     }
 
@@ -37,7 +37,7 @@ impl SeqTask {
     /// unmasked encoder reads the answer from the next step. Off for `recall`,
     /// whose targets are past inputs only.
     pub fn default_causal(self) -> bool {
-        self == SeqTask::Series
+        self == SequenceKind::Series
     }
 }
 
@@ -49,7 +49,7 @@ pub struct SequenceConfig {
     /// Model.
     pub arch: Arch,
     /// Data.
-    pub task: SeqTask,
+    pub task: SequenceKind,
     /// Steps per sequence; `None`: the task's default.
     pub seq_len: Option<usize>,
     /// Options of `--arch transformer`.
@@ -74,13 +74,13 @@ pub struct SequenceConfig {
 impl Default for SequenceConfig {
     /// The tutorial's values: MSE, SGD lr 0.01, 100 epochs; batch 16 where it is silent.
     fn default() -> Self {
-        Self::for_task(SeqTask::Series)
+        Self::for_task(SequenceKind::Series)
     }
 }
 
 impl SequenceConfig {
     /// The defaults for `task` (its causal-mask default included).
-    pub fn for_task(task: SeqTask) -> Self {
+    pub fn for_task(task: SequenceKind) -> Self {
         Self {
             arch: Arch::Transformer,
             task,
@@ -130,7 +130,7 @@ impl SequenceConfig {
                 "the LSTM's input size must be {WINDOW} and its hidden size at least 1"
             ),
         }
-        if self.task == SeqTask::Recall {
+        if self.task == SequenceKind::Recall {
             let r = &self.recall;
             ensure!(r.delay >= 1, "--delay must be at least 1");
             ensure!(
@@ -188,7 +188,7 @@ impl TaskConfig for SequenceConfig {
 
     fn validate_folds(&self) -> Result<()> {
         ensure!(
-            self.task == SeqTask::Series,
+            self.task == SequenceKind::Series,
             "--folds is rolling-origin evaluation of a series: it needs --task series"
         );
         self.check()
@@ -197,7 +197,7 @@ impl TaskConfig for SequenceConfig {
     fn input_differences(&self, saved: &Self) -> Vec<(&'static str, String, String)> {
         let mut out = Vec::new();
         if saved.task != self.task {
-            let name = |t: SeqTask| format!("{t:?}").to_lowercase();
+            let name = |t: SequenceKind| format!("{t:?}").to_lowercase();
             out.push(("--task", name(self.task), name(saved.task)));
         }
         if saved.seq_len() != self.seq_len() {
@@ -263,7 +263,7 @@ mod tests {
 
     #[test]
     fn validation_names_the_flag() {
-        let mut cfg = SequenceConfig::for_task(SeqTask::Recall);
+        let mut cfg = SequenceConfig::for_task(SequenceKind::Recall);
         cfg.seq_len = Some(32);
         assert!(cfg
             .validate()
@@ -278,6 +278,10 @@ mod tests {
             .to_string()
             .contains("--heads 5 must divide"));
         assert!(SequenceConfig::default().transformer.causal);
-        assert!(!SequenceConfig::for_task(SeqTask::Recall).transformer.causal);
+        assert!(
+            !SequenceConfig::for_task(SequenceKind::Recall)
+                .transformer
+                .causal
+        );
     }
 }

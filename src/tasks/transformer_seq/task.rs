@@ -49,10 +49,10 @@ pub struct SequenceResults {
 pub type SequenceReport = RunReport<SequenceConfig, SequenceResults>;
 
 /// The data `cfg` asks for.
-pub fn load_data(cfg: &SequenceConfig) -> Result<SeqData> {
+pub fn read_sequences(cfg: &SequenceConfig) -> Result<SeqData> {
     match cfg.task {
-        SeqTask::Series => sequence::series_data(&cfg.series, cfg.seq_len()),
-        SeqTask::Recall => Ok(sequence::recall_data(&cfg.recall, cfg.seq_len())),
+        SequenceKind::Series => sequence::series_data(&cfg.series, cfg.seq_len()),
+        SequenceKind::Recall => Ok(sequence::recall_data(&cfg.recall, cfg.seq_len())),
     }
 }
 
@@ -126,7 +126,7 @@ impl Task for TransformerSeq {
         if self.attention.is_some() && cfg.arch != Arch::Transformer {
             bail!("--attention draws self-attention weights: it needs --arch transformer");
         }
-        let mut data = load_data(cfg)?;
+        let mut data = read_sequences(cfg)?;
         data.train.xs = data.train.xs.to_device(device);
         data.train.ys = data.train.ys.to_device(device);
         Ok(data)
