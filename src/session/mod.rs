@@ -74,11 +74,11 @@
 //!     }
 //!
 //!     fn batches<'d>(&self, cfg: &'d LineConfig, data: &'d Points, device: Device) -> Box<dyn Sampler + 'd> {
-//!         Box::new(ShuffledPairs::new(&data.xs, &data.ys, &cfg.train, device))
+//!         ShuffledPairs::boxed(&data.xs, &data.ys, &cfg.train, device)
 //!     }
 //!
 //!     fn loss(&self, model: &nn::Linear, batch: &Batch) -> Tensor {
-//!         Loss::Mse.compute(&model.forward(&batch.inputs), &batch.targets)
+//!         Loss::Mse.on_batch(model, batch)
 //!     }
 //!
 //!     fn evaluate(&self, t: &Trained<'_, Self>) -> Result<(f64, ())> {
@@ -259,9 +259,12 @@ pub fn run<T: Task>(
     let (built, state) = Built::new(task, cfg, opts, device)?;
     let (vs, model, ft) = (&built.vs, &built.model, built.finetune.clone());
     progress.line(format!(
-        "{}: {}, {} parameters, {} on {}",
+        "{}: {}{} parameters, {} on {}",
         T::NAME,
-        task.describe(cfg, &data),
+        match task.describe(cfg, &data) {
+            d if d.is_empty() => d,
+            d => d + ", ",
+        },
         parameter_count(vs),
         if opts.eval_only {
             "evaluating"

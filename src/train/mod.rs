@@ -35,6 +35,12 @@ pub enum Loss {
 }
 
 impl Loss {
+    /// The mean training loss of `batch`: `model`'s outputs in train mode
+    /// against the batch's targets (what a task's `loss` usually is).
+    pub fn on_batch<M: nn::ModuleT + ?Sized>(self, model: &M, batch: &Batch) -> Tensor {
+        self.compute(&model.forward_t(&batch.inputs, true), &batch.targets)
+    }
+
     /// The mean loss of a batch.
     pub fn compute(self, outputs: &Tensor, targets: &Tensor) -> Tensor {
         match self {

@@ -66,6 +66,16 @@ impl<'a> ShuffledPairs<'a> {
             device,
         }
     }
+
+    /// [`ShuffledPairs::new`] as the boxed [`Sampler`] a task's `batches` returns.
+    pub fn boxed(
+        xs: &'a Tensor,
+        ys: &'a Tensor,
+        cfg: &'a LoopConfig,
+        device: Device,
+    ) -> Box<dyn Sampler + 'a> {
+        Box::new(Self::new(xs, ys, cfg, device))
+    }
 }
 
 impl Sampler for ShuffledPairs<'_> {

@@ -2,6 +2,7 @@
 //! the problem — never a panic. Each case checks the message.
 
 use crate::common;
+use tchport::session;
 
 use common::{assert_has, quiet_cpu};
 
@@ -16,13 +17,6 @@ use tchport::device::DeviceChoice;
 use tchport::models::{Cnn, CnnConfig};
 use tchport::session::RunOptions;
 use tchport::tasks::cnn_mnist::{CnnMnist, MnistConfig};
-
-fn run(
-    cfg: &MnistConfig,
-    opts: &tchport::session::RunOptions,
-) -> anyhow::Result<tchport::tasks::cnn_mnist::MnistReport> {
-    tchport::session::run(&CnnMnist, cfg, opts)
-}
 
 fn idx_bytes(dims: &[u32], payload: &[u8]) -> Vec<u8> {
     let mut v = vec![0, 0, 8, dims.len() as u8];
@@ -56,7 +50,7 @@ fn fake_mnist(dir: &Path, n: u32, m: u32, side: u32) {
 
 fn run_err(cfg: &MnistConfig, opts: &RunOptions) -> String {
     let _lock = common::rng_lock();
-    match run(cfg, opts) {
+    match session::run(&CnnMnist, cfg, opts) {
         Ok(_) => panic!("the run should have failed"),
         Err(e) => format!("{e:#}"),
     }

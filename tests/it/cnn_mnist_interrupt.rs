@@ -3,6 +3,7 @@
 //! checkpoint; `--resume` finishes it with the uninterrupted run's weights.
 
 use crate::common;
+use tchport::session;
 
 use std::time::{Duration, Instant};
 
@@ -10,12 +11,6 @@ use tchport::device::DeviceChoice;
 use tchport::session::RunOptions;
 use tchport::tasks::cnn_mnist::{CnnMnist, MnistConfig};
 
-fn run(
-    cfg: &MnistConfig,
-    opts: &tchport::session::RunOptions,
-) -> anyhow::Result<tchport::tasks::cnn_mnist::MnistReport> {
-    tchport::session::run(&CnnMnist, cfg, opts)
-}
 use tchport::train::{install_interrupt_handler, interrupt_flag, Interrupted};
 
 #[test]
@@ -35,7 +30,8 @@ fn sigint_writes_a_checkpoint_and_resume_finishes_the_run_exactly() {
     };
 
     let reference = dir.join("reference/model.safetensors");
-    run(
+    session::run(
+        &CnnMnist,
         &cfg,
         &RunOptions {
             save: Some(reference.clone()),
@@ -56,7 +52,8 @@ fn sigint_writes_a_checkpoint_and_resume_finishes_the_run_exactly() {
         std::thread::sleep(Duration::from_millis(5));
     }
     let ckpt = dir.join("run/model.safetensors");
-    let err = run(
+    let err = session::run(
+        &CnnMnist,
         &cfg,
         &RunOptions {
             save: Some(ckpt.clone()),
@@ -79,7 +76,8 @@ fn sigint_writes_a_checkpoint_and_resume_finishes_the_run_exactly() {
     }
 
     interrupt_flag().store(false, std::sync::atomic::Ordering::SeqCst);
-    let report = run(
+    let report = session::run(
+        &CnnMnist,
         &MnistConfig::default(),
         &RunOptions {
             resume: Some(ckpt.clone()),

@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
-use tch::nn::{self, ModuleT};
+use tch::nn;
 use tch::{Device, Tensor};
 
 use super::*;
@@ -175,11 +175,11 @@ impl Task for CnnMnist {
         device: Device,
     ) -> Box<dyn Sampler + 'd> {
         let (xs, ys) = (&data.train.images, &data.train.labels);
-        Box::new(ShuffledPairs::new(xs, ys, &cfg.train, device))
+        ShuffledPairs::boxed(xs, ys, &cfg.train, device)
     }
 
     fn loss(&self, model: &Self::Model, batch: &Batch) -> Tensor {
-        Loss::CrossEntropy.compute(&model.forward_t(&batch.inputs, true), &batch.targets)
+        Loss::CrossEntropy.on_batch(model, batch)
     }
 
     fn cross_validation(&self) -> Option<&dyn CrossValidation<Self>> {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use serde::Serialize;
-use tch::nn::{self, ModuleT};
+use tch::nn;
 use tch::{Device, Tensor};
 
 use super::forecast::forecast_times;
@@ -200,11 +200,11 @@ impl Task for RnnSeries {
         device: Device,
     ) -> Box<dyn Sampler + 'd> {
         let (xs, ys) = (&data.train.xs, &data.train.ys);
-        Box::new(ShuffledPairs::new(xs, ys, &cfg.train, device))
+        ShuffledPairs::boxed(xs, ys, &cfg.train, device)
     }
 
     fn loss(&self, model: &Self::Model, batch: &Batch) -> Tensor {
-        Loss::Mse.compute(&model.forward_t(&batch.inputs, true), &batch.targets)
+        Loss::Mse.on_batch(model, batch)
     }
 
     fn cross_validation(&self) -> Option<&dyn CrossValidation<Self>> {

@@ -179,7 +179,6 @@ pub fn fit_pairs<M: tch::nn::ModuleT>(
     after_epoch: impl FnMut(usize, &tchport::train::EpochStats) -> anyhow::Result<Vec<(String, f64)>>,
 ) -> anyhow::Result<tchport::train::FitOutcome> {
     let sampler = tchport::train::ShuffledPairs::new(xs, ys, trainer.cfg, trainer.device);
-    let batch_loss =
-        |b: &tchport::train::Batch| loss.compute(&model.forward_t(&b.inputs, true), &b.targets);
+    let batch_loss = |b: &tchport::train::Batch| loss.on_batch(model, b);
     trainer.fit(opt, &sampler, batch_loss, state, after_epoch)
 }
