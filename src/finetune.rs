@@ -25,22 +25,33 @@ pub const HEAD_GROUP: usize = 0;
 pub const BACKBONE_GROUP: usize = 1;
 
 /// Fine-tuning settings, written to `config.json` with the rest of a run.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, clap::Args)]
 #[serde(default)]
 pub struct FinetuneConfig {
-    /// Start from the matching weights of this checkpoint (safetensors or a
-    /// PyTorch `torch.save` file).
+    /// Start from the weights of this checkpoint (Rust or PyTorch safetensors,
+    /// or a `torch.save` file) whose names and shapes match; the rest keep
+    /// their fresh initialisation. Prints what was loaded, skipped and newly
+    /// initialised.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["load", "resume"])]
     pub init_from: Option<PathBuf>,
-    /// Prefixes of parameters kept fixed (no gradient, not in the optimizer).
+    /// Keep these parameters fixed (comma-separated name prefixes, e.g. `conv`
+    /// or `conv1,conv2.weight`): no gradient, not in the optimizer.
+    #[arg(long, value_name = "PREFIX,...", value_delimiter = ',')]
     pub freeze: Vec<String>,
-    /// Prefixes of parameters re-initialised (PyTorch's init) after loading.
+    /// Re-initialise these parameters after loading (PyTorch's init for the
+    /// seed), e.g. `fc` for a new head.
+    #[arg(long, value_name = "PREFIX,...", value_delimiter = ',')]
     pub reset: Vec<String>,
-    /// Learning rate of the loaded, un-frozen parameters (the rest use `--lr`).
+    /// Learning rate of the loaded, un-frozen parameters (the backbone); the
+    /// reset / newly initialised ones train at --lr.
+    #[arg(long, value_name = "LR")]
     pub lr_backbone: Option<f64>,
-    /// The key prefix removed from `--load`'s and `--init-from`'s checkpoint
-    /// (`--strip-prefix`); `None`: found from the model's names. Not saved:
-    /// the checkpoints this crate writes have none.
+    /// Remove this key prefix (e.g. `model.` of a PyTorch Lightning checkpoint)
+    /// from the checkpoint of --load or --init-from. Without it, a prefix every
+    /// key shares is removed when that makes the keys fit the model (a notice
+    /// says so). Not saved: the checkpoints this crate writes have none.
     #[serde(skip)]
+    #[arg(long, value_name = "PREFIX")]
     pub strip_prefix: Option<String>,
 }
 

@@ -36,6 +36,112 @@ pub enum LrSchedule {
     },
 }
 
+/// `--lr-schedule` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScheduleKind {
+    /// PyTorch's StepLR(--lr-step-size, --lr-gamma).
+    Step,
+    /// PyTorch's CosineAnnealingLR(T_max = --epochs, eta_min = --lr-min).
+    Cosine,
+}
+
+/// The learning-rate schedule as flags (`--lr-schedule`, `--lr-step-size`,
+/// `--lr-gamma`, `--lr-min`); written to `config.json` as the
+/// [`LrSchedule`] it describes (`{"kind": "step", "step_size": 1, "gamma": 0.7}`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, clap::Args)]
+#[serde(from = "LrSchedule", into = "LrSchedule")]
+pub struct ScheduleConfig {
+    /// Learning-rate schedule, stepped once per epoch as PyTorch's schedulers are.
+    #[arg(
+        long = "lr-schedule",
+        id = "lr_schedule",
+        value_name = "KIND",
+        value_enum
+    )]
+    pub kind: Option<ScheduleKind>,
+    /// StepLR: epochs between decays.
+    #[arg(long = "lr-step-size", id = "lr_step_size", value_name = "N",
+          default_value_t = ScheduleConfig::default().step_size)]
+    pub step_size: usize,
+    /// StepLR: factor of each decay.
+    #[arg(long = "lr-gamma", id = "lr_gamma", value_name = "F",
+          default_value_t = ScheduleConfig::default().gamma)]
+    pub gamma: f64,
+    /// Cosine: the final learning rate (eta_min).
+    #[arg(long = "lr-min", id = "lr_min", value_name = "LR",
+          default_value_t = ScheduleConfig::default().eta_min)]
+    pub eta_min: f64,
+    /// Cosine: epochs of the half period; 0 until [`ScheduleConfig::complete`]
+    /// sets it to the run's epochs.
+    #[arg(skip)]
+    pub t_max: usize,
+}
+
+impl Default for ScheduleConfig {
+    /// No schedule; StepLR's step 1 and factor 0.7 (pytorch/examples' MNIST),
+    /// cosine down to 0 when one is chosen.
+    fn default() -> Self {
+        Self {
+            kind: None,
+            step_size: 1,
+            gamma: 0.7,
+            eta_min: 0.0,
+            t_max: 0,
+        }
+    }
+}
+
+impl ScheduleConfig {
+    /// A cosine schedule spans the run's `epochs` (PyTorch's usual `T_max`).
+    pub fn complete(&mut self, epochs: usize) {
+        if self.kind == Some(ScheduleKind::Cosine) && self.t_max == 0 {
+            self.t_max = epochs;
+        }
+    }
+
+    /// The schedule these settings describe.
+    pub fn schedule(&self) -> LrSchedule {
+        LrSchedule::from(*self)
+    }
+}
+
+impl From<ScheduleConfig> for LrSchedule {
+    fn from(c: ScheduleConfig) -> Self {
+        match c.kind {
+            None => LrSchedule::Constant,
+            Some(ScheduleKind::Step) => LrSchedule::Step {
+                step_size: c.step_size,
+                gamma: c.gamma,
+            },
+            Some(ScheduleKind::Cosine) => LrSchedule::Cosine {
+                t_max: c.t_max,
+                eta_min: c.eta_min,
+            },
+        }
+    }
+}
+
+impl From<LrSchedule> for ScheduleConfig {
+    fn from(s: LrSchedule) -> Self {
+        let d = ScheduleConfig::default();
+        match s {
+            LrSchedule::Constant => d,
+            LrSchedule::Step { step_size, gamma } => Self {
+                kind: Some(ScheduleKind::Step),
+                step_size,
+                gamma,
+                ..d
+            },
+            LrSchedule::Cosine { t_max, eta_min } => Self {
+                kind: Some(ScheduleKind::Cosine),
+                t_max,
+                eta_min,
+                ..d
+            },
+        }
+    }
+}
+
 impl LrSchedule {
     /// Checks the values a user can set.
     pub fn validate(&self) -> Result<()> {

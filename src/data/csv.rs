@@ -46,28 +46,42 @@ const SNIFF_RECORDS: usize = 20;
 const HEADER_SEARCH_RECORDS: usize = 1000;
 
 /// How a CSV series file is read (`--delimiter`, `--decimal-comma`, `--skip-rows`, `--no-header`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, clap::Args)]
 #[serde(default)]
 pub struct CsvFormat {
-    /// The field delimiter; `None` (the default) detects it among `,` `;` tab `|`.
-    /// Any ASCII character but `"`, CR and LF may be forced.
+    /// Field delimiter of the CSV: one character, or `tab` (default: detected
+    /// among `,` `;` tab `|` from the header and the first rows). Any ASCII
+    /// character but `"`, CR and LF may be forced.
+    #[arg(long, value_name = "C", value_parser = parse_delimiter)]
     pub delimiter: Option<char>,
-    /// Read `12,5` as 12.5 (European exports). Detection then never picks `,`;
-    /// a forced `,` still works for files whose decimal-comma cells are quoted.
+    /// Numbers are written with a decimal comma (`12,5` is 12.5). Detection
+    /// then never picks `,`; a forced `,` still works for files whose
+    /// decimal-comma cells are quoted.
+    #[arg(long)]
     pub decimal_comma: bool,
-    /// Physical lines skipped before the header (or before the first data row
-    /// with `no_header`), blank lines included.
+    /// Skip N lines before the header (text that agencies put above the table),
+    /// blank lines included.
+    #[arg(long, value_name = "N")]
     pub skip_rows: usize,
-    /// The first line is data, not a header; the column is then a 1-based index.
+    /// The first line is data, not a header; --column is then a 1-based index.
+    #[arg(long)]
     pub no_header: bool,
-    /// `--encoding`: the text encoding's label (`windows-1252`, `utf-16le`…);
-    /// `None` decodes as [`super::encoding`] describes.
+    /// Text encoding of the file (`windows-1252`, `latin1`, `utf-16le`,
+    /// `utf-8`…; default: UTF-8, UTF-16 by its byte-order mark, else
+    /// Windows-1252, as [`super::encoding`] describes).
+    #[arg(long, value_name = "NAME")]
     pub encoding: Option<String>,
-    /// `--thousands`: how digits are grouped in numbers (see [`crate::data::numbers`]).
+    /// Thousands separator in numbers: `,` `.` `'` `_` `space`, or `none`
+    /// (default: read from the column when unambiguous, else refused; see
+    /// [`crate::data::numbers`]).
+    #[arg(long, value_name = "C", default_value = "auto",
+          value_parser = crate::data::numbers::parse_thousands, hide_default_value = true)]
     pub thousands: crate::data::numbers::Thousands,
     /// The time axis: `--time-column`, `--date-order`, `--sort-time`, `--duplicates`.
+    #[command(flatten)]
     pub time: crate::data::time::TimeOptions,
-    /// `--sheet`: the sheet of a workbook (`.xlsx`, `.xls`, `.ods`) to read; `None`: the first.
+    /// The sheet of an `.xlsx`, `.xls` or `.ods` workbook to read (default: the first).
+    #[arg(long, value_name = "NAME")]
     pub sheet: Option<String>,
 }
 

@@ -28,18 +28,29 @@ use crate::metrics::RegressionScores;
 pub const WINDOW: usize = 10;
 
 /// Data options of `--task recall`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// `config.json` keys `delay`, `train_sequences`, `val_sequences`,
+/// `test_sequences`, `data_seed` (`train`, `val`, `test` before; both read).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(default)]
 pub struct RecallConfig {
-    /// How many steps back the target looks (`--delay`).
+    /// Recall: how many steps back the target is.
+    #[arg(long, value_name = "STEPS")]
     pub delay: usize,
-    /// Training sequences.
+    /// Recall: training sequences.
+    #[serde(rename = "train_sequences", alias = "train")]
+    #[arg(long = "train-sequences", id = "train_sequences", value_name = "N")]
     pub train: usize,
-    /// Validation sequences (scored after every epoch).
+    /// Recall: validation sequences (scored after every epoch).
+    #[serde(rename = "val_sequences", alias = "val")]
+    #[arg(long = "val-sequences", id = "val_sequences", value_name = "N")]
     pub val: usize,
-    /// Test sequences.
+    /// Recall: test sequences.
+    #[serde(rename = "test_sequences", alias = "test")]
+    #[arg(long = "test-sequences", id = "test_sequences", value_name = "N")]
     pub test: usize,
-    /// Seed of the data (independent of the training seed).
+    /// Recall: seed of the synthetic data (independent of the training seed).
+    #[arg(long, value_name = "N")]
     pub data_seed: u64,
 }
 

@@ -682,15 +682,22 @@ pub fn interpolate(cells: &[Option<f64>]) -> (Vec<f64>, usize) {
     (out, filled)
 }
 
-/// Settings of the synthetic series (`--synthetic sine`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Settings of the synthetic series (`--synthetic sine`); `config.json` keys
+/// `sine_len`, `sine_period`, `sine_noise` (`len`, `period`, `noise` before; both read).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(default)]
 pub struct SineConfig {
-    /// Number of points.
+    /// Points of the synthetic sine.
+    #[serde(rename = "sine_len", alias = "len")]
+    #[arg(long = "sine-len", id = "sine_len", value_name = "N")]
     pub len: usize,
-    /// Period in steps.
+    /// Period of the synthetic sine, in steps.
+    #[serde(rename = "sine_period", alias = "period")]
+    #[arg(long = "sine-period", id = "sine_period", value_name = "STEPS")]
     pub period: f64,
-    /// Standard deviation of the added Gaussian noise (the amplitude is 1).
+    /// Standard deviation of the Gaussian noise on the sine (amplitude 1).
+    #[serde(rename = "sine_noise", alias = "noise")]
+    #[arg(long = "sine-noise", id = "sine_noise", value_name = "STD")]
     pub noise: f64,
 }
 
@@ -735,12 +742,21 @@ pub fn noisy_sine(cfg: &SineConfig, seed: u64) -> Series {
     }
 }
 
-/// Fractions of the series for training and validation; the test part is the rest.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// Fractions of the series for training and validation; the test part is
+/// the rest. `config.json` keys `train_fraction`, `val_fraction` (written
+/// `train`, `val` before; both read).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, clap::Args)]
+#[serde(default)]
 pub struct SplitFractions {
-    /// Leading fraction used for training (default 0.70).
+    /// Leading fraction of the series used for training.
+    #[serde(rename = "train_fraction", alias = "train")]
+    #[arg(long = "train-fraction", id = "train_fraction", value_name = "F", alias = "train-frac",
+          default_value_t = SplitFractions::default().train)]
     pub train: f64,
-    /// Following fraction used for validation (default 0.15).
+    /// Following fraction used for validation (the test part is the rest).
+    #[serde(rename = "val_fraction", alias = "val")]
+    #[arg(long = "val-fraction", id = "val_fraction", value_name = "F", alias = "val-frac",
+          default_value_t = SplitFractions::default().val)]
     pub val: f64,
 }
 

@@ -11,20 +11,28 @@ use serde::{Deserialize, Serialize};
 use super::csv::CsvFormat;
 use super::series::{self, MissingPolicy, Series, SplitFractions};
 
-/// A CSV series and its train/validation/test split.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A CSV series and its train/validation/test split (written as `source`
+/// in `config.json`, and as the flags `--csv`, `--column`, ...).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(default)]
 pub struct SeriesSource {
-    /// CSV file with a header line.
+    /// CSV file with a header line (also `.gz`, `.xlsx`, `.xls`, `.ods`).
+    #[arg(long, value_name = "PATH")]
     pub csv: PathBuf,
-    /// Column of the CSV holding the series.
+    /// Column of the CSV holding the series: its name (exact, else ignoring
+    /// case) or its 1-based index.
+    #[arg(long, value_name = "NAME")]
     pub column: String,
-    /// What to do with empty or non-numeric cells.
+    /// Empty or non-numeric cells: stop with an error, drop the row, or
+    /// interpolate linearly.
+    #[arg(long, value_enum)]
     pub missing: MissingPolicy,
     /// Chronological train/validation fractions (the test part is the rest).
+    #[command(flatten)]
     pub split: SplitFractions,
     /// How the file is read: delimiter, decimal comma, lines before the
-    /// header, no header (`--delimiter`, `--decimal-comma`, `--skip-rows`, `--no-header`).
+    /// header, no header, thousands, encoding, sheet, the time axis.
+    #[command(flatten)]
     pub format: CsvFormat,
 }
 
@@ -45,5 +53,31 @@ impl SeriesSource {
     /// Reads the series (errors name the file, line and cell).
     pub fn load(&self) -> Result<Series> {
         series::load_csv(&self.csv, &self.column, self.missing, &self.format)
+    }
+}
+
+/// Moves the series-source keys of a `config.json` written with them at the
+/// top level (rnn_series before one shape: `csv`, `column`, `missing`,
+/// `split`, `format`) or under `series` (transformer_seq before) into
+/// `source`, the one shape both examples write now.
+pub fn upgrade_flattened_source(json: &mut serde_json::Value) {
+    let Some(map) = json.as_object_mut() else {
+        return;
+    };
+    if map.contains_key("source") {
+        return;
+    }
+    if let Some(series) = map.remove("series") {
+        map.insert("source".into(), series);
+        return;
+    }
+    let mut source = serde_json::Map::new();
+    for key in ["csv", "column", "missing", "split", "format"] {
+        if let Some(v) = map.remove(key) {
+            source.insert(key.into(), v);
+        }
+    }
+    if !source.is_empty() {
+        map.insert("source".into(), serde_json::Value::Object(source));
     }
 }

@@ -89,17 +89,29 @@ pub enum Duplicates {
 
 /// How the time axis is found and used (`--time-column`, `--date-order`,
 /// `--sort-time`, `--duplicates`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+///
+/// `config.json` keys `time_column`, `date_order`, `sort_time`, `duplicates`
+/// (`column` and `sort` before; both read).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, clap::Args)]
 #[serde(default)]
 pub struct TimeOptions {
-    /// The time column: a header name or 1-based index; `None` detects one;
-    /// `"none"` reads the rows in file order without a time axis.
+    /// The column of dates or times (name or 1-based index); `none` reads
+    /// the rows in file order (default: detected among the columns).
+    #[serde(rename = "time_column", alias = "column")]
+    #[arg(long = "time-column", id = "time_column", value_name = "NAME|N")]
     pub column: Option<String>,
-    /// Day-first or month-first for `NN/NN/YYYY` dates no day above 12 decides.
+    /// How `01/02/2020` is read when no day above 12 decides: day first
+    /// (dmy) or month first (mdy).
+    #[arg(long, value_enum)]
     pub date_order: Option<DateOrder>,
-    /// Sort rows that are out of time order instead of refusing them.
+    /// Sort rows that are out of time order (default: refuse them, naming
+    /// the lines; newest-first files are always reversed).
+    #[serde(rename = "sort_time", alias = "sort")]
+    #[arg(long = "sort-time", id = "sort_time")]
     pub sort: bool,
-    /// What rows sharing a time become.
+    /// Rows that share a time: refuse them, keep the first or the last in
+    /// the file, or take the mean of their values.
+    #[arg(long, value_enum)]
     pub duplicates: Duplicates,
 }
 

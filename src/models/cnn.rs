@@ -10,14 +10,16 @@ use tch::{nn, Tensor};
 use super::init;
 
 /// Shape options of [`Cnn`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(default)]
 pub struct CnnConfig {
-    /// Apply ReLU to the logits, as the tutorial's `forward` does
-    /// (`x = F.relu(self.fc(x))`). It clips every negative logit to 0, which
-    /// slows learning; `false` gives the usual CNN.
+    /// Drop the tutorial's ReLU on the logits (the usual CNN; learns faster).
+    /// The tutorial's `forward` applies it (`x = F.relu(self.fc(x))`), which
+    /// clips every negative logit to 0 and slows learning.
+    #[arg(long = "no-logit-relu", action = clap::ArgAction::SetFalse)]
     pub logit_relu: bool,
-    /// Number of output classes.
+    /// Number of output classes (set by `--digits`).
+    #[arg(skip = CnnConfig::default().num_classes)]
     pub num_classes: i64,
 }
 

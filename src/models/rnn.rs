@@ -52,18 +52,23 @@ impl CellKind {
 }
 
 /// Shape options of [`RecurrentNet`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(default)]
 pub struct RnnConfig {
-    /// Recurrent cell.
+    /// Recurrent cell: the tutorial's tanh RNN, LSTM or GRU.
+    #[arg(long, value_enum)]
     pub cell: CellKind,
     /// Features per time step.
+    #[arg(skip = RnnConfig::default().input_size)]
     pub input_size: i64,
-    /// Hidden units per layer.
+    /// Hidden units per recurrent layer.
+    #[arg(long, value_name = "N")]
     pub hidden: i64,
     /// Stacked recurrent layers.
+    #[arg(long, value_name = "N")]
     pub layers: i64,
     /// Outputs of the final linear layer.
+    #[arg(skip = RnnConfig::default().output_size)]
     pub output_size: i64,
 }
 

@@ -22,12 +22,14 @@ use tch::Tensor;
 use super::init;
 
 /// Shape options of [`SeqLstm`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(default)]
 pub struct SeqLstmConfig {
     /// Features per time step (10 in the tutorial).
+    #[arg(skip = SeqLstmConfig::default().input_size)]
     pub input_size: i64,
-    /// LSTM hidden size (50 in the tutorial).
+    /// LSTM hidden size (the tutorial's 50).
+    #[arg(long = "hidden", id = "hidden_size", value_name = "N")]
     pub hidden_size: i64,
 }
 

@@ -31,23 +31,31 @@ use tch::{Kind, Tensor};
 use super::init;
 
 /// Shape options of [`SeqTransformer`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(default)]
 pub struct TransformerConfig {
     /// Features per time step of the input (10 in the tutorial).
+    #[arg(skip = TransformerConfig::default().input_size)]
     pub input_size: i64,
-    /// Width of the model (`--d-model`).
+    /// Transformer width.
+    #[arg(long, value_name = "N")]
     pub d_model: i64,
-    /// Attention heads; must divide `d_model` (`--heads`).
+    /// Attention heads (must divide --d-model).
+    #[arg(long, value_name = "N")]
     pub heads: i64,
-    /// Encoder layers (`--layers`).
+    /// Encoder layers.
+    #[arg(long, value_name = "N")]
     pub layers: i64,
-    /// Hidden width of each feed-forward block (`--ff-dim`).
+    /// Feed-forward width of each encoder layer.
+    #[arg(long, value_name = "N")]
     pub ff_dim: i64,
-    /// Dropout after the position encoding, on the attention weights and in
-    /// both residual branches, as in `nn.TransformerEncoderLayer` (`--dropout`).
+    /// Transformer dropout (position encoding, attention weights, residual
+    /// branches), as in `nn.TransformerEncoderLayer`.
+    #[arg(long, value_name = "P")]
     pub dropout: f64,
-    /// Step t attends only to steps ≤ t (`--causal`).
+    /// Causal mask: step t attends only to steps ≤ t. On by default for
+    /// --task series, where the next step's input holds this step's target.
+    #[arg(long)]
     pub causal: bool,
 }
 

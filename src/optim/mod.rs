@@ -64,30 +64,43 @@ impl OptimizerKind {
 pub const ADAMW_DEFAULT_WEIGHT_DECAY: f64 = 0.01;
 
 /// Optimizer settings, as written to `config.json` (fields missing from an
-/// older file take their defaults).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// older file take their defaults) and as flags (each field's doc is its
+/// `--help`; the defaults are the example's, see [`crate::cli::command`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(default)]
 pub struct OptimConfig {
-    /// SGD, Adam or AdamW.
+    /// Optimizer (torch.optim's SGD, Adam or AdamW, computed as PyTorch computes them).
+    #[arg(long, value_enum)]
     pub optimizer: OptimizerKind,
     /// Learning rate.
+    #[arg(long, value_name = "LR", allow_negative_numbers = true)]
     pub lr: f64,
-    /// SGD momentum (0: plain SGD); ignored by Adam.
+    /// SGD momentum (0 = plain SGD, as in the tutorial).
+    #[arg(long, value_name = "M")]
     pub momentum: f64,
-    /// SGD and Adam: L2 penalty added to the gradient; AdamW: decoupled decay.
+    /// Weight decay: an L2 term added to the gradient for SGD and Adam,
+    /// decoupled for AdamW (with --optimizer adamw and no --weight-decay:
+    /// 0.01, PyTorch's default).
+    #[arg(long, value_name = "W")]
     pub weight_decay: f64,
-    /// SGD dampening of the momentum (PyTorch's `dampening`).
+    /// SGD dampening of the momentum.
+    #[arg(long, value_name = "D")]
     pub dampening: f64,
-    /// SGD Nesterov momentum (needs momentum > 0 and dampening 0, as PyTorch's).
+    /// SGD Nesterov momentum (needs --momentum > 0, --dampening 0).
+    #[arg(long)]
     pub nesterov: bool,
-    /// Adam/AdamW β₁ (first-moment decay).
+    /// Adam/AdamW beta1 (decay of the first moment).
+    #[arg(long, value_name = "B")]
     pub beta1: f64,
-    /// Adam/AdamW β₂ (second-moment decay).
+    /// Adam/AdamW beta2 (decay of the second moment).
+    #[arg(long, value_name = "B")]
     pub beta2: f64,
-    /// Adam/AdamW ε added to the denominator.
+    /// Adam/AdamW epsilon of the denominator.
+    #[arg(long, value_name = "E")]
     pub eps: f64,
-    /// `--clip-grad-norm MAX`: rescale the gradients so their total 2-norm is
-    /// at most MAX before each step (`torch.nn.utils.clip_grad_norm_`).
+    /// Before each step, rescale the gradients so that their total 2-norm is
+    /// at most MAX (torch.nn.utils.clip_grad_norm_); the report says how often.
+    #[arg(long, value_name = "MAX")]
     pub clip_grad_norm: Option<f64>,
 }
 
@@ -109,6 +122,17 @@ impl Default for OptimConfig {
 }
 
 impl OptimConfig {
+    /// PyTorch's AdamW default weight decay (0.01) when `--optimizer adamw`
+    /// is given without `--weight-decay` and the example's default is 0.
+    pub fn complete(&mut self, flags: &crate::cli::Flags) {
+        if self.optimizer == OptimizerKind::AdamW
+            && self.weight_decay == 0.0
+            && !flags.given("weight_decay")
+        {
+            self.weight_decay = ADAMW_DEFAULT_WEIGHT_DECAY;
+        }
+    }
+
     /// Checks the values a user can set (the ranges `torch.optim` accepts).
     pub fn validate(&self) -> Result<()> {
         if !(self.lr.is_finite() && self.lr > 0.0) {

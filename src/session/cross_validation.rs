@@ -70,9 +70,10 @@ pub fn run<T: Task>(
     if k < 2 {
         bail!("cross-validation needs at least 2 folds, got {k}");
     }
+    let progress = Progress { quiet: opts.quiet };
+    let cfg = &super::saved::resolve(cfg, opts, progress)?;
     cfg.validate_folds()?;
     let device = opts.device.resolve()?;
-    let progress = Progress { quiet: opts.quiet };
     let data = task.load_data(cfg, device, true)?;
     let mut folds = Vec::with_capacity(k);
     for (i, fold) in cv.folds(cfg, &data, k)?.iter().enumerate() {

@@ -3,8 +3,8 @@
 //! the rest, once, for every example:
 //!
 //! ```text
-//! flags ─► Config (serde, Default = the example's defaults) + RunOptions
-//!       ─► resolve (--resume's config.json) ─► validate ─► device
+//! flags ─► Config (clap + serde, Default = the example's defaults) + RunOptions
+//!       ─► saved::resolve (the config.json of --resume / --load / --init-from) ─► validate ─► device
 //!       ─► Task::load_data ─► seed ─► Task::build_model ─► --load / --resume / --init-from
 //!       ─► header ─► optimizer + Trainer (schedule, early stopping, checkpoints, Ctrl-C)
 //!       ─► fit over Task::batches with Task::loss (Task::after_epoch each epoch)
@@ -19,7 +19,9 @@
 //!
 //! A task implements six methods of [`Task`] — `load_data`, `build_model`,
 //! `batches`, `loss`, `evaluate`, `print` — and its configuration
-//! [`TaskConfig`]; `after_epoch`, `early_metric`, `describe`, `data_notes`,
+//! [`TaskConfig`] (its `config.json` sections, `run` and `validate`; the
+//! configuration derives `clap::Args` and serde, so it is the command line
+//! too, see [`crate::cli`]); `after_epoch`, `early_metric`, `describe`, `data_notes`,
 //! `fitted_settings` and `cross_validation` have defaults. The batches come
 //! from a [`Sampler`] the task owns: each epoch's batches depend only on the
 //! run's seed and the epoch, so a resumed run sees what the uninterrupted one
@@ -32,23 +34,27 @@
 //! use serde::{Deserialize, Serialize};
 //! use tch::nn::{self, Module};
 //! use tch::{Device, Kind, Tensor};
-//! use tchport::optim::OptimConfig;
-//! use tchport::session::{self, RunOptions, RunReport, Task, TaskConfig, Trained, TuneConfig};
-//! use tchport::train::{Batch, LoopConfig, Loss, Sampler, ShuffledPairs};
+//! use tchport::cli::{self, Flags, FromFlags};
+//! use tchport::session::{self, RunConfig, RunReport, Sections, Task, TaskConfig, Trained};
+//! use tchport::train::{Batch, Loss, Sampler, ShuffledPairs};
 //!
-//! #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+//! /// The whole configuration: `config.json` and the command line
+//! /// (`--epochs`, `--lr`, ... from `RunConfig`; a field of its own would be a flag too).
+//! #[derive(Debug, Clone, Default, Serialize, Deserialize, clap::Args)]
 //! struct LineConfig {
-//!     optim: OptimConfig,
-//!     train: LoopConfig,
-//!     tune: TuneConfig,
+//!     #[serde(flatten)]
+//!     #[command(flatten)]
+//!     run: RunConfig,
+//! }
+//!
+//! impl FromFlags for LineConfig {
+//!     fn complete(&mut self, flags: &Flags) { self.run.complete(flags) }
 //! }
 //!
 //! impl TaskConfig for LineConfig {
-//!     fn optim(&self) -> &OptimConfig { &self.optim }
-//!     fn train(&self) -> &LoopConfig { &self.train }
-//!     fn tune(&self) -> &TuneConfig { &self.tune }
-//!     fn validate(&self) -> Result<()> { self.train.validate() }
-//!     fn model_mismatch(&self, _saved: &Self) -> Option<String> { None }
+//!     const SECTIONS: Sections = Sections { model: &[], inputs: &[], data: &[] };
+//!     fn run(&self) -> &RunConfig { &self.run }
+//!     fn validate(&self) -> Result<()> { self.run.validate() }
 //! }
 //!
 //! /// `[n, 1]` inputs and targets.
@@ -74,7 +80,7 @@
 //!     }
 //!
 //!     fn batches<'d>(&self, cfg: &'d LineConfig, data: &'d Points, device: Device) -> Box<dyn Sampler + 'd> {
-//!         ShuffledPairs::boxed(&data.xs, &data.ys, &cfg.train, device)
+//!         ShuffledPairs::boxed(&data.xs, &data.ys, &cfg.run.train, device)
 //!     }
 //!
 //!     fn loss(&self, model: &nn::Linear, batch: &Batch) -> Tensor {
@@ -92,24 +98,29 @@
 //!     }
 //! }
 //!
-//! session::execute(&Line, &LineConfig::default(), &RunOptions::default())?;
+//! /// The example's own flags (none here).
+//! #[derive(clap::Parser)]
+//! struct Args {}
+//!
+//! let cli::Parsed { config, opts, .. } = cli::parse::<Args, LineConfig>();
+//! session::execute(&Line, &config, &opts)?;
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 
 pub mod config;
 pub mod cross_validation;
-mod inputs;
 mod options;
 mod report;
+pub mod saved;
 mod weights;
 
-pub use config::TaskConfig;
+pub use config::{RunConfig, Sections, TaskConfig};
 pub use cross_validation::{CrossValidationReport, FoldResult};
 pub use options::{RunOptions, TuneConfig};
 pub use report::{RunReport, RunSummary};
 pub use weights::{
-    check_checkpoint_config, checkpointing, optimizer_and_trainer, parameter_count,
-    prepare_weights, save_final, TrainerParts,
+    checkpointing, optimizer_and_trainer, parameter_count, prepare_weights, save_final,
+    TrainerParts,
 };
 
 use std::time::Instant;
@@ -243,7 +254,7 @@ pub fn run<T: Task>(
     opts: &RunOptions,
 ) -> Result<RunReport<T::Config, T::Results>> {
     let progress = Progress { quiet: opts.quiet };
-    let mut cfg = inputs::from_checkpoint(opts.resolve_config(cfg)?, opts, progress)?;
+    let mut cfg = saved::resolve(cfg, opts, progress)?;
     cfg.validate()?;
     let device = opts.device.resolve()?;
 
@@ -292,7 +303,7 @@ pub fn run<T: Task>(
     let report = RunReport {
         config: cfg.clone(),
         summary: RunSummary::new(vs, device, data_seconds, outcome, test_loss)
-            .with_finetune(cfg.tune().finetune.is_active().then_some(ft)),
+            .with_finetune(cfg.run().tune.finetune.is_active().then_some(ft)),
         results,
     };
     if let Some(path) = &opts.metrics_json {
@@ -326,7 +337,7 @@ impl<T: Task> Built<T> {
         device: Device,
     ) -> Result<(Self, crate::train::TrainState)> {
         let progress = Progress { quiet: opts.quiet };
-        tch::manual_seed(cfg.train().seed as i64);
+        tch::manual_seed(cfg.run().train.seed as i64);
         let mut vs = nn::VarStore::new(device);
         let model = task.build_model(&vs.root(), cfg);
         let (finetune, state) = prepare_weights(&mut vs, opts, cfg, progress)?;
@@ -404,7 +415,7 @@ pub struct Loaded<T: Task> {
 
 /// Loads `--load`'s checkpoint into `task`'s model for use, without reading
 /// any training data: the input settings come from its `config.json`
-/// ([`TaskConfig::input_differences`]) and its model options must match.
+/// and its model options come from its `config.json` ([`saved::resolve`]).
 ///
 /// # Errors
 /// No `--load`; the checkpoint's errors (see [`crate::checkpoint`]).
@@ -418,13 +429,12 @@ pub fn load_for_use<T: Task>(
         anyhow::bail!("{what} uses a trained model: add --load CHECKPOINT");
     };
     let progress = Progress { quiet: opts.quiet };
-    let cfg = inputs::from_checkpoint(cfg.clone(), opts, progress)?;
+    let cfg = saved::resolve(cfg, opts, progress)?;
     cfg.validate()?;
     let device = opts.device.resolve()?;
     let mut vs = nn::VarStore::new(device);
     let model = task.build_model(&vs.root(), &cfg);
-    weights::check_checkpoint_config(path, &cfg, progress)?;
-    let strip = cfg.tune().finetune.strip_prefix.as_deref();
+    let strip = cfg.run().tune.finetune.strip_prefix.as_deref();
     for note in crate::checkpoint::load_stripping(&mut vs, path, strip)? {
         progress.line(note);
     }

@@ -5,20 +5,26 @@ use std::path::PathBuf;
 
 use crate::device::DeviceChoice;
 
-/// Fine-tuning, learning-rate schedule and early stopping of a run (the
-/// `TuneArgs` flags), written to `config.json` with the rest.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+/// Fine-tuning, learning-rate schedule and early stopping of a run, written
+/// to `config.json` with the rest.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize, clap::Args)]
 #[serde(default)]
 pub struct TuneConfig {
-    /// `--init-from`, `--freeze`, `--reset`, `--lr-backbone`.
+    /// `--init-from`, `--freeze`, `--reset`, `--lr-backbone`, `--strip-prefix`.
+    #[command(flatten)]
     pub finetune: crate::finetune::FinetuneConfig,
-    /// `--lr-schedule`.
-    pub lr_schedule: crate::schedule::LrSchedule,
-    /// `--warmup-steps N`: the rate rises linearly from 0 over the first N
-    /// optimizer steps, times the schedule's ([`crate::schedule::warmed_lr`]); 0: none.
+    /// `--lr-schedule`, `--lr-step-size`, `--lr-gamma`, `--lr-min`.
+    #[command(flatten)]
+    pub lr_schedule: crate::schedule::ScheduleConfig,
+    /// Warm-up: the learning rate rises linearly from 0 over the first N
+    /// optimizer steps (step s trains at s/N of the schedule's rate), then
+    /// follows --lr-schedule; PyTorch's LambdaLR stepped every step.
+    #[arg(long, value_name = "N")]
     pub warmup_steps: usize,
-    /// `--early-stopping PATIENCE` on the validation metric (loss for the
-    /// CNN, RMSE for the series), keeping the best epoch's weights.
+    /// Stop when the validation metric (loss for cnn_mnist, RMSE for the series
+    /// examples) has not improved for PATIENCE epochs, and keep the weights of
+    /// the best epoch (cnn_mnist needs --val-fraction).
+    #[arg(long, value_name = "PATIENCE")]
     pub early_stopping: Option<usize>,
 }
 
@@ -26,7 +32,7 @@ impl TuneConfig {
     /// Checks the values a user can set.
     pub fn validate(&self) -> anyhow::Result<()> {
         self.finetune.validate()?;
-        self.lr_schedule.validate()?;
+        self.lr_schedule.schedule().validate()?;
         anyhow::ensure!(
             self.early_stopping != Some(0),
             "--early-stopping needs a patience of at least 1 epoch"
@@ -61,9 +67,10 @@ pub struct RunOptions {
     /// Steps between read-backs of the running loss on a GPU (`--log-every`);
     /// the CPU reads every step.
     pub log_every: usize,
-    /// The flags given explicitly on the command line (`--normalize`, ...):
-    /// those may not contradict a loaded checkpoint's `config.json`.
-    pub explicit: Vec<String>,
+    /// The flags given on the command line (`--normalize`, `--cell`, ...):
+    /// those may not contradict a loaded checkpoint's `config.json`; the
+    /// settings whose flags were not given come from it.
+    pub given: crate::cli::Flags,
 }
 
 impl Default for RunOptions {
@@ -79,7 +86,7 @@ impl Default for RunOptions {
             quiet: false,
             folds: None,
             log_every: crate::train::DEFAULT_LOG_EVERY,
-            explicit: Vec::new(),
+            given: crate::cli::Flags::default(),
         }
     }
 }
@@ -92,49 +99,5 @@ impl RunOptions {
             .clone()
             .or_else(|| self.resume.clone())
             .unwrap_or_else(|| PathBuf::from(format!("runs/{example}/checkpoint.safetensors")))
-    }
-
-    /// Reads the configuration saved beside `--resume`'s checkpoint, or returns
-    /// `cfg` for a fresh run. A resumed run uses its saved configuration; a
-    /// PyTorch training checkpoint carries none, so `cfg` (the flags) is used.
-    ///
-    /// # Errors
-    /// A checkpoint with neither `config.json` nor the entries of a PyTorch
-    /// training checkpoint; a PyTorch one without `--save` (the Rust run's
-    /// checkpoints never go over the PyTorch file).
-    pub fn resolve_config<C: serde::de::DeserializeOwned + Clone>(
-        &self,
-        cfg: &C,
-    ) -> anyhow::Result<C> {
-        use crate::checkpoint;
-        let Some(path) = &self.resume else {
-            return Ok(cfg.clone());
-        };
-        if let Some(saved) = checkpoint::read_config(path)? {
-            return Ok(saved);
-        }
-        let config = checkpoint::config_path(path);
-        if !checkpoint::is_torch_file(path)? {
-            anyhow::bail!(
-                "cannot resume from {}: {} is missing (a resumable checkpoint has its config.json beside it)",
-                path.display(),
-                config.display()
-            );
-        }
-        checkpoint::read_training_state(path).map_err(|e| {
-            anyhow::anyhow!(
-                "cannot resume from {}: no {} beside it, and as a PyTorch training checkpoint: {e:#}",
-                path.display(),
-                config.display()
-            )
-        })?;
-        if self.save.is_none() {
-            anyhow::bail!(
-                "--resume {} is a PyTorch training checkpoint: add --save PATH for this run's \
-                 checkpoints (they are safetensors and never overwrite the PyTorch file)",
-                path.display()
-            );
-        }
-        Ok(cfg.clone())
     }
 }

@@ -13,29 +13,6 @@ use crate::finetune::FinetuneReport;
 use crate::schedule::{EarlyStopping, Goal, LrSchedule};
 use crate::train::{Checkpointing, EpochRecord, Progress, TrainState, Trainer};
 
-/// Refuses a checkpoint whose `config.json` describes another model (the
-/// message names the flags to check); prints a note when it was trained on
-/// other data. A checkpoint without `config.json` (PyTorch's) passes.
-pub fn check_checkpoint_config<C: TaskConfig>(
-    path: &Path,
-    cfg: &C,
-    progress: Progress,
-) -> Result<()> {
-    let Some(saved) = checkpoint::read_config::<C>(path)? else {
-        return Ok(());
-    };
-    if let Some(difference) = cfg.model_mismatch(&saved) {
-        bail!(
-            "{} was saved with model options {difference}",
-            checkpoint::config_path(path).display()
-        );
-    }
-    if let Some(note) = cfg.data_note(&saved) {
-        progress.line(format!("note: {} {note}", path.display()));
-    }
-    Ok(())
-}
-
 /// Applies `--load`/`--resume`, then `--init-from`/`--freeze`/`--reset`/
 /// `--lr-backbone` to `vs`, printing what was loaded; returns the fine-tuning
 /// report (with the optimizer's learning-rate groups) and the training state
@@ -47,12 +24,14 @@ pub fn prepare_weights<C: TaskConfig>(
     progress: Progress,
 ) -> Result<(FinetuneReport, TrainState)> {
     let load = opts.resume.as_deref().or(opts.load.as_deref());
-    if let Some(path) = load {
-        check_checkpoint_config(path, cfg, progress)?;
-    }
-    let finetune = &cfg.tune().finetune;
-    let report =
-        crate::finetune::prepare(vs, finetune, cfg.optim().lr, load, opts.resume.is_some())?;
+    let finetune = &cfg.run().tune.finetune;
+    let report = crate::finetune::prepare(
+        vs,
+        finetune,
+        cfg.run().optim.lr,
+        load,
+        opts.resume.is_some(),
+    )?;
     for note in &report.notes {
         // --resume reads a training checkpoint's epoch and optimizer state too.
         match opts.resume {
@@ -239,10 +218,10 @@ pub fn optimizer_and_trainer<'a, C: TaskConfig>(
     parts: TrainerParts<'a, C>,
 ) -> Result<(crate::optim::Optimizer, Trainer<'a>)> {
     let (cfg, ft) = (parts.cfg, parts.finetune);
-    let mut opt = cfg.optim().build(parts.vs)?;
+    let mut opt = cfg.run().optim.build(parts.vs)?;
     crate::finetune::set_group_lrs(&mut opt, &ft.lr_groups);
-    let tune = cfg.tune();
-    let groups = if tune.lr_schedule == LrSchedule::Constant && tune.warmup_steps == 0 {
+    let tune = &cfg.run().tune;
+    let groups = if tune.lr_schedule.schedule() == LrSchedule::Constant && tune.warmup_steps == 0 {
         Vec::new()
     } else {
         ft.lr_groups.clone()
@@ -252,9 +231,9 @@ pub fn optimizer_and_trainer<'a, C: TaskConfig>(
         metric: parts.early_metric.to_string(),
         goal: Goal::Minimize,
     });
-    let trainer = Trainer::new(cfg.train(), parts.device, parts.progress)
+    let trainer = Trainer::new(&cfg.run().train, parts.device, parts.progress)
         .with_checkpointing(parts.checkpointing)
-        .with_lr_schedule(tune.lr_schedule, groups)
+        .with_lr_schedule(tune.lr_schedule.schedule(), groups)
         .with_warmup(tune.warmup_steps)
         .with_early_stopping(early, parts.vs)
         .with_log_every(parts.log_every, parts.vs);

@@ -53,16 +53,20 @@ impl Loss {
 }
 
 /// Settings of the loop, shared by the examples and written to `config.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(default)]
 pub struct LoopConfig {
     /// Passes over the training data.
+    #[arg(long, value_name = "N")]
     pub epochs: usize,
     /// Samples per mini-batch (the last, smaller batch is kept).
+    #[arg(long, value_name = "N")]
     pub batch_size: usize,
-    /// Seed of libtorch's generator (initialisation, dropout) and of the batch order.
+    /// Seed of the initial weights, dropout, the batch order (and synthetic data).
+    #[arg(long, value_name = "N")]
     pub seed: u64,
     /// Visit the training samples in a new seeded order every epoch.
+    #[arg(skip = true)]
     pub shuffle: bool,
 }
 

@@ -5,6 +5,7 @@
 //! rule and says what differs.
 
 use crate::common;
+use tchport::cli::Flags;
 use tchport::session;
 use tchport::tasks::cnn_mnist::CnnMnist;
 
@@ -15,7 +16,7 @@ use tchport::tasks::cnn_mnist::{self, MnistConfig};
 
 fn quick() -> MnistConfig {
     let mut cfg = MnistConfig::default();
-    cfg.train.epochs = 1;
+    cfg.run.train.epochs = 1;
     cfg.train_limit = Some(500);
     cfg.test_limit = Some(300);
     cfg.model.logit_relu = false;
@@ -89,23 +90,19 @@ fn an_explicit_flag_that_contradicts_the_checkpoint_names_both_values() {
         &CnnMnist,
         &other,
         &RunOptions {
-            explicit: vec!["--digits".into()],
+            given: Flags::given_ids(["digits"]),
             ..load.clone()
         },
     )
     .unwrap_err();
     let msg = format!("{err:#}");
-    for part in [
-        "--digits [5, 6, 7, 8, 9]",
-        "config.json",
-        "--digits [0, 1, 2, 3, 4]",
-    ] {
+    for part in ["--digits 5,6,7,8,9", "config.json", "--digits 0,1,2,3,4"] {
         assert!(msg.contains(part), "`{part}` in: {msg}");
     }
     // --init-from: the flags rule (a new task on the pre-trained backbone).
     let mut tune = other.clone();
-    tune.tune.finetune.init_from = Some(path.clone());
-    tune.tune.finetune.reset = vec!["fc".into()];
+    tune.run.tune.finetune.init_from = Some(path.clone());
+    tune.run.tune.finetune.reset = vec!["fc".into()];
     let r = session::run(&CnnMnist, &tune, &quiet_cpu()).expect("fine-tunes on digits 5-9");
     assert_eq!(r.config.digits, Some(vec![5, 6, 7, 8, 9]));
 }

@@ -2,6 +2,7 @@
 //! the problem — never a panic. Each case checks the message.
 
 use crate::common;
+use tchport::cli::Flags;
 use tchport::session;
 
 use common::{assert_has, quiet_cpu};
@@ -151,23 +152,23 @@ fn bad_flags_are_refused_before_training() {
         run_err(&cfg, &quiet_cpu())
     };
     assert_has(
-        &with(&|c| c.train.epochs = 0),
+        &with(&|c| c.run.train.epochs = 0),
         &["--epochs must be at least 1"],
     );
     assert_has(
-        &with(&|c| c.train.batch_size = 0),
+        &with(&|c| c.run.train.batch_size = 0),
         &["--batch-size must be at least 1"],
     );
     assert_has(
-        &with(&|c| c.optim.lr = -0.1),
+        &with(&|c| c.run.optim.lr = -0.1),
         &["--lr must be a positive number"],
     );
     assert_has(
-        &with(&|c| c.optim.lr = f64::NAN),
+        &with(&|c| c.run.optim.lr = f64::NAN),
         &["--lr must be a positive number"],
     );
     assert_has(
-        &with(&|c| c.optim.momentum = 1.5),
+        &with(&|c| c.run.optim.momentum = 1.5),
         &["--momentum must be in [0, 1)"],
     );
     assert_has(
@@ -199,7 +200,7 @@ fn checkpoint_problems_are_explained() {
     let load = |path: PathBuf| RunOptions {
         load: Some(path),
         eval_only: true,
-        explicit: vec!["--no-logit-relu".into()],
+        given: Flags::given_ids(["logit_relu"]),
         ..quiet_cpu()
     };
 
@@ -266,7 +267,7 @@ fn checkpoint_problems_are_explained() {
 fn a_diverging_run_stops_naming_epoch_and_step() {
     let mut cfg = quick(common::repo_root().join("data/mnist"));
     cfg.model.logit_relu = false;
-    cfg.optim.lr = 1e12;
+    cfg.run.optim.lr = 1e12;
     cfg.train_limit = Some(640);
     let msg = run_err(&cfg, &quiet_cpu());
     assert_has(

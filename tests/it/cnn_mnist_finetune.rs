@@ -404,21 +404,22 @@ fn a_pytorch_pretrained_checkpoint_fine_tunes_in_rust_and_evaluates_identically_
     cfg.model.logit_relu = false;
     cfg.model.num_classes = 5;
     cfg.digits = Some(vec![5, 6, 7, 8, 9]);
-    cfg.optim = OptimConfig {
+    cfg.run.optim = OptimConfig {
         optimizer: OptimizerKind::Adam,
         lr: 0.001,
         ..OptimConfig::default()
     };
-    cfg.train.epochs = 2;
+    cfg.run.train.epochs = 2;
     cfg.train_limit = Some(300);
     cfg.test_limit = Some(1000);
     cfg.val_fraction = Some(0.2);
-    cfg.tune.early_stopping = Some(1);
-    cfg.tune.lr_schedule = LrSchedule::Cosine {
+    cfg.run.tune.early_stopping = Some(1);
+    cfg.run.tune.lr_schedule = LrSchedule::Cosine {
         t_max: 2,
         eta_min: 0.0,
-    };
-    cfg.tune.finetune = FinetuneConfig {
+    }
+    .into();
+    cfg.run.tune.finetune = FinetuneConfig {
         init_from: Some(pre.clone()),
         freeze: prefixes(&["conv1"]),
         reset: prefixes(&["fc"]),

@@ -22,7 +22,7 @@ fn sigint_writes_a_checkpoint_and_resume_finishes_the_run_exactly() {
         test_limit: Some(100),
         ..MnistConfig::default()
     };
-    cfg.train.epochs = 2;
+    cfg.run.train.epochs = 2;
     let quiet = RunOptions {
         device: DeviceChoice::Cpu,
         quiet: true,

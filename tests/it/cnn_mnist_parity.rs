@@ -90,12 +90,12 @@ fn same_seed_gives_pytorchs_initial_weights_bit_for_bit() {
 fn quick_config(logit_relu: bool) -> MnistConfig {
     let mut cfg = MnistConfig::default();
     cfg.model.logit_relu = logit_relu;
-    cfg.optim = OptimConfig {
+    cfg.run.optim = OptimConfig {
         optimizer: OptimizerKind::Adam,
         lr: 0.001,
         ..OptimConfig::default()
     };
-    cfg.train.epochs = 1;
+    cfg.run.train.epochs = 1;
     cfg.train_limit = Some(2000);
     cfg.test_limit = Some(2000);
     cfg

@@ -15,7 +15,7 @@ use tchport::tasks::transformer_seq::{SequenceConfig, TransformerSeq};
 fn kfold_trains_k_fresh_cnns_on_stratified_folds() {
     let _rng = common::rng_lock();
     let mut cfg = MnistConfig::default();
-    cfg.train.epochs = 1;
+    cfg.run.train.epochs = 1;
     cfg.train_limit = Some(300);
     cfg.test_limit = Some(10);
     let dir = common::scratch("kfold");
@@ -64,7 +64,7 @@ fn kfold_refuses_what_names_one_model() {
 fn rnn_series_rolling_origin_expands_the_training_window() {
     let _rng = common::rng_lock();
     let mut cfg = SeriesConfig::default();
-    cfg.train.epochs = 2;
+    cfg.run.train.epochs = 2;
     let r = cross_validation::run(&RnnSeries::default(), &cfg, &quiet_cpu(), 3)
         .expect("rolling-origin CV runs");
     assert_eq!(r.folds.len(), 3, "three folds trained and reported");
@@ -88,7 +88,7 @@ fn rnn_series_rolling_origin_expands_the_training_window() {
 fn transformer_seq_rolling_origin_scores_each_block() {
     let _rng = common::rng_lock();
     let mut cfg = SequenceConfig::default();
-    cfg.train.epochs = 1;
+    cfg.run.train.epochs = 1;
     cfg.transformer.dropout = 0.0;
     let r = cross_validation::run(&TransformerSeq::default(), &cfg, &quiet_cpu(), 2)
         .expect("rolling-origin CV runs");
@@ -100,7 +100,7 @@ fn transformer_seq_rolling_origin_scores_each_block() {
     assert!(r.folds[1].train_samples > r.folds[0].train_samples);
     let mut recall =
         SequenceConfig::for_task(tchport::tasks::transformer_seq::SequenceKind::Recall);
-    recall.train.epochs = 1;
+    recall.run.train.epochs = 1;
     let err =
         cross_validation::run(&TransformerSeq::default(), &recall, &quiet_cpu(), 2).unwrap_err();
     assert!(err.to_string().contains("--task series"), "{err}");

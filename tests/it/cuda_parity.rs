@@ -297,16 +297,16 @@ fn cnn_mnist_short_run_matches_its_twin_on_cuda() {
     );
     // Adam, so that one short epoch learns and the accuracy means something.
     let mut cfg = cnn_mnist::MnistConfig {
-        optim: OptimConfig {
-            optimizer: OptimizerKind::Adam,
-            lr: 0.001,
-            ..OptimConfig::default()
-        },
         train_limit: Some(2000),
         test_limit: Some(1000),
         ..cnn_mnist::MnistConfig::default()
     };
-    cfg.train.epochs = 1;
+    cfg.run.optim = OptimConfig {
+        optimizer: OptimizerKind::Adam,
+        lr: 0.001,
+        ..OptimConfig::default()
+    };
+    cfg.run.train.epochs = 1;
     let report = {
         let _lock = common::rng_lock();
         session::run(&cnn_mnist::CnnMnist, &cfg, &run_opts(device, &rust_w))
@@ -348,7 +348,7 @@ fn rnn_series_lstm_short_run_matches_its_twin_on_cuda() {
     );
     let mut cfg = rnn_series::SeriesConfig::default();
     cfg.model.cell = CellKind::Lstm;
-    cfg.train.epochs = 3;
+    cfg.run.train.epochs = 3;
     let report = {
         let _lock = common::rng_lock();
         session::run(
@@ -418,7 +418,7 @@ fn transformer_seq_short_run_matches_its_twin_on_cuda() {
     );
     let mut cfg = transformer_seq::SequenceConfig::for_task(transformer_seq::SequenceKind::Series);
     cfg.transformer.dropout = 0.0;
-    cfg.train.epochs = 2;
+    cfg.run.train.epochs = 2;
     let report = {
         let _lock = common::rng_lock();
         session::run(

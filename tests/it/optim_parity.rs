@@ -4,28 +4,39 @@
 //! Adam and AdamW, with and without `--clip-grad-norm`, must give the very
 //! same bits — parameters, `state_dict()` tensors and `param_groups`.
 //!
-//! The settings are written once as flags: parsed by the examples' shared
-//! `TrainArgs` in Rust and by the script's argparse in Python.
+//! The settings are written once as flags: parsed as the examples parse
+//! them (`cli::try_parse_from` on a configuration holding `OptimConfig`) in
+//! Rust and by the script's argparse in Python.
 
 use crate::common;
 
 use std::collections::BTreeMap;
 
-use clap::Parser;
 use tch::{Device, Kind, Tensor};
-use tchport::cli::{self, TrainArgs};
+use tchport::cli::{self, Flags, FromFlags};
 use tchport::optim::{clip_grad_norm, OptimConfig, Optimizer, ParamGroup};
 use tchport::train::LoopConfig;
 
 const STEPS: i64 = 7;
 const SHAPES: [&[i64]; 4] = [&[33, 17], &[17], &[4, 3, 5, 5], &[1]];
 
-/// The examples' training flags, alone.
-#[derive(Parser, Debug)]
-struct Args {
+/// A configuration of the optimizer's flags alone.
+#[derive(clap::Args, serde::Serialize, Default, Debug)]
+struct OptimOnly {
     #[command(flatten)]
-    train: TrainArgs,
+    #[serde(flatten)]
+    optim: OptimConfig,
 }
+
+impl FromFlags for OptimOnly {
+    fn complete(&mut self, flags: &Flags) {
+        self.optim.complete(flags);
+    }
+}
+
+/// An example without flags of its own.
+#[derive(clap::Parser, Debug)]
+struct NoFlags {}
 
 /// Parameters and `STEPS` gradients per parameter, from a fixed seed; the
 /// gradients' scale varies from step to step so that clipping bites on some.
@@ -49,15 +60,11 @@ fn inputs() -> BTreeMap<String, Tensor> {
 
 /// `flags` parsed as an example parses them.
 fn config(flags: &str) -> OptimConfig {
-    let mut optim = OptimConfig::default();
-    let mut train = LoopConfig::default();
-    let argv: Vec<&str> = std::iter::once("optim")
-        .chain(flags.split_whitespace())
-        .collect();
-    let args: Args = cli::try_parse_from(TrainArgs::defaults(&optim, &train), &argv)
-        .unwrap_or_else(|e| panic!("{flags}: {e}"));
-    args.train.apply(&mut optim, &mut train);
-    optim
+    let argv = std::iter::once("optim").chain(flags.split_whitespace());
+    cli::try_parse_from::<NoFlags, OptimOnly, _, _>(argv)
+        .unwrap_or_else(|e| panic!("{flags}: {e}"))
+        .config
+        .optim
 }
 
 /// Rust's run: parameters, state tensors, param_groups and the clipping norms.

@@ -3,6 +3,7 @@
 //! forecasts and plots are written.
 
 use crate::common;
+use tchport::cli::Flags;
 
 use common::quiet_cpu;
 
@@ -15,7 +16,7 @@ use tchport::tasks::rnn_series::{self, SeriesConfig, SeriesReport, Synthetic};
 
 fn config(epochs: usize) -> SeriesConfig {
     let mut cfg = SeriesConfig::default();
-    cfg.train.epochs = epochs;
+    cfg.run.train.epochs = epochs;
     cfg
 }
 
@@ -259,7 +260,7 @@ fn twin_matches_gru_on_the_synthetic_sine() {
     cfg.synthetic = Some(Synthetic::Sine);
     cfg.sine.len = 300;
     cfg.model.cell = CellKind::Gru;
-    cfg.train.seed = 5;
+    cfg.run.train.seed = 5;
     let report = run(&cfg, &quiet_cpu(), None).unwrap();
     same_run(
         &report,
@@ -378,7 +379,7 @@ fn save_load_eval_only_forecast_and_plot() {
             &RunOptions {
                 load: Some(ckpt),
                 eval_only: true,
-                explicit: vec!["--cell".into()],
+                given: Flags::given_ids(["cell"]),
                 ..quiet_cpu()
             },
             None

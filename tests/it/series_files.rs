@@ -4,22 +4,30 @@
 //! currency signs, a header with one empty trailing field, a headerless
 //! one-column file, UTF-16 and Windows-1252 text, and workbooks named.
 //! Every input is written by the test; every flag is passed as the command
-//! line passes it (`SeriesArgs`) and its effect checked.
+//! line passes it (`cli::try_parse_from` on the `SeriesSource` flags) and its
+//! effect checked.
 
 use crate::common;
 
 use std::path::{Path, PathBuf};
 
-use clap::Parser;
-use tchport::cli::SeriesArgs;
+use tchport::cli::{self, FromFlags};
 use tchport::data::series::Series;
 use tchport::data::source::SeriesSource;
 
-#[derive(Parser)]
-struct Flags {
+/// A configuration of the series-source flags alone.
+#[derive(clap::Args, serde::Serialize, Default, Debug)]
+struct SourceOnly {
     #[command(flatten)]
-    series: SeriesArgs,
+    #[serde(flatten)]
+    source: SeriesSource,
 }
+
+impl FromFlags for SourceOnly {}
+
+/// An example without flags of its own.
+#[derive(clap::Parser, Debug)]
+struct NoFlags {}
 
 /// Writes `bytes` as `name` in a fresh scratch folder for `test`.
 fn write(test: &str, name: &str, bytes: &[u8]) -> PathBuf {
@@ -33,10 +41,8 @@ fn load(path: &Path, args: &[&str]) -> anyhow::Result<Series> {
     let csv = path.display().to_string();
     let mut all = vec!["test", "--csv", csv.as_str()];
     all.extend_from_slice(args);
-    let flags = Flags::try_parse_from(all)?;
-    let mut source = SeriesSource::default();
-    flags.series.apply(&mut source);
-    source.load()
+    let parsed = cli::try_parse_from::<NoFlags, SourceOnly, _, _>(all)?;
+    parsed.config.source.load()
 }
 
 fn ok(path: &Path, args: &[&str]) -> Series {

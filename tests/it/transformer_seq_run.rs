@@ -8,6 +8,7 @@
 //! against each other and a run takes 20× longer.
 
 use crate::common;
+use tchport::cli::Flags;
 
 use common::quiet_cpu;
 
@@ -22,7 +23,7 @@ fn config(arch: Arch, task: SequenceKind) -> SequenceConfig {
     let mut cfg = SequenceConfig::for_task(task);
     cfg.arch = arch;
     cfg.transformer.dropout = 0.0;
-    cfg.train.epochs = 2;
+    cfg.run.train.epochs = 2;
     if task == SequenceKind::Recall {
         cfg.seq_len = Some(40);
         cfg.recall.train = 48;
@@ -48,7 +49,7 @@ fn twin_in(cfg: &SequenceConfig, dir: &std::path::Path, extra: &[&str]) -> Value
     let json = dir.join("metrics.json");
     let arch = format!("{:?}", cfg.arch).to_lowercase();
     let task = format!("{:?}", cfg.task).to_lowercase();
-    let (seq_len, epochs) = (cfg.seq_len().to_string(), cfg.train.epochs.to_string());
+    let (seq_len, epochs) = (cfg.seq_len().to_string(), cfg.run.train.epochs.to_string());
     let (train, val, test) = (
         cfg.recall.train.to_string(),
         cfg.recall.val.to_string(),
@@ -142,7 +143,7 @@ fn checkpoint_round_trip_and_mismatch() {
     let dir = common::scratch("seq-ckpt");
     let path = dir.join("model.safetensors");
     let mut cfg = config(Arch::Transformer, SequenceKind::Recall);
-    cfg.train.epochs = 1;
+    cfg.run.train.epochs = 1;
     let trained = rust_run(
         &cfg,
         &RunOptions {
@@ -177,7 +178,7 @@ fn checkpoint_round_trip_and_mismatch() {
     other.arch = Arch::Lstm;
     let _lock = common::rng_lock();
     let given = RunOptions {
-        explicit: vec!["--arch".into()],
+        given: Flags::given_ids(["arch"]),
         ..load.clone()
     };
     let err = format!(
@@ -185,7 +186,8 @@ fn checkpoint_round_trip_and_mismatch() {
         tchport::session::run(&sequence::TransformerSeq::default(), &other, &given).unwrap_err()
     );
     assert!(
-        err.contains("--arch Transformer") && err.contains("--arch Lstm"),
+        err.contains("saved with model options arch = transformer")
+            && err.contains("--arch gives lstm"),
         "{err}"
     );
     // Not given: the checkpoint's model options are used.
@@ -213,7 +215,7 @@ fn a_pytorch_checkpoint_evaluates_the_same_in_rust() {
     let dir = common::scratch("seq-torch-ckpt");
     let path = dir.join("torch.safetensors");
     let mut cfg = config(Arch::Transformer, SequenceKind::Recall);
-    cfg.train.epochs = 1;
+    cfg.run.train.epochs = 1;
     let torch = twin_in(&cfg, &dir, &["--save", path.to_str().expect("UTF-8 path")]);
     let rust = rust_run(
         &cfg,
@@ -246,7 +248,7 @@ fn resuming_from_an_epoch_checkpoint_reproduces_the_uninterrupted_run() {
     let dir = common::scratch("seq-resume");
     let path = dir.join("checkpoint.safetensors");
     let mut first = cfg.clone();
-    first.train.epochs = 1;
+    first.run.train.epochs = 1;
     rust_run(
         &first,
         &RunOptions {
@@ -289,7 +291,7 @@ fn config_json_names_the_time_axis() {
     let dir = common::scratch("seq-time-axis");
     let path = dir.join("model.safetensors");
     let mut cfg = config(Arch::Lstm, SequenceKind::Series);
-    cfg.train.epochs = 1;
+    cfg.run.train.epochs = 1;
     let save = RunOptions {
         save: Some(path.clone()),
         ..quiet_cpu()

@@ -1,47 +1,59 @@
-//! The configuration of a cnn_mnist run (`config.json`) and its checks.
+//! The configuration of a cnn_mnist run (`config.json`, and its flags) and its checks.
 
 use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::cli::{Flags, FromFlags};
 use crate::data::mnist::{self};
 use crate::models::CnnConfig;
 use crate::optim::OptimConfig;
-use crate::session::{TaskConfig, TuneConfig};
+use crate::session::{RunConfig, Sections, TaskConfig};
 use crate::train::LoopConfig;
 
 /// Everything that determines a cnn_mnist run; written as `config.json`
-/// beside a saved checkpoint.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// beside a saved checkpoint, and the example's command line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(default)]
 pub struct MnistConfig {
     /// The model's shape options.
+    #[command(flatten)]
     pub model: CnnConfig,
-    /// Optimizer settings.
-    pub optim: OptimConfig,
-    /// Epochs, batch size, seed.
-    pub train: LoopConfig,
-    /// Folder of the IDX files (or of MNIST as CSV, see `data::mnist::csv_files`).
+    /// Optimizer, epochs, batch size, seed, fine-tuning and schedule
+    /// (`optim`, `train`, `tune` in `config.json`).
+    #[serde(flatten)]
+    #[command(flatten)]
+    pub run: RunConfig,
+    /// Folder with the four MNIST IDX files (raw or .gz); Fashion-MNIST works too.
+    /// Without IDX files, MNIST as CSV: mnist_train.csv + mnist_test.csv, or
+    /// Kaggle's train.csv (its last 1/7 is then the test set).
+    #[arg(long, value_name = "DIR")]
     pub data_dir: PathBuf,
-    /// Normalise pixels with MNIST's mean and std (0.1307, 0.3081) after scaling to [0, 1].
+    /// Normalise pixels with MNIST's mean/std (0.1307, 0.3081) after scaling to [0, 1].
+    #[arg(long)]
     pub normalize: bool,
-    /// Train on the first N training images only.
+    /// Train on the first N training images only (quick runs).
+    #[arg(long, value_name = "N")]
     pub train_limit: Option<usize>,
     /// Evaluate on the first N test images only.
+    #[arg(long, value_name = "N")]
     pub test_limit: Option<usize>,
-    /// Keep only these digits (train and test), relabelled `0..len` in this
-    /// order; `model.num_classes` must equal their number. Applied before the limits.
-    pub digits: Option<Vec<i64>>,
-    /// Hold out this fraction of the training images (stratified, seeded) for
-    /// validation; the test set is then evaluated only at the end.
+    /// Keep only these digits, relabelled 0.. in the order given (the head gets
+    /// one output per digit), e.g. `0-4`, `5-9` or `1,7`. Filters train and test
+    /// before --train-limit/--test-limit.
+    #[arg(long, value_name = "DIGITS", value_parser = parse_digits)]
+    pub digits: Option<::std::vec::Vec<i64>>,
+    /// Hold out this fraction of the training images for validation
+    /// (stratified by digit, seeded by --seed); validation loss and accuracy are
+    /// printed every epoch and the test set is evaluated only at the end.
+    #[arg(long, value_name = "F", conflicts_with = "folds")]
     pub val_fraction: Option<f64>,
-    /// Names of the classes, label 0 first (`--class-names`); `None`: the
-    /// digits (those of `digits`, or 0–9).
-    pub class_names: Option<Vec<String>>,
-    /// Fine-tuning, learning-rate schedule, early stopping on the validation
-    /// loss (which needs `val_fraction`).
-    pub tune: TuneConfig,
+    /// Names of the classes, label 0 first, comma-separated (e.g. Fashion-MNIST's
+    /// `T-shirt/top,Trouser,...`): used in the report, the confusion matrix, the
+    /// JSON and by --predict's class folders. Default: the digits.
+    #[arg(long, value_name = "NAME,...", value_parser = parse_class_names)]
+    pub class_names: Option<::std::vec::Vec<String>>,
 }
 
 impl Default for MnistConfig {
@@ -49,14 +61,17 @@ impl Default for MnistConfig {
     fn default() -> Self {
         Self {
             model: CnnConfig::default(),
-            optim: OptimConfig {
-                lr: 0.001,
-                ..OptimConfig::default()
-            },
-            train: LoopConfig {
-                epochs: 10,
-                batch_size: 64,
-                ..LoopConfig::default()
+            run: RunConfig {
+                optim: OptimConfig {
+                    lr: 0.001,
+                    ..OptimConfig::default()
+                },
+                train: LoopConfig {
+                    epochs: 10,
+                    batch_size: 64,
+                    ..LoopConfig::default()
+                },
+                ..RunConfig::default()
             },
             data_dir: PathBuf::from("data/mnist"),
             normalize: false,
@@ -65,89 +80,44 @@ impl Default for MnistConfig {
             digits: None,
             val_fraction: None,
             class_names: None,
-            tune: TuneConfig::default(),
+        }
+    }
+}
+
+/// `--class-names` as given: the names, each once (their count is checked
+/// against the classes by [`TaskConfig::validate`]).
+fn parse_class_names(text: &str) -> Result<Vec<String>> {
+    mnist::parse_class_names(text, text.split(',').count())
+}
+
+impl FromFlags for MnistConfig {
+    /// The head gets one output per `--digits` digit.
+    fn complete(&mut self, flags: &Flags) {
+        self.run.complete(flags);
+        if let Some(d) = &self.digits {
+            self.model.num_classes = d.len() as i64;
         }
     }
 }
 
 impl TaskConfig for MnistConfig {
-    fn optim(&self) -> &OptimConfig {
-        &self.optim
-    }
+    const SECTIONS: Sections = Sections {
+        model: &["model"],
+        inputs: &["normalize", "digits", "class_names"],
+        data: &[],
+    };
 
-    fn train(&self) -> &LoopConfig {
-        &self.train
-    }
-
-    fn tune(&self) -> &TuneConfig {
-        &self.tune
+    fn run(&self) -> &RunConfig {
+        &self.run
     }
 
     fn validate_folds(&self) -> Result<()> {
         self.check_folds()
     }
 
-    fn input_differences(&self, saved: &Self) -> Vec<(&'static str, String, String)> {
-        let mut out = Vec::new();
-        if saved.normalize != self.normalize {
-            out.push((
-                "--normalize",
-                self.normalize.to_string(),
-                saved.normalize.to_string(),
-            ));
-        }
-        if saved.digits != self.digits {
-            let show = |d: &Option<Vec<i64>>| {
-                d.as_ref()
-                    .map_or("0-9 (all)".to_string(), |d| format!("{d:?}"))
-            };
-            out.push(("--digits", show(&self.digits), show(&saved.digits)));
-        }
-        if saved.class_names.is_some() && saved.class_names != self.class_names {
-            let show =
-                |n: &Option<Vec<String>>| n.as_ref().map_or("(digits)".into(), |n| n.join(","));
-            out.push((
-                "--class-names",
-                show(&self.class_names),
-                show(&saved.class_names),
-            ));
-        }
-        out
-    }
-
-    fn adopt_inputs(&mut self, saved: &Self) {
-        self.normalize = saved.normalize;
-        if saved.class_names.is_some() {
-            self.class_names = saved.class_names.clone();
-        }
-        self.digits = saved.digits.clone();
-        if let Some(d) = &self.digits {
-            self.model.num_classes = d.len() as i64;
-        }
-    }
-
-    fn model_flags(&self) -> &'static [&'static str] {
-        &["--no-logit-relu"]
-    }
-
-    fn adopt_model(&mut self, saved: &Self) {
-        self.model = saved.model.clone();
-    }
-
-    fn model_mismatch(&self, saved: &Self) -> Option<String> {
-        (saved.model != self.model).then(|| {
-            format!(
-                "{:?}, but this run uses {:?} (check --no-logit-relu and --digits)",
-                saved.model, self.model
-            )
-        })
-    }
-
     /// Checks the options that depend on each other.
     fn validate(&self) -> Result<()> {
-        self.optim.validate()?;
-        self.train.validate()?;
-        self.tune.validate()?;
+        self.run.validate()?;
         if let Some(d) = &self.digits {
             if d.len() as i64 != self.model.num_classes {
                 bail!(
@@ -171,7 +141,7 @@ impl TaskConfig for MnistConfig {
                 bail!("--val-fraction must be in (0, 1), got {f}");
             }
         }
-        match self.tune.early_stopping {
+        match self.run.tune.early_stopping {
             Some(_) if self.val_fraction.is_none() => bail!(
                 "--early-stopping watches the validation loss: add --val-fraction (the test set is not for choosing epochs)"
             ),

@@ -81,7 +81,7 @@ pub fn split_train(cfg: &MnistConfig, train: ImageSet) -> Result<(ImageSet, Opti
     match cfg.val_fraction {
         None => Ok((train, None)),
         Some(f) => {
-            let (t, v) = split::stratified_split(&train.label_vec(), f, cfg.train.seed)?;
+            let (t, v) = split::stratified_split(&train.label_vec(), f, cfg.run.train.seed)?;
             Ok((train.select(&t), Some(train.select(&v))))
         }
     }
@@ -99,7 +99,7 @@ pub fn classification_scores(
     cfg: &MnistConfig,
     device: Device,
 ) -> Result<(f64, ClassificationReport)> {
-    let bs = cfg.train.batch_size.max(256);
+    let bs = cfg.run.train.batch_size.max(256);
     let eval = train::evaluate(
         model,
         &set.images,
@@ -175,7 +175,7 @@ impl Task for CnnMnist {
         device: Device,
     ) -> Box<dyn Sampler + 'd> {
         let (xs, ys) = (&data.train.images, &data.train.labels);
-        ShuffledPairs::boxed(xs, ys, &cfg.train, device)
+        ShuffledPairs::boxed(xs, ys, &cfg.run.train, device)
     }
 
     fn loss(&self, model: &Self::Model, batch: &Batch) -> Tensor {
@@ -238,7 +238,7 @@ impl CrossValidation<CnnMnist> for CnnMnist {
     /// `--train-limit`), seeded by `--seed`.
     fn folds(&self, cfg: &MnistConfig, data: &MnistData, k: usize) -> Result<Vec<MnistData>> {
         let all = &data.train;
-        let folds = split::stratified_kfold(&all.label_vec(), k, cfg.train.seed)?;
+        let folds = split::stratified_kfold(&all.label_vec(), k, cfg.run.train.seed)?;
         Ok((0..k)
             .map(|i| MnistData {
                 train: all.select(&split::complement(&folds, i)),

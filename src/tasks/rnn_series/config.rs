@@ -1,14 +1,15 @@
-//! The configuration of an rnn_series run (`config.json`) and its checks.
+//! The configuration of an rnn_series run (`config.json`, and its flags) and its checks.
 
 use anyhow::{bail, Result};
 use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 
+use crate::cli::{Flags, FromFlags};
 use crate::data::series::{Scaler, SineConfig, TimeAxis};
 use crate::data::source::SeriesSource;
 use crate::models::RnnConfig;
 use crate::optim::OptimConfig;
-use crate::session::{TaskConfig, TuneConfig};
+use crate::session::{RunConfig, Sections, TaskConfig};
 use crate::train::LoopConfig;
 
 /// A generated series in place of the CSV (`--synthetic`).
@@ -20,38 +21,47 @@ pub enum Synthetic {
 }
 
 /// Everything that determines an rnn_series run; written as `config.json`
-/// beside a saved checkpoint.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// beside a saved checkpoint, and the example's command line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(default)]
 pub struct SeriesConfig {
     /// The model's shape options (cell, hidden, layers).
+    #[command(flatten)]
     pub model: RnnConfig,
-    /// Optimizer settings.
-    pub optim: OptimConfig,
-    /// Epochs, batch size, seed.
-    pub train: LoopConfig,
-    /// The CSV series and its split (`--csv`, `--column`, `--missing`,
-    /// `--train-fraction`, `--val-fraction`); flattened, so `config.json` keeps its keys.
+    /// Optimizer, epochs, batch size, seed, fine-tuning and schedule
+    /// (`optim`, `train`, `tune` in `config.json`).
     #[serde(flatten)]
+    #[command(flatten)]
+    pub run: RunConfig,
+    /// The CSV series and its split (`--csv`, `--column`, `--missing`,
+    /// `--train-fraction`, `--val-fraction`, the file's format).
+    #[command(flatten)]
     pub source: SeriesSource,
-    /// Use a generated series instead of the CSV.
+    /// Use a generated series instead of the CSV (seeded by --seed).
+    #[arg(long, value_enum)]
     pub synthetic: Option<Synthetic>,
     /// Shape of the synthetic sine.
+    #[command(flatten)]
     pub sine: SineConfig,
-    /// Values per input window.
+    /// Past values per input window.
+    #[arg(long, value_name = "N")]
     pub window: usize,
-    /// How many steps after the window's last value the target lies.
+    /// Predict the value this many steps after the window's last value.
+    #[arg(long, value_name = "N")]
     pub horizon: usize,
-    /// Steps of the recursive forecast from the end of the series (0: none).
+    /// Recursive forecast of this many values after the series' end (needs
+    /// --horizon 1). With --load (and no --eval-only): only forecast, from the
+    /// end of --csv, with the checkpoint's saved scaler; no training.
+    #[arg(long, value_name = "N")]
     pub forecast: usize,
-    /// Fine-tuning, learning-rate schedule, early stopping.
-    pub tune: TuneConfig,
     /// The standardisation the model was trained with: fitted on the
     /// training part and saved in `config.json`, so that a loaded model
     /// (`--load`) scales any series as it was trained. `None` before training.
+    #[arg(skip)]
     pub scaler: Option<Scaler>,
     /// The time axis of the series trained on (which column, its layout and
     /// frequency), recorded in `config.json`; `None` without a time column.
+    #[arg(skip)]
     pub time_axis: Option<TimeAxis>,
 }
 
@@ -62,14 +72,17 @@ impl Default for SeriesConfig {
     fn default() -> Self {
         Self {
             model: RnnConfig::default(),
-            optim: OptimConfig {
-                lr: 0.01,
-                ..OptimConfig::default()
-            },
-            train: LoopConfig {
-                epochs: 100,
-                batch_size: 16,
-                ..LoopConfig::default()
+            run: RunConfig {
+                optim: OptimConfig {
+                    lr: 0.01,
+                    ..OptimConfig::default()
+                },
+                train: LoopConfig {
+                    epochs: 100,
+                    batch_size: 16,
+                    ..LoopConfig::default()
+                },
+                ..RunConfig::default()
             },
             source: SeriesSource::default(),
             synthetic: None,
@@ -77,82 +90,39 @@ impl Default for SeriesConfig {
             window: 20,
             horizon: 1,
             forecast: 0,
-            tune: TuneConfig::default(),
             scaler: None,
             time_axis: None,
         }
     }
 }
 
+impl FromFlags for SeriesConfig {
+    fn complete(&mut self, flags: &Flags) {
+        self.run.complete(flags);
+    }
+}
+
 impl TaskConfig for SeriesConfig {
-    fn optim(&self) -> &OptimConfig {
-        &self.optim
+    const SECTIONS: Sections = Sections {
+        model: &["model"],
+        inputs: &["window", "horizon", "scaler"],
+        data: &["source", "synthetic", "sine"],
+    };
+
+    fn run(&self) -> &RunConfig {
+        &self.run
     }
 
-    fn train(&self) -> &LoopConfig {
-        &self.train
-    }
-
-    fn tune(&self) -> &TuneConfig {
-        &self.tune
-    }
-
-    fn model_flags(&self) -> &'static [&'static str] {
-        &["--cell", "--hidden", "--layers"]
-    }
-
-    fn adopt_model(&mut self, saved: &Self) {
-        self.model = saved.model.clone();
-    }
-
-    fn model_mismatch(&self, saved: &Self) -> Option<String> {
-        (saved.model != self.model).then(|| {
-            format!(
-                "{:?}, but this run uses {:?} (check --cell, --hidden, --layers)",
-                saved.model, self.model
-            )
-        })
-    }
-
-    fn input_differences(&self, saved: &Self) -> Vec<(&'static str, String, String)> {
-        let mut out = Vec::new();
-        if saved.window != self.window {
-            out.push((
-                "--window",
-                self.window.to_string(),
-                saved.window.to_string(),
-            ));
-        }
-        if saved.horizon != self.horizon {
-            out.push((
-                "--horizon",
-                self.horizon.to_string(),
-                saved.horizon.to_string(),
-            ));
-        }
-        out
-    }
-
-    fn adopt_inputs(&mut self, saved: &Self) {
-        self.window = saved.window;
-        self.horizon = saved.horizon;
-        self.scaler = saved.scaler;
-    }
-
-    fn data_note(&self, saved: &Self) -> Option<String> {
-        let data = |c: &SeriesConfig| (c.source.clone(), c.synthetic, c.window, c.horizon);
-        (data(saved) != data(self)).then(|| {
-            "was trained on other data or windows (its saved scaler, when it has one, is used)"
-                .to_string()
-        })
+    /// A `config.json` of versions before the series source had one shape
+    /// kept its keys at the top level (`csv`, `column`, ...): they move under `source`.
+    fn upgrade(json: &mut serde_json::Value) {
+        crate::data::source::upgrade_flattened_source(json);
     }
 
     /// Checks the values a user can set.
     fn validate(&self) -> Result<()> {
         self.model.validate()?;
-        self.optim.validate()?;
-        self.train.validate()?;
-        self.tune.validate()?;
+        self.run.validate()?;
         if self.window == 0 {
             bail!("--window must be at least 1");
         }

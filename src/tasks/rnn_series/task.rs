@@ -25,7 +25,7 @@ pub fn prepare(cfg: &SeriesConfig) -> Result<PreparedSeries> {
 /// The series of `cfg`: the synthetic sine, or the file of `--csv`/`--data`.
 pub(super) fn load_series(cfg: &SeriesConfig) -> Result<Series> {
     match cfg.synthetic {
-        Some(Synthetic::Sine) => Ok(noisy_sine(&cfg.sine, cfg.train.seed)),
+        Some(Synthetic::Sine) => Ok(noisy_sine(&cfg.sine, cfg.run.train.seed)),
         None => cfg.source.load(),
     }
 }
@@ -200,7 +200,7 @@ impl Task for RnnSeries {
         device: Device,
     ) -> Box<dyn Sampler + 'd> {
         let (xs, ys) = (&data.train.xs, &data.train.ys);
-        ShuffledPairs::boxed(xs, ys, &cfg.train, device)
+        ShuffledPairs::boxed(xs, ys, &cfg.run.train, device)
     }
 
     fn loss(&self, model: &Self::Model, batch: &Batch) -> Tensor {
@@ -292,7 +292,7 @@ impl CrossValidation<RnnSeries> for RnnSeries {
 
 /// Evaluation batches: at least 256 windows.
 fn eval_batch(cfg: &SeriesConfig) -> usize {
-    cfg.train.batch_size.max(256)
+    cfg.run.train.batch_size.max(256)
 }
 
 impl DataSummary {

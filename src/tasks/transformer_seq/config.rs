@@ -1,15 +1,15 @@
-//! The configuration of a transformer_seq run (`config.json`) and its checks.
+//! The configuration of a transformer_seq run (`config.json`, and its flags) and its checks.
 
 use anyhow::{ensure, Result};
 use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 
+use crate::cli::{Flags, FromFlags};
 use crate::data::sequence::{RecallConfig, WINDOW};
 use crate::data::source::SeriesSource;
 use crate::models::seq_model::Arch;
 use crate::models::{SeqLstmConfig, TransformerConfig};
-use crate::optim::OptimConfig;
-use crate::session::{TaskConfig, TuneConfig};
+use crate::session::{RunConfig, Sections, TaskConfig};
 use crate::train::LoopConfig;
 
 /// Which data (`--task`).
@@ -42,32 +42,45 @@ impl SequenceKind {
 }
 
 /// Everything that determines a transformer_seq run; written as `config.json`
-/// beside a saved checkpoint.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// beside a saved checkpoint, and the example's command line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(default)]
 pub struct SequenceConfig {
     /// Model.
+    #[arg(long, value_enum)]
     pub arch: Arch,
-    /// Data.
+    /// Data: a CSV series (previous 10 values → next value at every step) or
+    /// the synthetic delayed-recall problem (target = feature 0 from --delay steps back).
+    #[arg(long, value_enum)]
     pub task: SequenceKind,
-    /// Steps per sequence; `None`: the task's default.
+    /// Steps per sequence [default: 32 for series, 2 × --delay for recall].
+    #[arg(long, value_name = "N")]
     pub seq_len: Option<usize>,
     /// Options of `--arch transformer`.
+    #[command(flatten)]
     pub transformer: TransformerConfig,
+    /// No causal mask (for --task series this lets the model read the answer).
+    /// A flag only: `transformer.causal` holds the mask in `config.json`.
+    #[serde(skip)]
+    #[arg(long, conflicts_with = "causal")]
+    pub no_causal: bool,
     /// Options of `--arch lstm`.
+    #[command(flatten)]
     pub lstm: SeqLstmConfig,
-    /// Optimizer (the tutorial's SGD, lr 0.01).
-    pub optim: OptimConfig,
-    /// Epochs (the tutorial's 100), batch size, seed.
-    pub train: LoopConfig,
-    /// Options of `--task series`.
-    pub series: SeriesSource,
+    /// Optimizer (the tutorial's SGD, lr 0.01), epochs (the tutorial's 100),
+    /// batch size, seed, fine-tuning and schedule (`optim`, `train`, `tune`).
+    #[serde(flatten)]
+    #[command(flatten)]
+    pub run: RunConfig,
+    /// Options of `--task series` (`series` in `config.json` before; read too).
+    #[command(flatten)]
+    pub source: SeriesSource,
     /// Options of `--task recall`.
+    #[command(flatten)]
     pub recall: RecallConfig,
-    /// Fine-tuning, learning-rate schedule, early stopping.
-    pub tune: TuneConfig,
     /// The time axis of the series trained on (column, layout, frequency),
     /// recorded in `config.json`; `None` without a time column or for `--task recall`.
+    #[arg(skip)]
     pub time_axis: Option<crate::data::series::TimeAxis>,
 }
 
@@ -90,16 +103,18 @@ impl SequenceConfig {
                 causal: task.default_causal(),
                 ..TransformerConfig::default()
             },
+            no_causal: false,
             lstm: SeqLstmConfig::default(),
-            optim: OptimConfig::default(),
-            train: LoopConfig {
-                epochs: 100,
-                batch_size: 16,
-                ..LoopConfig::default()
+            run: RunConfig {
+                train: LoopConfig {
+                    epochs: 100,
+                    batch_size: 16,
+                    ..LoopConfig::default()
+                },
+                ..RunConfig::default()
             },
-            series: SeriesSource::default(),
+            source: SeriesSource::default(),
             recall: RecallConfig::default(),
-            tune: TuneConfig::default(),
             time_axis: None,
         }
     }
@@ -112,9 +127,7 @@ impl SequenceConfig {
 
     /// Checks the values a user can set.
     fn check(&self) -> Result<()> {
-        self.optim.validate()?;
-        self.train.validate()?;
-        self.tune.validate()?;
+        self.run.validate()?;
         let l = self.seq_len();
         ensure!(l >= 1, "--seq-len must be at least 1");
         match self.arch {
@@ -169,17 +182,29 @@ pub fn model_summary(cfg: &SequenceConfig) -> String {
     }
 }
 
+impl FromFlags for SequenceConfig {
+    /// The causal mask follows `--task` unless `--causal` or `--no-causal`
+    /// is given; the sequence length in force is written down.
+    fn complete(&mut self, flags: &Flags) {
+        self.run.complete(flags);
+        if self.no_causal {
+            self.transformer.causal = false;
+        } else if !flags.given("causal") {
+            self.transformer.causal = self.task.default_causal();
+        }
+        self.seq_len = Some(self.seq_len());
+    }
+}
+
 impl TaskConfig for SequenceConfig {
-    fn optim(&self) -> &OptimConfig {
-        &self.optim
-    }
+    const SECTIONS: Sections = Sections {
+        model: &["arch", "transformer", "lstm"],
+        inputs: &["task", "seq_len"],
+        data: &["source", "recall"],
+    };
 
-    fn train(&self) -> &LoopConfig {
-        &self.train
-    }
-
-    fn tune(&self) -> &TuneConfig {
-        &self.tune
+    fn run(&self) -> &RunConfig {
+        &self.run
     }
 
     fn validate(&self) -> Result<()> {
@@ -194,66 +219,15 @@ impl TaskConfig for SequenceConfig {
         self.check()
     }
 
-    fn input_differences(&self, saved: &Self) -> Vec<(&'static str, String, String)> {
-        let mut out = Vec::new();
-        if saved.task != self.task {
-            let name = |t: SequenceKind| format!("{t:?}").to_lowercase();
-            out.push(("--task", name(self.task), name(saved.task)));
+    /// `series` (the source's key before) becomes `source`; a `seq_len` left
+    /// unset (`null`: the task's default) is written as the length in force.
+    fn upgrade(json: &mut serde_json::Value) {
+        crate::data::source::upgrade_flattened_source(json);
+        if json.get("seq_len").is_some_and(serde_json::Value::is_null) {
+            if let Ok(cfg) = serde_json::from_value::<SequenceConfig>(json.clone()) {
+                json["seq_len"] = cfg.seq_len().into();
+            }
         }
-        if saved.seq_len() != self.seq_len() {
-            out.push((
-                "--seq-len",
-                self.seq_len().to_string(),
-                saved.seq_len().to_string(),
-            ));
-        }
-        out
-    }
-
-    fn adopt_inputs(&mut self, saved: &Self) {
-        self.task = saved.task;
-        self.seq_len = saved.seq_len;
-    }
-
-    fn model_flags(&self) -> &'static [&'static str] {
-        &[
-            "--arch",
-            "--d-model",
-            "--heads",
-            "--layers",
-            "--ff-dim",
-            "--causal",
-            "--no-causal",
-            "--hidden",
-        ]
-    }
-
-    fn adopt_model(&mut self, saved: &Self) {
-        self.arch = saved.arch;
-        self.transformer = saved.transformer.clone();
-        self.lstm = saved.lstm.clone();
-    }
-
-    fn model_mismatch(&self, saved: &Self) -> Option<String> {
-        let same = saved.arch == self.arch
-            && match self.arch {
-                Arch::Transformer => {
-                    let (a, b) = (&saved.transformer, &self.transformer);
-                    (a.d_model, a.heads, a.layers, a.ff_dim, a.causal)
-                        == (b.d_model, b.heads, b.layers, b.ff_dim, b.causal)
-                }
-                Arch::Lstm => saved.lstm == self.lstm,
-            };
-        (!same).then(|| {
-            format!(
-                "for --arch {:?} with {}, but this run uses --arch {:?} with {} \
-                 (pass the same --arch, --d-model, --heads, --layers, --ff-dim and --causal)",
-                saved.arch,
-                model_summary(saved),
-                self.arch,
-                model_summary(self)
-            )
-        })
     }
 }
 

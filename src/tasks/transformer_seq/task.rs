@@ -51,7 +51,7 @@ pub type SequenceReport = RunReport<SequenceConfig, SequenceResults>;
 /// The data `cfg` asks for.
 pub fn read_sequences(cfg: &SequenceConfig) -> Result<SeqData> {
     match cfg.task {
-        SequenceKind::Series => sequence::series_data(&cfg.series, cfg.seq_len()),
+        SequenceKind::Series => sequence::series_data(&cfg.source, cfg.seq_len()),
         SequenceKind::Recall => Ok(sequence::recall_data(&cfg.recall, cfg.seq_len())),
     }
 }
@@ -108,7 +108,7 @@ pub struct TransformerSeq {
 
 impl TransformerSeq {
     fn scores(&self, t: &Trained<'_, Self>, set: &SeqSet) -> (train::Evaluation, RegressionScores) {
-        let bs = t.cfg.train.batch_size.max(256);
+        let bs = t.cfg.run.train.batch_size.max(256);
         let eval = train::evaluate(t.model, &set.xs, &set.ys, bs, t.device, Loss::Mse);
         let s = t.data.scoring.score(&eval.outputs, &eval.targets);
         (eval, s)
@@ -160,7 +160,7 @@ impl Task for TransformerSeq {
         device: Device,
     ) -> Box<dyn Sampler + 'd> {
         let (xs, ys) = (&data.train.xs, &data.train.ys);
-        ShuffledPairs::boxed(xs, ys, &cfg.train, device)
+        ShuffledPairs::boxed(xs, ys, &cfg.run.train, device)
     }
 
     fn loss(&self, model: &Self::Model, batch: &Batch) -> Tensor {
@@ -218,7 +218,7 @@ impl CrossValidation<TransformerSeq> for TransformerSeq {
     /// them) and is scored on the last steps targeting the next `b` values, `b`
     /// being the test part's length.
     fn folds(&self, cfg: &SequenceConfig, data: &SeqData, k: usize) -> Result<Vec<SeqData>> {
-        let s = cfg.series.load()?;
+        let s = cfg.source.load()?;
         let block = data.test.len();
         let seq_len = cfg.seq_len();
         split::rolling_origin(s.values.len(), k, block, WINDOW + seq_len)?
