@@ -15,7 +15,10 @@
 //! - **the readers** ([`data`]): MNIST (IDX or CSV), CSV and workbook series
 //!   with their time axis, text corpora; images for prediction ([`predict`]);
 //! - **checkpoints** ([`checkpoint`]): safetensors with `config.json` that
-//!   PyTorch reads, and PyTorch's own `torch.save` files read back.
+//!   PyTorch reads, and PyTorch's own `torch.save` files read back;
+//! - **atomic writes** ([`io`]): every file written for the user goes to a
+//!   temporary file beside it and is renamed over it, so a crash never leaves
+//!   half a file.
 //!
 //! [`tasks`] holds the four examples built on these; [`metrics`], [`plot`],
 //! [`split`], [`schedule`] and [`finetune`] are the pieces they share.
@@ -25,6 +28,7 @@ pub mod cli;
 pub mod data;
 pub mod device;
 pub mod finetune;
+pub mod io;
 pub mod metrics;
 pub mod models;
 pub mod optim;

@@ -1,5 +1,6 @@
 //! Checkpoints: a VarStore as safetensors (keys = PyTorch `state_dict` keys),
-//! written atomically, with the run's configuration as `config.json` beside it.
+//! written atomically ([`crate::io::write_atomic`]), with the run's
+//! configuration as `config.json` beside it.
 //!
 //! PyTorch reads them with `model.load_state_dict(safetensors.torch.load_file(path))`
 //! and writes them with `safetensors.torch.save_file(model.state_dict(), path)`.
@@ -31,35 +32,11 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tch::{nn, Device, Tensor};
 
+use crate::io::write_atomic;
+
 /// Where the configuration of checkpoint `path` lives: `config.json` in the same folder.
 pub fn config_path(path: &Path) -> PathBuf {
     path.with_file_name("config.json")
-}
-
-/// Writes `bytes`-producing `write` to `path` atomically: into a temporary file
-/// in the same folder, then renamed over `path`, so a crash never leaves a
-/// half-written file where a good one was.
-pub fn write_atomic(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create folder {}", dir.display()))?;
-    }
-    let file_name = path
-        .file_name()
-        .with_context(|| format!("{} names no file", path.display()))?;
-    let tmp = path.with_file_name(format!(
-        ".{}.tmp{}",
-        file_name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = write(&tmp).and_then(|()| {
-        std::fs::rename(&tmp, path)
-            .with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))
-    });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 /// Named tensors, sorted by name, on the CPU and contiguous (as safetensors wants).

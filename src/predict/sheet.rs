@@ -116,7 +116,7 @@ pub fn write_sheet(
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
     let sheet = Sheet::new(pixels, previews, predictions);
-    crate::checkpoint::write_atomic(path, |tmp| match ext.as_deref() {
+    crate::io::write_atomic(path, |tmp| match ext.as_deref() {
         Some("png") => sheet
             .to_png()
             .save_with_format(tmp, ImageFormat::Png)

@@ -102,7 +102,7 @@ pub fn write_submission(path: &Path, predictions: &[FilePrediction], skipped: us
         };
         text += &format!("{},{label}\n", i + 1);
     }
-    crate::checkpoint::write_atomic(path, |tmp| {
+    crate::io::write_atomic(path, |tmp| {
         std::fs::write(tmp, &text).with_context(|| format!("cannot write {}", path.display()))
     })
 }

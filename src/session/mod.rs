@@ -307,7 +307,7 @@ pub fn run<T: Task>(
         results,
     };
     if let Some(path) = &opts.metrics_json {
-        crate::checkpoint::write_json(path, &report)?;
+        crate::io::write_metrics_json(path, &report)?;
     }
     Ok(report)
 }

@@ -281,7 +281,7 @@ fn a_failed_write_leaves_the_previous_checkpoint_intact() {
     let dir = common::scratch("err-atomic");
     let path = dir.join("model.safetensors");
     std::fs::write(&path, b"previous good checkpoint").expect("write");
-    let result = checkpoint::write_atomic(&path, |tmp| {
+    let result = tchport::io::write_atomic(&path, |tmp| {
         std::fs::write(tmp, b"half a chec").expect("partial write");
         anyhow::bail!("simulated crash mid-write")
     });

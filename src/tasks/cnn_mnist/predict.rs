@@ -38,7 +38,7 @@ pub fn predict(
         config: cfg,
     };
     if let Some(path) = &opts.metrics_json {
-        crate::checkpoint::write_json(path, &report)?;
+        crate::io::write_metrics_json(path, &report)?;
     }
     Ok(report)
 }

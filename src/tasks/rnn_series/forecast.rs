@@ -128,7 +128,7 @@ pub fn forecast_only(
         crate::checkpoint::write_text(path, &text)?;
     }
     if let Some(path) = &opts.metrics_json {
-        crate::checkpoint::write_json(path, &report)?;
+        crate::io::write_metrics_json(path, &report)?;
     }
     Ok(report)
 }

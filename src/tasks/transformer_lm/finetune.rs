@@ -97,7 +97,7 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<ClassifyReport> {
     };
     print_report(&report, &test.class_names);
     if let Some(path) = &opts.metrics_json {
-        checkpoint::write_json(path, &report)?;
+        crate::io::write_metrics_json(path, &report)?;
     }
     Ok(report)
 }

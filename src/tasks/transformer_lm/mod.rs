@@ -146,7 +146,7 @@ pub fn run(cfg: &Config, gen: &GenerateConfig, opts: &RunOptions) -> Result<Repo
         );
     }
     if let Some(path) = &opts.metrics_json {
-        checkpoint::write_json(path, &report)?;
+        crate::io::write_metrics_json(path, &report)?;
     }
     Ok(report)
 }
