@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Parser;
-use tchport::checkpoint::write_text;
+use tchport::io::write_text;
 use tchport::plot::{curves, svg};
 
 /// Draw the learning curves of several runs, each read from a `--metrics-json`

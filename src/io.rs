@@ -38,22 +38,34 @@ pub fn write_atomic(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Res
     result
 }
 
-/// Writes `report` to `path` as the `--metrics-json` file: pretty JSON
-/// (`serde_json::to_string_pretty`) and a final newline, atomically
-/// ([`write_atomic`]; the folder is created when missing).
+/// Writes `text` to `path` atomically ([`write_atomic`]).
+///
+/// # Errors
+/// An I/O error naming `path`.
+pub fn write_text(path: &Path, text: &str) -> Result<()> {
+    write_atomic(path, |tmp| {
+        std::fs::write(tmp, text).with_context(|| format!("cannot write {}", path.display()))
+    })
+}
+
+/// Writes `value` to `path` as pretty JSON (`serde_json::to_string_pretty`)
+/// and a final newline, atomically (`config.json`, `train_state.json`, a vocabulary).
+///
+/// # Errors
+/// A value that does not serialise, or an I/O error; both name `path`.
+pub fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(value)
+        .with_context(|| format!("{}: cannot serialise JSON", path.display()))?;
+    write_text(path, &(text + "\n"))
+}
+
+/// Writes `report` to `path` as the `--metrics-json` file ([`write_json`];
+/// the folder is created when missing): the one writer every example uses.
 ///
 /// # Errors
 /// A report that does not serialise, or an I/O error; both name `path`.
 pub fn write_metrics_json(path: &Path, report: &impl Serialize) -> Result<()> {
-    let text = serde_json::to_string_pretty(report).with_context(|| {
-        format!(
-            "--metrics-json {}: cannot serialise the report",
-            path.display()
-        )
-    })?;
-    write_atomic(path, |tmp| {
-        std::fs::write(tmp, text + "\n").with_context(|| format!("cannot write {}", path.display()))
-    })
+    write_json(path, report).with_context(|| format!("--metrics-json {}", path.display()))
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tch::{nn, Device, Tensor};
 
-use crate::io::write_atomic;
+use crate::io::{write_atomic, write_json};
 
 /// Where the configuration of checkpoint `path` lives: `config.json` in the same folder.
 pub fn config_path(path: &Path) -> PathBuf {
@@ -60,22 +60,6 @@ pub fn save(vs: &nn::VarStore, path: &Path) -> Result<()> {
 pub fn save_with_config<C: Serialize>(vs: &nn::VarStore, path: &Path, config: &C) -> Result<()> {
     save(vs, path)?;
     write_json(&config_path(path), config)
-}
-
-/// Writes `value` as pretty JSON, atomically.
-pub fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<()> {
-    let text = serde_json::to_string_pretty(value).context("cannot serialise JSON")?;
-    write_text(path, &(text + "\n"))
-}
-
-/// Writes `text` to `path` atomically ([`write_atomic`]).
-///
-/// # Errors
-/// An I/O error naming `path`.
-pub fn write_text(path: &Path, text: &str) -> Result<()> {
-    write_atomic(path, |tmp| {
-        std::fs::write(tmp, text).with_context(|| format!("cannot write {}", path.display()))
-    })
 }
 
 /// Where the optimizer state of checkpoint `path` lives: `optimizer.safetensors`

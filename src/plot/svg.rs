@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{bail, Result};
 
-use crate::checkpoint::write_text;
+use crate::io::write_text;
 
 /// Refuses a picture path that does not end in `.svg` (any case): only SVG is
 /// written, and an SVG file named `*.png` would open as a broken image.

@@ -278,7 +278,7 @@ pub fn save_final(
         history: history.to_vec(),
         ..TrainState::default()
     };
-    checkpoint::write_json(&TrainState::path(path), &done)?;
+    crate::io::write_json(&TrainState::path(path), &done)?;
     progress.line(format!(
         "saved {} and {}",
         path.display(),

@@ -84,8 +84,8 @@ impl Checkpointing<'_> {
     pub fn write(&self, state: &TrainState, opt: &Optimizer) -> Result<()> {
         checkpoint::save(self.vs, &self.path)?;
         save_optimizer(&self.path, opt)?;
-        checkpoint::write_json(&checkpoint::config_path(&self.path), &self.config)?;
-        checkpoint::write_json(&TrainState::path(&self.path), state)
+        crate::io::write_json(&checkpoint::config_path(&self.path), &self.config)?;
+        crate::io::write_json(&TrainState::path(&self.path), state)
     }
 }
 

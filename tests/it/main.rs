@@ -15,6 +15,7 @@ mod cnn_mnist_finetune;
 mod cnn_mnist_interrupt;
 mod cnn_mnist_parity;
 mod cnn_mnist_predict;
+mod config_json_compat;
 mod cross_validation;
 mod cuda_parity;
 mod fuzz_parsers;

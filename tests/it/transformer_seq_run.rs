@@ -256,7 +256,7 @@ fn resuming_from_an_epoch_checkpoint_reproduces_the_uninterrupted_run() {
             ..quiet_cpu()
         },
     );
-    tchport::checkpoint::write_json(&tchport::checkpoint::config_path(&path), &cfg)
+    tchport::io::write_json(&tchport::checkpoint::config_path(&path), &cfg)
         .expect("config.json rewritten");
 
     let resumed = rust_run(

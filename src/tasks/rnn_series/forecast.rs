@@ -125,7 +125,7 @@ pub fn forecast_only(
                 None => text.push_str(&format!("{},{v}\n", k + 1)),
             }
         }
-        crate::checkpoint::write_text(path, &text)?;
+        crate::io::write_text(path, &text)?;
     }
     if let Some(path) = &opts.metrics_json {
         crate::io::write_metrics_json(path, &report)?;

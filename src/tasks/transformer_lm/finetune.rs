@@ -83,7 +83,7 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<ClassifyReport> {
     let epochs = fit(&model, &vs, (&tr, &va), &cfg.train, c.epochs, progress)?;
     if let Some(path) = &opts.save {
         checkpoint::save_with_config(&vs, path, &cfg)?;
-        checkpoint::write_json(&vocab_path(path), &vocab)?;
+        crate::io::write_json(&vocab_path(path), &vocab)?;
     }
     let scores = score(&model, (&train, &test, &te), &cfg, device)?;
     let report = ClassifyReport {

@@ -136,7 +136,7 @@ pub fn run(cfg: &Config, gen: &GenerateConfig, opts: &RunOptions) -> Result<Repo
     };
     if let Some(path) = &opts.save {
         checkpoint::save_with_config(&vs, path, &cfg)?;
-        checkpoint::write_json(&vocab_path(path), &text.vocab)?;
+        crate::io::write_json(&vocab_path(path), &text.vocab)?;
     }
     let report = score(&model, &text, gen, device, (cfg, parameters, training))?;
     if let Some(path) = &opts.save {
