@@ -155,13 +155,14 @@ impl Flags {
         Self { given, names }
     }
 
-    /// These settings (clap ids, which are the keys of `config.json`: `"cell"`,
-    /// `"window"`) as if their flags had been given; for library callers and tests.
-    pub fn given_ids<'a>(ids: impl IntoIterator<Item = &'a str>) -> Self {
-        Self {
-            given: ids.into_iter().map(str::to_string).collect(),
-            names: BTreeMap::new(),
-        }
+    /// These settings of configuration `C` (clap ids, which are the keys of
+    /// `config.json`: `"cell"`, `"window"`) as if their flags had been given
+    /// on `C`'s command line; for library callers and tests.
+    pub fn given_ids<'a, C: clap::Args>(ids: impl IntoIterator<Item = &'a str>) -> Self {
+        let cmd = <RunArgs as clap::Args>::augment_args(C::augment_args(Command::new("example")));
+        let mut flags = Self::from_matches(&cmd, &ArgMatches::default());
+        flags.given = ids.into_iter().map(str::to_string).collect();
+        flags
     }
 
     /// Whether the flag of setting `id` was given on the command line.
@@ -179,7 +180,7 @@ impl Flags {
     }
 
     /// Whether `id` is a setting with a flag of this command line (always
-    /// true when the command is unknown, as in [`Flags::given_ids`]).
+    /// true when the command is unknown: `Flags::default()`).
     pub fn has_flag(&self, id: &str) -> bool {
         self.names.is_empty() || self.names.contains_key(id)
     }

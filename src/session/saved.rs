@@ -111,9 +111,11 @@ fn adopt<C: TaskConfig>(cfg: &C, saved: &Saved, given: &Flags, progress: Progres
             if given.given(&d.id) {
                 contradictions.push(if is_model {
                     format!(
-                        "{config} was saved with model options {} = {}; this run's {flag} gives {} \
-                         (drop {flag} to use the checkpoint's, or load another checkpoint)",
-                        d.id, d.theirs, d.ours
+                        "{config} was saved with model options {id} = {}, but this run has {id} = {} \
+                         from {flag} (drop {flag} to use the checkpoint's, or load another checkpoint)",
+                        d.theirs,
+                        d.ours,
+                        id = d.id
                     )
                 } else {
                     format!(

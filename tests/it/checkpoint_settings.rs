@@ -90,7 +90,7 @@ fn an_explicit_flag_that_contradicts_the_checkpoint_names_both_values() {
         &CnnMnist,
         &other,
         &RunOptions {
-            given: Flags::given_ids(["digits"]),
+            given: Flags::given_ids::<MnistConfig>(["digits"]),
             ..load.clone()
         },
     )

@@ -200,7 +200,7 @@ fn checkpoint_problems_are_explained() {
     let load = |path: PathBuf| RunOptions {
         load: Some(path),
         eval_only: true,
-        given: Flags::given_ids(["logit_relu"]),
+        given: Flags::given_ids::<MnistConfig>(["logit_relu"]),
         ..quiet_cpu()
     };
 

@@ -129,9 +129,11 @@ fn a_checkpoint_with_an_old_config_json_evaluates_with_its_settings() {
     let dir = common::scratch("old-config-json");
     let path = dir.join("m.safetensors");
     let old: SeriesConfig = read(RNN_SERIES);
-    let mut cfg = SeriesConfig::default();
-    cfg.model = old.model.clone();
-    cfg.window = old.window;
+    let mut cfg = SeriesConfig {
+        model: old.model.clone(),
+        window: old.window,
+        ..SeriesConfig::default()
+    };
     cfg.run.train.epochs = 1;
     {
         let _lock = common::rng_lock();

@@ -403,9 +403,12 @@ fn check_flag(flag: &str, r: &Ran<'_>) -> bool {
             .as_str()
             .unwrap_or("")
             .contains("sine")),
-        "--csv" => assert_eq!(r.config("csv"), &Value::from(r.value("--csv"))),
-        "--column" => assert_eq!(r.config("column"), &Value::from(r.value("--column"))),
-        "--missing" => assert_eq!(r.config("missing"), &Value::from(r.value("--missing"))),
+        "--csv" => assert_eq!(r.config("source.csv"), &Value::from(r.value("--csv"))),
+        "--column" => assert_eq!(r.config("source.column"), &Value::from(r.value("--column"))),
+        "--missing" => assert_eq!(
+            r.config("source.missing"),
+            &Value::from(r.value("--missing"))
+        ),
         "--arch" => assert_eq!(r.config("arch"), &Value::from(r.value("--arch"))),
         "--task" => assert_eq!(r.config("task"), &Value::from(r.value("--task"))),
         "--dropout" => assert_eq!(num("transformer.dropout"), parsed("--dropout")),

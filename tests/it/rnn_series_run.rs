@@ -379,7 +379,7 @@ fn save_load_eval_only_forecast_and_plot() {
             &RunOptions {
                 load: Some(ckpt),
                 eval_only: true,
-                given: Flags::given_ids(["cell"]),
+                given: Flags::given_ids::<SeriesConfig>(["cell"]),
                 ..quiet_cpu()
             },
             None

@@ -178,7 +178,7 @@ fn checkpoint_round_trip_and_mismatch() {
     other.arch = Arch::Lstm;
     let _lock = common::rng_lock();
     let given = RunOptions {
-        given: Flags::given_ids(["arch"]),
+        given: Flags::given_ids::<SequenceConfig>(["arch"]),
         ..load.clone()
     };
     let err = format!(
@@ -187,7 +187,7 @@ fn checkpoint_round_trip_and_mismatch() {
     );
     assert!(
         err.contains("saved with model options arch = transformer")
-            && err.contains("--arch gives lstm"),
+            && err.contains("arch = lstm from --arch"),
         "{err}"
     );
     // Not given: the checkpoint's model options are used.
@@ -269,11 +269,17 @@ fn resuming_from_an_epoch_checkpoint_reproduces_the_uninterrupted_run() {
     assert_eq!(resumed.summary.epochs.len(), 2);
     // The report's configuration also has what was fitted: the time axis.
     assert!(resumed.config.time_axis.is_some());
+    // A config.json's unset `seq_len` (null: the task's default) is read as
+    // the length in force.
     let fitted = SequenceConfig {
         time_axis: None,
         ..resumed.config.clone()
     };
-    assert_eq!(fitted, cfg);
+    let effective = SequenceConfig {
+        seq_len: Some(cfg.seq_len()),
+        ..cfg.clone()
+    };
+    assert_eq!(fitted, effective);
     println!(
         "test rmse: uninterrupted {:.6}, resumed {:.6}",
         whole.results.test.rmse, resumed.results.test.rmse
