@@ -38,18 +38,25 @@ use crate::device::DeviceChoice;
 use crate::models::Gpt;
 use crate::train::Progress;
 
-/// How a run is carried out (not part of `config.json`).
-#[derive(Debug, Clone, Default)]
+/// How a run is carried out (not part of `config.json`); the example's
+/// flags `--device`, `--save`, `--load`, `--metrics-json`, `--quiet`.
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct RunOptions {
-    /// Where to run.
+    /// Where to run; `cuda` fails clearly when no GPU is usable.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub device: DeviceChoice,
-    /// Save the weights here (with `config.json` and `vocab.json` beside).
+    /// Save the weights (safetensors) with config.json and vocab.json beside them.
+    #[arg(long, value_name = "PATH")]
     pub save: Option<PathBuf>,
-    /// Load a saved model instead of training.
+    /// Load a model saved with --save instead of training (its shape and
+    /// vocabulary come from the files beside it); then score and generate.
+    #[arg(long, value_name = "PATH")]
     pub load: Option<PathBuf>,
-    /// Write the evaluations and final scores as JSON here.
+    /// Write the evaluations and final scores as JSON.
+    #[arg(long, value_name = "PATH")]
     pub metrics_json: Option<PathBuf>,
-    /// No progress bar or per-evaluation lines.
+    /// No progress bar or per-evaluation lines (the report is still printed).
+    #[arg(long)]
     pub quiet: bool,
 }
 
