@@ -19,7 +19,7 @@ use crate::session::RunOptions;
 
 /// Restores the default `SIGPIPE` action, so `cnn_mnist | head` ends quietly
 /// like any Unix tool instead of panicking on a closed stdout.
-pub fn reset_sigpipe() {
+pub(crate) fn reset_sigpipe() {
     #[cfg(unix)]
     // SAFETY: setting a signal disposition to SIG_DFL at start-up, before any thread exists.
     unsafe {

@@ -143,7 +143,7 @@ fn check_prefixes(flag: &str, prefixes: &[String], names: &BTreeSet<String>) -> 
 }
 
 /// Deep copies of the variables whose names match `prefixes`.
-pub fn snapshot(vs: &nn::VarStore, prefixes: &[String]) -> Vec<(String, Tensor)> {
+pub(crate) fn snapshot(vs: &nn::VarStore, prefixes: &[String]) -> Vec<(String, Tensor)> {
     let mut out: Vec<(String, Tensor)> = vs
         .variables()
         .into_iter()
@@ -173,7 +173,7 @@ pub fn restore(vs: &nn::VarStore, values: &[(String, Tensor)]) {
 /// Errors when a matching entry is not a usable float parameter (integer or
 /// bool dtype, NaN or infinite values: [`checkpoint::check_tensor_fits`]).
 /// The notes of reading the file go to `notes`.
-pub fn load_matching(
+pub(crate) fn load_matching(
     vs: &nn::VarStore,
     path: &Path,
     exclude: &[String],

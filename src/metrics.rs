@@ -55,7 +55,7 @@ pub struct ClassScores {
 
 /// A confusion matrix, `counts[truth][prediction]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ConfusionMatrix {
+pub(crate) struct ConfusionMatrix {
     /// `counts[t][p]`: samples of class `t` predicted as `p`.
     pub counts: Vec<Vec<u64>>,
 }
@@ -218,7 +218,7 @@ impl RegressionScores {
 
 /// Peak resident memory of this process so far, in MiB (`getrusage`'s
 /// `ru_maxrss`; 0 where unavailable).
-pub fn peak_rss_mb() -> f64 {
+pub(crate) fn peak_rss_mb() -> f64 {
     #[cfg(unix)]
     {
         // SAFETY: getrusage only writes into the zeroed struct we pass.

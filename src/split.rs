@@ -90,7 +90,7 @@ pub fn stratified_kfold(labels: &[i64], k: usize, seed: u64) -> Result<Vec<Vec<i
 }
 
 /// The training indices of fold `fold`: every fold but that one, sorted.
-pub fn complement(folds: &[Vec<i64>], fold: usize) -> Vec<i64> {
+pub(crate) fn complement(folds: &[Vec<i64>], fold: usize) -> Vec<i64> {
     let mut out: Vec<i64> = folds
         .iter()
         .enumerate()
@@ -129,7 +129,7 @@ pub fn rolling_origin(
 }
 
 /// Mean and sample standard deviation (n − 1 in the denominator; 0 for one value).
-pub fn mean_std(xs: &[f64]) -> (f64, f64) {
+pub(crate) fn mean_std(xs: &[f64]) -> (f64, f64) {
     if xs.is_empty() {
         return (f64::NAN, f64::NAN);
     }

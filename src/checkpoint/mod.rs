@@ -76,7 +76,7 @@ pub fn optimizer_paths(path: &Path) -> (PathBuf, PathBuf) {
 
 /// An optimizer state as its files hold it: the tensors by name, sorted, and
 /// `param_groups` (the two parts of the `optim` module's `OptimizerState`).
-pub type SavedOptimizer = (Vec<(String, Tensor)>, serde_json::Value);
+pub(crate) type SavedOptimizer = (Vec<(String, Tensor)>, serde_json::Value);
 
 /// Writes an optimizer state beside checkpoint `path` ([`optimizer_paths`]),
 /// each file atomically. `parity/optimizer_state.py` turns the two files into
@@ -141,7 +141,7 @@ pub fn read_optimizer_state(path: &Path) -> Result<Option<SavedOptimizer>> {
 ///
 /// # Errors
 /// A missing file, a folder, or an unreadable one (naming it).
-pub fn is_torch_file(path: &Path) -> Result<bool> {
+pub(crate) fn is_torch_file(path: &Path) -> Result<bool> {
     Ok(matches!(
         format::sniff(path)?,
         format::Container::TorchZip | format::Container::TorchLegacy(_)
@@ -155,7 +155,7 @@ pub fn is_torch_file(path: &Path) -> Result<bool> {
 /// # Errors
 /// A PyTorch file that is no training checkpoint (no optimizer state, no
 /// `epoch`), naming what is missing.
-pub fn torch_training_checkpoint(path: &Path) -> Result<Option<TorchTrainingState>> {
+pub(crate) fn torch_training_checkpoint(path: &Path) -> Result<Option<TorchTrainingState>> {
     if config_path(path).exists() || !is_torch_file(path)? {
         return Ok(None);
     }
@@ -163,7 +163,7 @@ pub fn torch_training_checkpoint(path: &Path) -> Result<Option<TorchTrainingStat
 }
 
 /// Reads the `config.json` beside checkpoint `path`, if there is one.
-pub fn read_config<C: DeserializeOwned>(path: &Path) -> Result<Option<C>> {
+pub(crate) fn read_config<C: DeserializeOwned>(path: &Path) -> Result<Option<C>> {
     let cfg = config_path(path);
     if !cfg.exists() {
         return Ok(None);
@@ -293,7 +293,7 @@ pub fn read_for_model(
 /// [`load_with_notes`] after removing the prefix [`read_for_model`] finds or
 /// `strip` names. A misfit's error starts with one line saying which prefix
 /// or which layers differ, then lists the names.
-pub fn load_stripping(
+pub(crate) fn load_stripping(
     vs: &mut nn::VarStore,
     path: &Path,
     strip: Option<&str>,

@@ -136,7 +136,7 @@ pub struct Column {
 
 /// Parses a `--delimiter` value: one character, or `\t` / `tab` for a tab.
 /// Errors say what is accepted.
-pub fn parse_delimiter(text: &str) -> Result<char> {
+pub(crate) fn parse_delimiter(text: &str) -> Result<char> {
     if text == "\\t" || text.eq_ignore_ascii_case("tab") {
         return Ok('\t');
     }
@@ -148,7 +148,7 @@ pub fn parse_delimiter(text: &str) -> Result<char> {
 }
 
 /// Reads a whole file (at most [`MAX_CSV_BYTES`]); errors name the file.
-pub fn read_file(path: &Path) -> Result<Vec<u8>> {
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
     let what = || format!("cannot read series file {}", path.display());
     let file = File::open(path).with_context(what)?;
     let mut bytes = Vec::new();
@@ -167,7 +167,7 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>> {
 
 /// Decompresses gzip data (any number of members), refusing more than `limit`
 /// bytes of output; `source` names the data in errors.
-pub fn gunzip(bytes: &[u8], source: &str, limit: u64) -> Result<Vec<u8>> {
+pub(crate) fn gunzip(bytes: &[u8], source: &str, limit: u64) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     MultiGzDecoder::new(bytes)
         .take(limit.saturating_add(1))
@@ -194,7 +194,7 @@ pub fn decode<'a>(bytes: &'a [u8], source: &str) -> Result<Cow<'a, [u8]>> {
 
 /// [`decode`] with `--encoding`'s label, also returning what was decided
 /// about the encoding (one line) when the text was not plain UTF-8.
-pub fn decode_with<'a>(
+pub(crate) fn decode_with<'a>(
     bytes: &'a [u8],
     source: &str,
     encoding: Option<&str>,
@@ -274,7 +274,7 @@ fn modal_count(counts: &[usize]) -> Option<(usize, usize)> {
 
 /// A CSV text ready to be read: decoded, lines before the header skipped,
 /// the delimiter chosen.
-pub struct Sheet<'a> {
+pub(crate) struct Sheet<'a> {
     data: Cow<'a, [u8]>,
     /// Byte offset of the text after the skipped lines.
     start: usize,

@@ -25,7 +25,7 @@ const ZIP_MAGIC: [u8; 4] = *b"PK\x03\x04";
 const OLE_MAGIC: [u8; 8] = [0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1];
 
 /// Text as UTF-8 and, when it was not plain UTF-8, one line saying what was decided.
-pub type Decoded<'a> = (Cow<'a, [u8]>, Option<String>);
+pub(crate) type Decoded<'a> = (Cow<'a, [u8]>, Option<String>);
 
 /// Turns `data` (already gunzipped) into UTF-8 without a byte-order mark;
 /// `forced` is `--encoding`'s label. Errors: a workbook, an unknown label,

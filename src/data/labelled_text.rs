@@ -48,7 +48,7 @@ impl LabelledText {
 /// above 0 and 0 ("negative") below; sentences rated exactly 0 have no side
 /// and are left out (their count is returned, 37 in the shipped file).
 /// Errors name the file and line of a row that is not `id \t rating \t text`.
-pub fn read_rated_sentences(path: &Path) -> Result<(LabelledText, usize)> {
+pub(crate) fn read_rated_sentences(path: &Path) -> Result<(LabelledText, usize)> {
     let text = std::fs::read_to_string(path).with_context(|| {
         format!(
             "cannot read {} (scripts/setup.sh fetches it)",
@@ -95,7 +95,7 @@ pub fn read_rated_sentences(path: &Path) -> Result<(LabelledText, usize)> {
 
 /// The fixed split: a stratified 10 % test, then a stratified 10 % of the
 /// rest for validation, both seeded by `seed` (`split::stratified_split`).
-pub fn train_val_test(data: &LabelledText, seed: u64) -> Result<[LabelledText; 3]> {
+pub(crate) fn train_val_test(data: &LabelledText, seed: u64) -> Result<[LabelledText; 3]> {
     let (rest, test) = stratified_split(&data.labels, 0.1, seed)?;
     let rest = data.subset(&rest);
     let (train, val) = stratified_split(&rest.labels, 1.0 / 9.0, seed ^ 1)?;

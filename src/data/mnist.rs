@@ -198,7 +198,7 @@ fn load_splits(dir: &Path, splits: &[Split]) -> Result<(Vec<ImageSet>, Vec<Strin
 
 /// Reads and checks the images and labels `files` resolved for `split`; an
 /// error when `split` was not among the splits `files` was asked to find.
-pub fn load_split(files: &MnistFiles, split: Split) -> Result<ImageSet> {
+pub(crate) fn load_split(files: &MnistFiles, split: Split) -> Result<ImageSet> {
     let Some((images_path, labels_path)) = files.split(split) else {
         bail!(
             "the {} files were not looked for (internal: pass Split::{split:?} to MnistFiles::find)",
@@ -212,7 +212,7 @@ pub fn load_split(files: &MnistFiles, split: Split) -> Result<ImageSet> {
 
 /// Converts parsed IDX images and labels to an [`ImageSet`], checking ranks,
 /// counts and label values; the paths only serve the error messages.
-pub fn images_to_tensor(
+pub(crate) fn images_to_tensor(
     images: &IdxArray,
     labels: &IdxArray,
     images_path: &Path,

@@ -34,7 +34,7 @@ pub enum Thousands {
 }
 
 /// Parses a `--thousands` value: `,` `.` `'` `_`, `space`, `none` or `auto`.
-pub fn parse_thousands(text: &str) -> Result<Thousands> {
+pub(crate) fn parse_thousands(text: &str) -> Result<Thousands> {
     match text {
         "auto" => Ok(Thousands::Auto),
         "none" => Ok(Thousands::None),

@@ -117,7 +117,7 @@ pub struct SeqData {
 
 /// `seq_len` steps ending at each target index in `ends`: step s has input
 /// `scaled[s-10..s]` and target `scaled[s]`.
-pub fn step_sequences(scaled: &[f64], ends: std::ops::Range<usize>, seq_len: usize) -> SeqSet {
+pub(crate) fn step_sequences(scaled: &[f64], ends: std::ops::Range<usize>, seq_len: usize) -> SeqSet {
     let n = ends.len();
     let mut xs = Vec::with_capacity(n * seq_len * WINDOW);
     let mut ys = Vec::with_capacity(n * seq_len);
@@ -135,7 +135,7 @@ pub fn step_sequences(scaled: &[f64], ends: std::ops::Range<usize>, seq_len: usi
 }
 
 /// The series task's data (see the module documentation).
-pub fn series_data(cfg: &SeriesSource, seq_len: usize) -> Result<SeqData> {
+pub(crate) fn series_data(cfg: &SeriesSource, seq_len: usize) -> Result<SeqData> {
     let s = cfg.load()?;
     // The first target has WINDOW values before it; a training sequence needs seq_len targets.
     let parts = series::split(&s.values, cfg.split, 1)?;
@@ -178,7 +178,7 @@ pub fn series_data(cfg: &SeriesSource, seq_len: usize) -> Result<SeqData> {
 /// One fold of rolling-origin evaluation on `s`: the scaler is fitted on
 /// `values[..train_end]`, training sequences lie inside it, and the held-out
 /// (validation and test) sequences end at each target in `held`.
-pub fn fold_data(
+pub(crate) fn fold_data(
     s: &series::Series,
     train_end: usize,
     held: std::ops::Range<usize>,
@@ -213,7 +213,7 @@ pub fn fold_data(
 /// `n` delayed-recall sequences from `rng`: inputs uniform in [−1, 1) (24-bit
 /// values from SplitMix64, sequence by sequence, step by step, feature by
 /// feature), target at step t = input feature 0 at step t − delay, 0 before.
-pub fn recall_set(rng: &mut SplitMix64, n: usize, seq_len: usize, delay: usize) -> SeqSet {
+pub(crate) fn recall_set(rng: &mut SplitMix64, n: usize, seq_len: usize, delay: usize) -> SeqSet {
     let mut xs = Vec::with_capacity(n * seq_len * WINDOW);
     for _ in 0..n * seq_len * WINDOW {
         xs.push((rng.next_u64() >> 40) as f32 / 16_777_216.0 * 2.0 - 1.0);
@@ -233,7 +233,7 @@ pub fn recall_set(rng: &mut SplitMix64, n: usize, seq_len: usize, delay: usize) 
 
 /// The recall task's data: train, validation and test drawn one after the
 /// other from one SplitMix64 seeded with `data_seed`.
-pub fn recall_data(cfg: &RecallConfig, seq_len: usize) -> SeqData {
+pub(crate) fn recall_data(cfg: &RecallConfig, seq_len: usize) -> SeqData {
     let mut rng = SplitMix64::new(cfg.data_seed);
     let train = recall_set(&mut rng, cfg.train, seq_len, cfg.delay);
     let val = recall_set(&mut rng, cfg.val, seq_len, cfg.delay);

@@ -715,7 +715,7 @@ impl Default for SineConfig {
 /// by Box–Muller from [`SplitMix64`] seeded with `seed` (two uniforms per
 /// point, the cosine branch only), so `parity/rnn_series.py` rebuilds the very
 /// same numbers.
-pub fn noisy_sine(cfg: &SineConfig, seed: u64) -> Series {
+pub(crate) fn noisy_sine(cfg: &SineConfig, seed: u64) -> Series {
     let mut rng = SplitMix64::new(seed);
     // 53 random bits, shifted into (0, 1] so that ln never sees 0.
     let mut unit = move || ((rng.next_u64() >> 11) as f64 + 1.0) / 9_007_199_254_740_992.0;
@@ -967,7 +967,7 @@ pub fn target_span(
 }
 
 /// Values of a float tensor as `f64`s (any shape, flattened).
-pub fn tensor_values(t: &Tensor) -> Vec<f64> {
+pub(crate) fn tensor_values(t: &Tensor) -> Vec<f64> {
     Vec::<f64>::try_from(t.to_kind(Kind::Double).flatten(0, -1)).expect("a double tensor converts")
 }
 

@@ -60,7 +60,7 @@ impl SeriesSource {
 /// top level (rnn_series before one shape: `csv`, `column`, `missing`,
 /// `split`, `format`) or under `series` (transformer_seq before) into
 /// `source`, the one shape both examples write now.
-pub fn upgrade_flattened_source(json: &mut serde_json::Value) {
+pub(crate) fn upgrade_flattened_source(json: &mut serde_json::Value) {
     let Some(map) = json.as_object_mut() else {
         return;
     };

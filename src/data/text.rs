@@ -127,7 +127,7 @@ pub fn text_files(arg: &Path) -> Result<Vec<PathBuf>> {
 /// The text of one file: UTF-8 (a byte-order mark dropped), gunzipped when
 /// the name ends in `.gz`, line ends normalised to `\n` (Windows' `\r\n`
 /// would otherwise add a `\r` token before every line end).
-pub fn read_text(path: &Path) -> Result<String> {
+pub(crate) fn read_text(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let bytes = if path.extension().is_some_and(|e| e == "gz") {
         let mut out = Vec::new();
@@ -152,7 +152,7 @@ pub fn read_text(path: &Path) -> Result<String> {
 /// A corpus: the files read, in order, joined by one `\n` where a file does
 /// not already end with one.
 #[derive(Debug, Clone)]
-pub struct Corpus {
+pub(crate) struct Corpus {
     /// The whole text.
     pub text: String,
     /// The files it came from, in order.
@@ -224,7 +224,7 @@ impl TokenSplit {
 /// `torch.randint(len − block_size, (batch,))` on libtorch's global generator
 /// (nanoGPT's `get_batch`; the caller seeds it): inputs `x` `[batch, block]`
 /// and next-token targets `y` `[batch, block]`, on `device`.
-pub fn random_windows(
+pub(crate) fn random_windows(
     data: &Tensor,
     block_size: i64,
     batch: i64,

@@ -34,7 +34,7 @@ use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 
 /// Rows looked at to decide whether a column holds times, and how.
-pub const SNIFF_ROWS: usize = 50;
+pub(crate) const SNIFF_ROWS: usize = 50;
 
 /// Header names (lower case, whole words) that let a column of bare numbers
 /// (`1700`, `19580329`) count as years or compact dates.
@@ -215,7 +215,7 @@ impl fmt::Display for Frequency {
 
 /// A time column as found: which column(s) and how they are written.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Found {
+pub(crate) struct Found {
     /// 1-based index of the column.
     pub number: usize,
     /// Its layout.
@@ -229,7 +229,7 @@ pub struct Found {
 
 /// One parsed time: a count of the layout's unit (years, quarters, months,
 /// or seconds since 1970-01-01 00:00 UTC).
-pub type Stamp = i64;
+pub(crate) type Stamp = i64;
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's `days_from_civil`).
 pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
@@ -281,7 +281,7 @@ fn year(s: &str) -> Option<i64> {
 
 /// Seconds of a time of day `HH:MM[:SS[.fff]]` with an optional `Z` or
 /// `±HH:MM` offset (subtracted, so that the stamp is UTC).
-pub fn time_of_day(s: &str) -> Option<i64> {
+pub(crate) fn time_of_day(s: &str) -> Option<i64> {
     let s = s.trim().trim_end_matches(['Z', 'z']);
     let (clock, offset) = match s.rfind(['+', '-']) {
         Some(i) if i > 0 => (&s[..i], Some((&s[i..i + 1], &s[i + 1..]))),
@@ -531,7 +531,7 @@ fn slash_order(
 /// `value` the 1-based index of the value column, never chosen): the first
 /// column whose first rows are all times in one layout ([`layout_of`]); a
 /// following column of times of day is joined to a date column.
-pub fn detect(
+pub(crate) fn detect(
     names: &[String],
     sample: &[Vec<String>],
     value: usize,
@@ -570,7 +570,7 @@ fn coarse(sample: &[Vec<String>], found: &Found) -> bool {
 }
 
 /// The time column at `number` (1-based) if its sampled cells are times.
-pub fn found_at(
+pub(crate) fn found_at(
     names: &[String],
     sample: &[Vec<String>],
     number: usize,
@@ -765,7 +765,7 @@ pub fn after(last: Stamp, layout: Layout, freq: Frequency, steps: usize) -> Vec<
 /// Rows put in time order: groups of row indices (file order `0..n`) that
 /// share a time, oldest first, and what was done, one line each.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Arranged {
+pub(crate) struct Arranged {
     /// Row indices, one group per distinct time, in time order.
     pub groups: Vec<Vec<usize>>,
     /// Notices (reversed, sorted, duplicates merged).
@@ -777,7 +777,7 @@ pub struct Arranged {
 /// naming the lines unless `opts.sort`; rows sharing a time are an error
 /// naming the lines unless `opts.duplicates` says how to merge them.
 /// `show` writes a stamp for messages, `what` names the file and column.
-pub fn arrange(
+pub(crate) fn arrange(
     stamps: &[Stamp],
     lines: &[u64],
     show: &dyn Fn(Stamp) -> String,

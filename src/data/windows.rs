@@ -99,7 +99,7 @@ pub struct PreparedSeries {
 ///
 /// # Errors
 /// A series too short for the split and the windows, or a constant training part.
-pub fn prepare_series(
+pub(crate) fn prepare_series(
     series: Series,
     spec: WindowSpec,
     saved_scaler: Option<Scaler>,

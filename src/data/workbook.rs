@@ -25,7 +25,7 @@ const OLE_MAGIC: [u8; 8] = [0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1];
 /// True for the bytes of a workbook calamine reads: a zip holding `xl/`
 /// (Office Open XML) or an OpenDocument spreadsheet, or an OLE compound file
 /// (Excel 97-2003).
-pub fn is_workbook(bytes: &[u8]) -> bool {
+pub(crate) fn is_workbook(bytes: &[u8]) -> bool {
     let has = |name: &[u8]| bytes.windows(name.len()).any(|w| w == name);
     (bytes.starts_with(&ZIP_MAGIC) && (has(b"xl/") || has(b"opendocument.spreadsheet")))
         || bytes.starts_with(&OLE_MAGIC)
@@ -34,7 +34,7 @@ pub fn is_workbook(bytes: &[u8]) -> bool {
 /// The sheet `sheet` (default: the first) of the workbook `bytes` as CSV
 /// text, and one line saying which sheet of which kind was read. Errors name
 /// `source`, and list the sheets when `sheet` is not one of them.
-pub fn sheet_as_csv(bytes: &[u8], source: &str, sheet: Option<&str>) -> Result<(Vec<u8>, String)> {
+pub(crate) fn sheet_as_csv(bytes: &[u8], source: &str, sheet: Option<&str>) -> Result<(Vec<u8>, String)> {
     let mut book = open_workbook_auto_from_rs(Cursor::new(bytes.to_vec())).map_err(|e| {
         anyhow!("{source} looks like a spreadsheet workbook but cannot be read ({e}): a damaged or password-protected file? save the sheet as CSV")
     })?;

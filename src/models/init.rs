@@ -10,7 +10,7 @@
 use tch::nn::{self, Init};
 
 /// `U(-1/√fan_in, 1/√fan_in)`: PyTorch's default for Linear/Conv weights and biases.
-pub fn fan_in_uniform(fan_in: i64) -> Init {
+pub(crate) fn fan_in_uniform(fan_in: i64) -> Init {
     let bound = 1.0 / (fan_in as f64).sqrt();
     Init::Uniform {
         lo: -bound,

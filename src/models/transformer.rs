@@ -106,7 +106,7 @@ impl TransformerConfig {
 /// `pe[pos, 2i] = sin(pos / 10000^(2i/d))`, `pe[pos, 2i+1] = cos(pos / 10000^(2i/d))`.
 /// Computed with the same tensor operations as `parity/models.py`, so both sides
 /// get the same float32 numbers. Returns `[seq_len, d_model]`.
-pub fn positional_encoding(seq_len: i64, d_model: i64, device: tch::Device) -> Tensor {
+pub(crate) fn positional_encoding(seq_len: i64, d_model: i64, device: tch::Device) -> Tensor {
     let opts = (Kind::Float, device);
     let position = Tensor::arange(seq_len, opts).unsqueeze(1); // [seq, 1]
     let div_term = (Tensor::arange_start_step(0, d_model, 2, opts)
@@ -406,7 +406,7 @@ impl nn::ModuleT for SeqTransformer {
 
 /// `xavier_uniform_` on a `[fan_out, fan_in]` weight: `U(±√3·√(2/(fan_in+fan_out)))`,
 /// the bound computed as `torch.nn.init` does.
-pub fn xavier_uniform(fan_in: i64, fan_out: i64) -> Init {
+pub(crate) fn xavier_uniform(fan_in: i64, fan_out: i64) -> Init {
     let std = (2.0 / (fan_in + fan_out) as f64).sqrt();
     let a = 3f64.sqrt() * std;
     Init::Uniform { lo: -a, up: a }

@@ -61,7 +61,7 @@ impl OptimizerKind {
 }
 
 /// PyTorch's default weight decay of `torch.optim.AdamW`.
-pub const ADAMW_DEFAULT_WEIGHT_DECAY: f64 = 0.01;
+pub(crate) const ADAMW_DEFAULT_WEIGHT_DECAY: f64 = 0.01;
 
 /// Optimizer settings, as written to `config.json` (fields missing from an
 /// older file take their defaults) and as flags (each field's doc is its

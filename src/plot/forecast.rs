@@ -11,7 +11,7 @@ use crate::train::EpochRecord;
 
 /// What the figure shows, in the series' units.
 #[derive(Debug, Clone)]
-pub struct ForecastFigure<'a> {
+pub(crate) struct ForecastFigure<'a> {
     /// The series' name.
     pub title: &'a str,
     /// The model's name in the legend (`RNN`, `LSTM`, `GRU`).
@@ -41,7 +41,7 @@ pub struct ForecastFigure<'a> {
 /// # Errors
 /// A path not ending in `.svg`, a drawing or I/O error; the message starts
 /// with `--plot figure` and names the file.
-pub fn write(path: &Path, f: &ForecastFigure<'_>) -> Result<()> {
+pub(crate) fn write(path: &Path, f: &ForecastFigure<'_>) -> Result<()> {
     let mut panels = vec![Panel {
         title: format!("{}: test part", f.title),
         x_label: "time step".into(),
@@ -99,7 +99,7 @@ fn test_lines(f: &ForecastFigure<'_>) -> Vec<Line> {
 }
 
 /// Training and validation loss per epoch (log scale).
-pub fn loss_panel(history: &[EpochRecord]) -> Panel {
+pub(crate) fn loss_panel(history: &[EpochRecord]) -> Panel {
     let metric = |name: &str| -> Vec<(f64, f64)> {
         history
             .iter()

@@ -21,7 +21,7 @@ use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 pub const MAX_PIXELS: u64 = 50_000_000;
 
 /// The formats this build decodes, as error messages name them.
-pub const SUPPORTED_FORMATS: &str = "PNG, JPEG, BMP, GIF, TIFF or PBM/PGM/PPM";
+pub(crate) const SUPPORTED_FORMATS: &str = "PNG, JPEG, BMP, GIF, TIFF or PBM/PGM/PPM";
 
 /// Bytes the decoder may allocate (the decoded image included): 1 GiB, enough
 /// for [`MAX_PIXELS`] of 16-bit RGBA.
@@ -196,7 +196,7 @@ fn detect_format(bytes: &[u8], path: &Path) -> Result<ImageFormat> {
 }
 
 /// Reduces any decoded image to grey levels and opacity (see [`GreyImage`]).
-pub fn to_grey(image: &DynamicImage) -> GreyImage {
+pub(crate) fn to_grey(image: &DynamicImage) -> GreyImage {
     let (width, height) = (image.width() as usize, image.height() as usize);
     let (grey, alpha) = match image {
         DynamicImage::ImageLuma8(b) => from_ints(b.as_raw(), 1, 255),

@@ -145,7 +145,7 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, ignored: &mut usize) -> Result<()>
 
 /// Whether `path`'s extension (any case) is one of [`IMAGE_EXTENSIONS`] or
 /// [`OTHER_IMAGE_EXTENSIONS`].
-pub fn is_image_name(path: &Path) -> bool {
+pub(crate) fn is_image_name(path: &Path) -> bool {
     let Some(ext) = path.extension().and_then(|e| e.to_str()) else {
         return false;
     };

@@ -42,7 +42,7 @@ pub const LARGE_FRACTION: f64 = 0.25;
 pub const EDGE_FRACTION: f64 = 0.5;
 
 /// A box `(x0, y0, x1, y1)` in pixels, exclusive ends.
-pub type PixelBox = (usize, usize, usize, usize);
+pub(crate) type PixelBox = (usize, usize, usize, usize);
 
 /// The background estimate of `light` (`w × h`, row-major): the image is cut
 /// into cells of side `max(ceil(long / CELLS), MIN_CELL)` from the top left
@@ -53,7 +53,7 @@ pub type PixelBox = (usize, usize, usize, usize);
 /// cell's pixel indices), constant beyond the outer centres, computed as
 /// `a + (b − a) · t` along x, then the same along y (so equal cells give
 /// exactly their value).
-pub fn background_map(light: &[f64], w: usize, h: usize) -> Vec<f64> {
+pub(crate) fn background_map(light: &[f64], w: usize, h: usize) -> Vec<f64> {
     let cell = w.max(h).div_ceil(CELLS).max(MIN_CELL);
     let (nx, ny) = (w.div_ceil(cell), h.div_ceil(cell));
     let mut grid = vec![0.0; nx * ny];

@@ -152,7 +152,7 @@ fn prepare_with_preview(
 }
 
 /// How many failures the "none could be read" error lists before "and N more".
-pub const LISTED_FAILURES: usize = 5;
+pub(crate) const LISTED_FAILURES: usize = 5;
 
 /// Reads and preprocesses every found image. An image found in a folder that
 /// fails is skipped and recorded; one given directly is an error.

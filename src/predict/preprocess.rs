@@ -17,7 +17,7 @@ use super::ink::{self, PixelBox, WORK_SIDE};
 pub const SIDE: usize = 28;
 
 /// Side of the box a digit is scaled to fit, in pixels (MNIST's 20×20).
-pub const DIGIT_BOX: usize = 20;
+pub(crate) const DIGIT_BOX: usize = 20;
 
 /// Ink threshold: after inversion and background subtraction, a pixel is ink
 /// when its grey level exceeds the background's by more than this (grey levels
@@ -26,7 +26,7 @@ pub const INK_THRESHOLD: f64 = 0.1;
 
 /// A background whose grey level is above this (0.5) is light, and the image
 /// is inverted so that the ink becomes light on dark, as in MNIST.
-pub const LIGHT_BACKGROUND: f64 = 0.5;
+pub(crate) const LIGHT_BACKGROUND: f64 = 0.5;
 
 /// Tolerance added before rounding the centring shift, so that an exact tie
 /// (a shift of k + 0.5) rounds up in Rust and numpy alike although their sums
@@ -183,7 +183,7 @@ fn orient(mut grey: Vec<f64>, w: usize, h: usize) -> (Vec<f64>, f64) {
 
 /// The working copy of a `w × h` image: itself when its longer side is at
 /// most [`WORK_SIDE`], else area-averaged to [`fit_size`]`(w, h, WORK_SIDE)`.
-pub fn working_copy(grey: Vec<f64>, w: usize, h: usize) -> (Vec<f64>, usize, usize) {
+pub(crate) fn working_copy(grey: Vec<f64>, w: usize, h: usize) -> (Vec<f64>, usize, usize) {
     if w.max(h) <= WORK_SIDE {
         return (grey, w, h);
     }
@@ -259,7 +259,7 @@ pub fn fit_size(w: usize, h: usize, side: usize) -> (usize, usize) {
 /// pixel `i` of `n` covers source span `[i·m/n, (i+1)·m/n)` of the `m` source
 /// pixels and is the overlap-weighted mean of the source pixels it covers.
 /// Rows first, then columns; `src` is row-major `from.0 × from.1`.
-pub fn resample(src: &[f64], from: (usize, usize), to: (usize, usize)) -> Vec<f64> {
+pub(crate) fn resample(src: &[f64], from: (usize, usize), to: (usize, usize)) -> Vec<f64> {
     let ((w, h), (nw, nh)) = (from, to);
     let wx = overlap_weights(w, nw);
     let wy = overlap_weights(h, nh);
@@ -301,7 +301,7 @@ fn overlap_weights(m: usize, n: usize) -> Vec<Vec<(usize, f64)>> {
 /// `floor(14 − c + 0.5 + 1e-9)` per axis (round half up), clamped to
 /// `[0, 28 − side]` so no ink leaves the frame. (Every MNIST training digit has
 /// its centre of mass within half a pixel of index 14 on both axes.)
-pub fn place_by_mass(img: &[f64], (w, h): (usize, usize)) -> Vec<f64> {
+pub(crate) fn place_by_mass(img: &[f64], (w, h): (usize, usize)) -> Vec<f64> {
     let (mut total, mut sx, mut sy) = (0.0, 0.0, 0.0);
     for y in 0..h {
         for x in 0..w {

@@ -16,7 +16,7 @@ use super::PreparedInputs;
 use crate::data::mnist::{read_csv_images, CsvImages, LabelColumn};
 
 /// Whether `path` names a CSV file (`.csv` or `.csv.gz`, any case).
-pub fn is_csv_name(path: &Path) -> bool {
+pub(crate) fn is_csv_name(path: &Path) -> bool {
     let name = path.to_string_lossy().to_ascii_lowercase();
     name.ends_with(".csv") || name.ends_with(".csv.gz")
 }
@@ -86,7 +86,7 @@ fn note(path: &Path, images: &CsvImages) -> String {
 /// # Errors
 /// Skipped inputs (the ids would no longer match the inputs' order); the file
 /// cannot be written.
-pub fn write_submission(path: &Path, predictions: &[FilePrediction], skipped: usize) -> Result<()> {
+pub(crate) fn write_submission(path: &Path, predictions: &[FilePrediction], skipped: usize) -> Result<()> {
     if skipped > 0 {
         bail!(
             "--submission {}: {skipped} input(s) were skipped, so ImageId would not number the \

@@ -314,7 +314,7 @@ pub fn run<T: Task>(
 
 /// A fresh model of a run, seeded with `--seed`, with `--load`/`--resume`/
 /// `--init-from` applied: what [`run`] and each fold of cross-validation train.
-pub struct Built<T: Task> {
+pub(crate) struct Built<T: Task> {
     /// The variables.
     pub vs: nn::VarStore,
     /// The model.
@@ -402,11 +402,11 @@ impl<T: Task> Built<T> {
 }
 
 /// A trained model loaded for use on new inputs (`--predict`, `--forecast`).
-pub struct Loaded<T: Task> {
+pub(crate) struct Loaded<T: Task> {
     /// The configuration, with the checkpoint's input settings.
     pub cfg: T::Config,
-    /// The variables (keep alive as long as the model).
-    pub vs: nn::VarStore,
+    /// The variables (kept alive as long as the model; never read).
+    pub _vs: nn::VarStore,
     /// The model with the checkpoint's weights.
     pub model: T::Model,
     /// Where it lives.
@@ -419,7 +419,7 @@ pub struct Loaded<T: Task> {
 ///
 /// # Errors
 /// No `--load`; the checkpoint's errors (see [`crate::checkpoint`]).
-pub fn load_for_use<T: Task>(
+pub(crate) fn load_for_use<T: Task>(
     task: &T,
     cfg: &T::Config,
     opts: &RunOptions,
@@ -441,7 +441,7 @@ pub fn load_for_use<T: Task>(
     progress.line(format!("loaded {}", path.display()));
     Ok(Loaded {
         cfg,
-        vs,
+        _vs: vs,
         model,
         device,
     })

@@ -28,7 +28,7 @@ use super::{ImageSet, Split};
 use crate::data::csv as table;
 
 /// Pixels per row: one 28×28 image.
-pub const PIXELS: usize = 784;
+pub(crate) const PIXELS: usize = 784;
 
 /// Side of the images, in pixels.
 const SIDE: i64 = 28;
@@ -301,7 +301,7 @@ fn existing(dir: &Path, name: &str) -> Option<PathBuf> {
 
 /// Looks for MNIST as CSV directly in `dir`: `mnist_train.csv` /
 /// `mnist_test.csv` first, then Kaggle's `train.csv`; `None` when neither is there.
-pub fn find_csv(dir: &Path) -> Option<CsvLayout> {
+pub(crate) fn find_csv(dir: &Path) -> Option<CsvLayout> {
     let [train, test] = PAIR_NAMES.map(|(name, _)| existing(dir, name));
     if train.is_some() || test.is_some() {
         return Some(CsvLayout::Pair { train, test });
@@ -310,7 +310,7 @@ pub fn find_csv(dir: &Path) -> Option<CsvLayout> {
 }
 
 /// What an error about a folder without MNIST files adds about CSV.
-pub fn missing_hint(dir: &Path) -> String {
+pub(crate) fn missing_hint(dir: &Path) -> String {
     let mut hint = " MNIST as CSV is read too (mnist_train.csv and mnist_test.csv, or Kaggle's \
                     train.csv: a label then 784 pixels per row), but none is there either."
         .to_string();

@@ -151,7 +151,7 @@ impl TaskConfig for MnistConfig {
 }
 
 /// Parses `--digits`: `0-4`, `5,7,9` or `0-2,8` (each digit at most once).
-pub fn parse_digits(text: &str) -> Result<Vec<i64>> {
+pub(crate) fn parse_digits(text: &str) -> Result<Vec<i64>> {
     let mut out = Vec::new();
     for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (lo, hi) = match part.split_once('-') {

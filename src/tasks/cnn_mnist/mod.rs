@@ -7,5 +7,5 @@ mod task;
 
 pub use config::*;
 pub use predict::*;
-pub use report::*;
+use report::*;
 pub use task::*;

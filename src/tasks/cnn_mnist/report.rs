@@ -5,7 +5,7 @@ use crate::data::mnist::{self};
 use crate::metrics::ConfusionMatrix;
 
 /// The end-of-run summary: accuracy, macro scores, confusion matrix, speed.
-pub fn print_report(r: &MnistReport) {
+pub(crate) fn print_report(r: &MnistReport) {
     let (s, t) = (&r.summary, &r.results);
     println!("\n== cnn_mnist report ({}) ==", s.device);
     println!(

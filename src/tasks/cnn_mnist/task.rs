@@ -48,7 +48,7 @@ pub type MnistReport = RunReport<MnistConfig, MnistResults>;
 /// Loads MNIST as the configuration asks (digits, limits), on the
 /// CPU: `(train, test, notes)`. Without `training` only the two test files are
 /// read and the training set is empty.
-pub fn read_images(cfg: &MnistConfig, training: bool) -> Result<(ImageSet, ImageSet, Vec<String>)> {
+pub(crate) fn read_images(cfg: &MnistConfig, training: bool) -> Result<(ImageSet, ImageSet, Vec<String>)> {
     let (mut train, mut test, notes) = if training {
         let data = mnist::load_dir(&cfg.data_dir)?;
         (data.train, data.test, data.notes)
@@ -77,7 +77,7 @@ pub fn read_images(cfg: &MnistConfig, training: bool) -> Result<(ImageSet, Image
 }
 
 /// Splits the training images into `(train, val)` as `--val-fraction` asks.
-pub fn split_train(cfg: &MnistConfig, train: ImageSet) -> Result<(ImageSet, Option<ImageSet>)> {
+pub(crate) fn split_train(cfg: &MnistConfig, train: ImageSet) -> Result<(ImageSet, Option<ImageSet>)> {
     match cfg.val_fraction {
         None => Ok((train, None)),
         Some(f) => {
@@ -93,7 +93,7 @@ pub fn split_train(cfg: &MnistConfig, train: ImageSet) -> Result<(ImageSet, Opti
 /// # Errors
 /// Predictions or labels that are not int64 class indices (a model whose
 /// outputs are not `[n, classes]` logits).
-pub fn classification_scores(
+pub(crate) fn classification_scores(
     model: &MnistModel,
     set: &ImageSet,
     cfg: &MnistConfig,

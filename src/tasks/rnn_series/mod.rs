@@ -12,5 +12,5 @@ mod task;
 
 pub use config::*;
 pub use forecast::*;
-pub use report::*;
+use report::*;
 pub use task::*;

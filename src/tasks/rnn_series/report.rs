@@ -3,7 +3,7 @@
 use super::*;
 
 /// The end-of-run summary: the model against both baselines, speed, forecast.
-pub fn print_report(r: &SeriesReport) {
+pub(crate) fn print_report(r: &SeriesReport) {
     let (s, t, c) = (&r.summary, &r.results, &r.config);
     println!("\n== rnn_series report ({}) ==", s.device);
     println!(

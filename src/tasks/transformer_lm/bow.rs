@@ -35,7 +35,7 @@ pub fn majority(labels: &[i64], classes: usize) -> i64 {
 
 /// A fitted bag-of-words logistic regression.
 #[derive(Debug)]
-pub struct BagOfWords {
+pub(crate) struct BagOfWords {
     vocab: HashMap<String, i64>,
     weight: Tensor, // [words + 1, classes]; row `words` is the "no known word" row
     bias: Tensor,   // [classes]

@@ -87,7 +87,7 @@ pub struct Report {
 }
 
 /// The vocabulary file beside a checkpoint.
-pub fn vocab_path(checkpoint: &Path) -> PathBuf {
+pub(crate) fn vocab_path(checkpoint: &Path) -> PathBuf {
     checkpoint.with_file_name("vocab.json")
 }
 
@@ -192,7 +192,7 @@ fn model_line(m: &crate::models::GptConfig, parameters: i64, device: tch::Device
 
 /// The configuration and vocabulary saved beside the checkpoint `path` by
 /// `--save` (`config.json`, `vocab.json`); errors name the missing file.
-pub fn read_saved(path: &Path) -> Result<(Config, CharVocab)> {
+pub(crate) fn read_saved(path: &Path) -> Result<(Config, CharVocab)> {
     let saved: Config = checkpoint::read_config(path)?.with_context(|| {
         format!(
             "{} has no config.json beside it: transformer_lm needs the model's shape and vocabulary \

@@ -121,7 +121,7 @@ pub fn train(
 }
 
 /// `step 250: train loss 2.0123 · val loss 2.0857 (perplexity 8.05, 3.009 bits/char)`
-pub fn eval_line(e: &EvalRecord) -> String {
+pub(crate) fn eval_line(e: &EvalRecord) -> String {
     format!(
         "step {}: train loss {:.4} · val loss {:.4} (perplexity {:.2}, {:.3} bits/char)",
         e.step, e.train.loss, e.val.loss, e.val.perplexity, e.val.bits_per_char

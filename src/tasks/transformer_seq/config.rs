@@ -161,7 +161,7 @@ impl SequenceConfig {
 }
 
 /// A one-line description of the model options.
-pub fn model_summary(cfg: &SequenceConfig) -> String {
+pub(crate) fn model_summary(cfg: &SequenceConfig) -> String {
     match cfg.arch {
         Arch::Transformer => {
             let t = &cfg.transformer;

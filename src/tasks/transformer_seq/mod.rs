@@ -9,5 +9,5 @@ mod report;
 mod task;
 
 pub use config::*;
-pub use report::*;
+use report::*;
 pub use task::*;

@@ -3,7 +3,7 @@
 use super::*;
 
 /// The end-of-run summary.
-pub fn print_report(r: &SequenceReport) {
+pub(crate) fn print_report(r: &SequenceReport) {
     let units = if r.results.scoring.scaler.is_some() {
         "series units"
     } else {

@@ -49,7 +49,7 @@ pub struct SequenceResults {
 pub type SequenceReport = RunReport<SequenceConfig, SequenceResults>;
 
 /// The data `cfg` asks for.
-pub fn read_sequences(cfg: &SequenceConfig) -> Result<SeqData> {
+pub(crate) fn read_sequences(cfg: &SequenceConfig) -> Result<SeqData> {
     match cfg.task {
         SequenceKind::Series => sequence::series_data(&cfg.source, cfg.seq_len()),
         SequenceKind::Recall => Ok(sequence::recall_data(&cfg.recall, cfg.seq_len())),
