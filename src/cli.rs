@@ -96,7 +96,7 @@ pub struct RunArgs {
 impl RunArgs {
     /// Applies `--threads` and returns the options of the run; `flags` are
     /// the flags of the command line (see [`RunOptions::given`]).
-    pub fn into_options(self, flags: Flags) -> RunOptions {
+    pub(crate) fn into_options(self, flags: Flags) -> RunOptions {
         if let Some(n) = self.threads {
             tch::set_num_threads(n);
         }
@@ -137,7 +137,7 @@ impl Flags {
     /// The flags `matches` got from the command line, with the spellings of
     /// `cmd`. A flag `no_X` that is the negation of a setting `X` given as its
     /// own flag (`--no-causal` beside `--causal`) counts as setting `X` too.
-    pub fn from_matches(cmd: &Command, matches: &ArgMatches) -> Self {
+    pub(crate) fn from_matches(cmd: &Command, matches: &ArgMatches) -> Self {
         let mut given: BTreeSet<String> = matches
             .ids()
             .filter(|id| matches.value_source(id.as_str()) == Some(ValueSource::CommandLine))
@@ -181,7 +181,7 @@ impl Flags {
 
     /// Whether `id` is a setting with a flag of this command line (always
     /// true when the command is unknown: `Flags::default()`).
-    pub fn has_flag(&self, id: &str) -> bool {
+    pub(crate) fn has_flag(&self, id: &str) -> bool {
         self.names.is_empty() || self.names.contains_key(id)
     }
 }

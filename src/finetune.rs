@@ -57,7 +57,7 @@ pub struct FinetuneConfig {
 
 impl FinetuneConfig {
     /// Whether any fine-tuning option is set.
-    pub fn is_active(&self) -> bool {
+    pub(crate) fn is_active(&self) -> bool {
         self.init_from.is_some()
             || !self.freeze.is_empty()
             || !self.reset.is_empty()

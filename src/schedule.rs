@@ -258,7 +258,7 @@ pub struct EarlyStopping {
 
 impl EarlyStopping {
     /// Whether `value` is strictly better than `best` (any finite value beats none).
-    pub fn improves(&self, value: f64, best: Option<f64>) -> bool {
+    pub(crate) fn improves(&self, value: f64, best: Option<f64>) -> bool {
         if !value.is_finite() {
             return false;
         }

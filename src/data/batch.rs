@@ -71,7 +71,7 @@ impl<'a> Batches<'a> {
     }
 
     /// Starts after the first `n` samples of the order (resuming an epoch part-way).
-    pub fn skip_samples(mut self, n: usize) -> Self {
+    pub(crate) fn skip_samples(mut self, n: usize) -> Self {
         self.pos = (n as i64).min(self.len);
         self
     }

@@ -87,7 +87,7 @@ impl ImageSet {
     /// Keeps the samples whose label is one of `classes` (in data order) and
     /// relabels them `0..classes.len()` in the order `classes` lists them:
     /// `[5, 6, 7, 8, 9]` makes digit 5 class 0.
-    pub fn filter_classes(&self, classes: &[i64]) -> Self {
+    pub(crate) fn filter_classes(&self, classes: &[i64]) -> Self {
         let labels = self.label_vec();
         let idx: Vec<i64> = (0..labels.len() as i64)
             .filter(|&i| classes.contains(&labels[i as usize]))

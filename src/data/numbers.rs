@@ -162,7 +162,7 @@ pub struct ColumnReading {
 
 impl ColumnReading {
     /// True when another candidate reads `text` (and this reading does not).
-    pub fn other_reads(&self, text: &str) -> bool {
+    pub(crate) fn other_reads(&self, text: &str) -> bool {
         self.others.iter().any(|r| r.value(text).is_some())
     }
 }

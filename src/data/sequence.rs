@@ -117,7 +117,11 @@ pub struct SeqData {
 
 /// `seq_len` steps ending at each target index in `ends`: step s has input
 /// `scaled[s-10..s]` and target `scaled[s]`.
-pub(crate) fn step_sequences(scaled: &[f64], ends: std::ops::Range<usize>, seq_len: usize) -> SeqSet {
+pub(crate) fn step_sequences(
+    scaled: &[f64],
+    ends: std::ops::Range<usize>,
+    seq_len: usize,
+) -> SeqSet {
     let n = ends.len();
     let mut xs = Vec::with_capacity(n * seq_len * WINDOW);
     let mut ys = Vec::with_capacity(n * seq_len);
@@ -280,7 +284,7 @@ impl Scoring {
     }
 
     /// Scores the baseline on `set`.
-    pub fn baseline_scores(&self, set: &SeqSet) -> RegressionScores {
+    pub(crate) fn baseline_scores(&self, set: &SeqSet) -> RegressionScores {
         let predicted = if self.last_step_only {
             // The last input value of each step is the previous value of the series.
             set.xs.narrow(2, WINDOW as i64 - 1, 1)

@@ -187,7 +187,7 @@ impl Series {
     }
 
     /// [`Self::reading_note`] and [`Self::time_note`], joined.
-    pub fn full_note(&self) -> String {
+    pub(crate) fn full_note(&self) -> String {
         let parts = [self.reading_note(), self.time_note()];
         let parts: Vec<&str> = parts
             .iter()
@@ -782,12 +782,12 @@ pub struct Split<'a> {
 
 impl Split<'_> {
     /// Index in the whole series where the validation part starts.
-    pub fn val_start(&self) -> usize {
+    pub(crate) fn val_start(&self) -> usize {
         self.train.len()
     }
 
     /// Index in the whole series where the test part starts.
-    pub fn test_start(&self) -> usize {
+    pub(crate) fn test_start(&self) -> usize {
         self.train.len() + self.val.len()
     }
 }
@@ -903,7 +903,7 @@ impl Windows {
     }
 
     /// The last value of each window (the persistence forecast).
-    pub fn last_inputs(&self) -> Vec<f64> {
+    pub(crate) fn last_inputs(&self) -> Vec<f64> {
         self.inputs.iter().map(|w| w[w.len() - 1]).collect()
     }
 

@@ -23,7 +23,7 @@ pub struct CharVocab {
 
 impl CharVocab {
     /// The vocabulary of `text`: every character it holds, sorted.
-    pub fn from_text(text: &str) -> Self {
+    pub(crate) fn from_text(text: &str) -> Self {
         let set: BTreeSet<char> = text.chars().collect();
         Self {
             chars: set.into_iter().collect(),
@@ -70,7 +70,7 @@ impl CharVocab {
     /// read as a space (or as token 0 when the vocabulary has no space), and
     /// the characters so replaced: the documented fallback of the classifier,
     /// whose sentences may hold characters the pre-training text lacked.
-    pub fn encode_lossy(&self, text: &str) -> (Vec<i64>, Vec<char>) {
+    pub(crate) fn encode_lossy(&self, text: &str) -> (Vec<i64>, Vec<char>) {
         let space = self.chars.binary_search(&' ').map_or(0, |i| i as i64);
         let mut unknown = Vec::new();
         let ids = text

@@ -117,7 +117,7 @@ pub struct TimeOptions {
 
 impl TimeOptions {
     /// True when `--time-column none` turned the time axis off.
-    pub fn disabled(&self) -> bool {
+    pub(crate) fn disabled(&self) -> bool {
         self.column
             .as_deref()
             .is_some_and(|c| c.eq_ignore_ascii_case("none"))

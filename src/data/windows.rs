@@ -45,7 +45,7 @@ impl WindowSet {
     /// back `window + horizon − 1` values before `targets.start`, into the
     /// earlier parts when there are ([`series::target_span`]). Scaled with
     /// `scaler` (fitted on the training part only).
-    pub fn for_targets(
+    pub(crate) fn for_targets(
         values: &[f64],
         targets: Range<usize>,
         scaler: &Scaler,

@@ -34,7 +34,11 @@ pub(crate) fn is_workbook(bytes: &[u8]) -> bool {
 /// The sheet `sheet` (default: the first) of the workbook `bytes` as CSV
 /// text, and one line saying which sheet of which kind was read. Errors name
 /// `source`, and list the sheets when `sheet` is not one of them.
-pub(crate) fn sheet_as_csv(bytes: &[u8], source: &str, sheet: Option<&str>) -> Result<(Vec<u8>, String)> {
+pub(crate) fn sheet_as_csv(
+    bytes: &[u8],
+    source: &str,
+    sheet: Option<&str>,
+) -> Result<(Vec<u8>, String)> {
     let mut book = open_workbook_auto_from_rs(Cursor::new(bytes.to_vec())).map_err(|e| {
         anyhow!("{source} looks like a spreadsheet workbook but cannot be read ({e}): a damaged or password-protected file? save the sheet as CSV")
     })?;

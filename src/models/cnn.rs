@@ -43,7 +43,7 @@ pub struct Cnn {
 
 impl Cnn {
     /// Image side the model expects (the flatten size is fixed at 64·7·7).
-    pub const IMAGE_SIDE: i64 = 28;
+    pub(crate) const IMAGE_SIDE: i64 = 28;
 
     /// Builds the layers under `p`, in PyTorch's construction order.
     pub fn new(p: &nn::Path, cfg: &CnnConfig) -> Self {

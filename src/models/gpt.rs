@@ -425,7 +425,7 @@ impl Gpt {
     /// The final hidden states (after `ln_f`) `[batch, t, n_embd]` of `idx`
     /// `[batch, t]` (t ≤ block_size): what the head reads, and what a
     /// classifier pools.
-    pub fn hidden_t(&self, idx: &Tensor, train: bool) -> Tensor {
+    pub(crate) fn hidden_t(&self, idx: &Tensor, train: bool) -> Tensor {
         let t = idx.size()[1];
         assert!(
             t <= self.cfg.block_size,

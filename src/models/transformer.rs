@@ -213,7 +213,7 @@ impl MultiheadAttention {
     /// `scaled_dot_product_attention`, as `nn.MultiheadAttention` computes it when
     /// no weights are asked for (every forward of `nn.TransformerEncoderLayer`):
     /// faster, same kernel as PyTorch, no weights returned.
-    pub fn forward_fused(&self, xs: &Tensor, mask: Option<&Tensor>, train: bool) -> Tensor {
+    pub(crate) fn forward_fused(&self, xs: &Tensor, mask: Option<&Tensor>, train: bool) -> Tensor {
         let (q, k, v) = self.qkv(xs);
         let p = if train { self.dropout } else { 0.0 };
         let attended =
@@ -287,7 +287,7 @@ impl EncoderLayer {
     }
 
     /// [`EncoderLayer::forward_t`] through the fused attention, without weights.
-    pub fn forward_fused(&self, xs: &Tensor, mask: Option<&Tensor>, train: bool) -> Tensor {
+    pub(crate) fn forward_fused(&self, xs: &Tensor, mask: Option<&Tensor>, train: bool) -> Tensor {
         let attn = self.self_attn.forward_fused(xs, mask, train);
         self.rest(xs, attn, train)
     }
@@ -373,7 +373,7 @@ impl SeqTransformer {
     /// `xs` `[batch, seq, input]` → predictions `[batch, seq, 1]` and the
     /// attention weights of every layer, each `[batch, heads, seq, seq]`
     /// (the step-by-step attention; [`nn::ModuleT::forward_t`] uses the fused one).
-    pub fn forward_with_attention(&self, xs: &Tensor, train: bool) -> (Tensor, Vec<Tensor>) {
+    pub(crate) fn forward_with_attention(&self, xs: &Tensor, train: bool) -> (Tensor, Vec<Tensor>) {
         let (mut h, mask) = self.embed(xs, train);
         let mut weights = Vec::with_capacity(self.layers.len());
         for layer in &self.layers {

@@ -51,7 +51,7 @@ pub enum OptimizerKind {
 
 impl OptimizerKind {
     /// The name PyTorch's class has (`SGD`, `Adam`, `AdamW`).
-    pub fn torch_name(self) -> &'static str {
+    pub(crate) fn torch_name(self) -> &'static str {
         match self {
             OptimizerKind::Sgd => "SGD",
             OptimizerKind::Adam => "Adam",
@@ -350,7 +350,7 @@ impl Optimizer {
     }
 
     /// Sets the learning rate of group `group` (no-op for a group that does not exist).
-    pub fn set_lr(&mut self, group: usize, lr: f64) {
+    pub(crate) fn set_lr(&mut self, group: usize, lr: f64) {
         if let Some(g) = self.groups.get_mut(group) {
             g.lr = lr;
         }

@@ -86,7 +86,11 @@ fn note(path: &Path, images: &CsvImages) -> String {
 /// # Errors
 /// Skipped inputs (the ids would no longer match the inputs' order); the file
 /// cannot be written.
-pub(crate) fn write_submission(path: &Path, predictions: &[FilePrediction], skipped: usize) -> Result<()> {
+pub(crate) fn write_submission(
+    path: &Path,
+    predictions: &[FilePrediction],
+    skipped: usize,
+) -> Result<()> {
     if skipped > 0 {
         bail!(
             "--submission {}: {skipped} input(s) were skipped, so ImageId would not number the \

@@ -64,13 +64,13 @@ impl RunSummary {
     }
 
     /// Adds the fine-tuning report.
-    pub fn with_finetune(mut self, finetune: Option<FinetuneReport>) -> Self {
+    pub(crate) fn with_finetune(mut self, finetune: Option<FinetuneReport>) -> Self {
         self.finetune = finetune;
         self
     }
 
     /// The speed line of the printed reports (nothing for `--eval-only`).
-    pub fn speed_line(&self, unit: &str) -> Option<String> {
+    pub(crate) fn speed_line(&self, unit: &str) -> Option<String> {
         (!self.epochs.is_empty()).then(|| {
             format!(
                 "seconds / epoch   {:.3}   ({:.0} {unit}/s, {} epochs{})",

@@ -44,7 +44,7 @@ impl<'a> EarlyStopper<'a> {
 
     /// Records epoch `epoch`'s `metrics` in `state`; returns whether patience
     /// has run out. Errors when the watched metric was not reported.
-    pub fn observe(
+    pub(crate) fn observe(
         &mut self,
         metrics: &[(String, f64)],
         epoch: usize,
@@ -73,7 +73,7 @@ impl<'a> EarlyStopper<'a> {
     }
 
     /// The line printed when patience runs out.
-    pub fn stop_line(&self, state: &TrainState) -> String {
+    pub(crate) fn stop_line(&self, state: &TrainState) -> String {
         format!(
             "early stopping: no improvement of {} for {} epochs",
             self.es.metric, state.bad_epochs
@@ -81,7 +81,7 @@ impl<'a> EarlyStopper<'a> {
     }
 
     /// Puts the best epoch's weights back; returns the line to print.
-    pub fn restore_best(&self, state: &TrainState) -> Option<String> {
+    pub(crate) fn restore_best(&self, state: &TrainState) -> Option<String> {
         let weights = self.best.as_ref()?;
         crate::finetune::restore(self.vs, weights);
         Some(format!(

@@ -140,7 +140,7 @@ pub struct Progress {
 
 impl Progress {
     /// A bar for epoch `epoch` (1-based) of `epochs`, over `batches` steps.
-    pub fn epoch_bar(&self, epoch: usize, epochs: usize, batches: u64) -> ProgressBar {
+    pub(crate) fn epoch_bar(&self, epoch: usize, epochs: usize, batches: u64) -> ProgressBar {
         if self.quiet {
             return ProgressBar::hidden();
         }

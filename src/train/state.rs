@@ -71,7 +71,7 @@ pub struct Checkpointing<'a> {
 
 impl Checkpointing<'_> {
     /// Where the best weights of an early-stopped run are kept: `best.safetensors` beside.
-    pub fn best_path(&self) -> PathBuf {
+    pub(crate) fn best_path(&self) -> PathBuf {
         self.path.with_file_name("best.safetensors")
     }
 

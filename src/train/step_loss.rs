@@ -61,13 +61,19 @@ impl StepLoss {
     }
 
     /// Whether the loss of each step is read (and checked) before its update.
-    pub fn checks_every_step(&self) -> bool {
+    pub(crate) fn checks_every_step(&self) -> bool {
         self.sync_every == 1
     }
 
     /// Reads `loss` (the mean of a batch of `n` samples) at once; errors on a
     /// non-finite value, before the update (`sync_every == 1`).
-    pub fn check_now(&mut self, loss: &Tensor, n: f64, epoch: usize, step: usize) -> Result<()> {
+    pub(crate) fn check_now(
+        &mut self,
+        loss: &Tensor,
+        n: f64,
+        epoch: usize,
+        step: usize,
+    ) -> Result<()> {
         let value = loss.double_value(&[]);
         if !value.is_finite() {
             bail!(
@@ -81,7 +87,7 @@ impl StepLoss {
 
     /// Adds `loss` (after its update) on the device; reads back when `step`
     /// completes a period or `last` is set.
-    pub fn defer(
+    pub(crate) fn defer(
         &mut self,
         loss: &Tensor,
         n: f64,
@@ -104,7 +110,7 @@ impl StepLoss {
     /// Reads the pending sum back to the host (a device sync); on a
     /// non-finite sum restores the last good weights and errors, naming the
     /// discarded steps.
-    pub fn read_back(&mut self, epoch: usize, step: usize) -> Result<()> {
+    pub(crate) fn read_back(&mut self, epoch: usize, step: usize) -> Result<()> {
         let Some(sum) = self.pending.take() else {
             return Ok(());
         };

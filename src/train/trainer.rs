@@ -69,7 +69,7 @@ pub struct FitOutcome {
 impl FitOutcome {
     /// The outcome of a run that trained nothing (`--eval-only`): the history
     /// of the loaded state.
-    pub fn untrained(state: &TrainState) -> Self {
+    pub(crate) fn untrained(state: &TrainState) -> Self {
         Self {
             history: state.history.clone(),
             best_epoch: None,
@@ -110,7 +110,7 @@ impl<'a> Trainer<'a> {
     /// Reads the running loss back every `log_every` steps on a GPU, keeping
     /// `vs`'s weights at each read-back to restore after a non-finite loss.
     /// The CPU keeps reading (and checking) every step: it costs nothing there.
-    pub fn with_log_every(mut self, log_every: usize, vs: &'a nn::VarStore) -> Self {
+    pub(crate) fn with_log_every(mut self, log_every: usize, vs: &'a nn::VarStore) -> Self {
         if self.device != Device::Cpu {
             self.sync_every = log_every.max(1);
         }
@@ -292,7 +292,11 @@ impl<'a> Trainer<'a> {
     /// the epoch and step, and the weights are left as they were after the
     /// last good step. Otherwise the loss is read back every `sync_every`
     /// steps ([`StepLoss`]). The stop flag is polled after each step.
-    pub fn train_epoch(&self, data: &mut FitData<'_>, state: &TrainState) -> Result<EpochEnd> {
+    pub(crate) fn train_epoch(
+        &self,
+        data: &mut FitData<'_>,
+        state: &TrainState,
+    ) -> Result<EpochEnd> {
         let epoch = state.epochs_done + 1;
         let epoch_lrs: Vec<(usize, f64, f64)> = self
             .lr_groups

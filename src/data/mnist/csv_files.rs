@@ -85,7 +85,7 @@ impl CsvImages {
     }
 
     /// `with a header` or `no header`, for the notes.
-    pub fn header_note(&self) -> &'static str {
+    pub(crate) fn header_note(&self) -> &'static str {
         if self.header {
             "with a header"
         } else {
@@ -98,7 +98,7 @@ impl CsvImages {
     ///
     /// # Errors
     /// When the file has no label column (`path` names it).
-    pub fn to_set(&self, rows: Range<usize>, path: &Path) -> Result<ImageSet> {
+    pub(crate) fn to_set(&self, rows: Range<usize>, path: &Path) -> Result<ImageSet> {
         let Some(labels) = &self.labels else {
             bail!("{}: no label column", path.display());
         };

@@ -50,7 +50,7 @@ impl Split {
 
     /// `[images, labels]` file names of the split, without `.gz`, e.g.
     /// `["train-images-idx3-ubyte", "train-labels-idx1-ubyte"]`.
-    pub fn file_names(self) -> [String; 2] {
+    pub(crate) fn file_names(self) -> [String; 2] {
         let p = self.prefix();
         [
             format!("{p}-images-idx3-ubyte"),

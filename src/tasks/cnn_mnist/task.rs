@@ -48,7 +48,10 @@ pub type MnistReport = RunReport<MnistConfig, MnistResults>;
 /// Loads MNIST as the configuration asks (digits, limits), on the
 /// CPU: `(train, test, notes)`. Without `training` only the two test files are
 /// read and the training set is empty.
-pub(crate) fn read_images(cfg: &MnistConfig, training: bool) -> Result<(ImageSet, ImageSet, Vec<String>)> {
+pub(crate) fn read_images(
+    cfg: &MnistConfig,
+    training: bool,
+) -> Result<(ImageSet, ImageSet, Vec<String>)> {
     let (mut train, mut test, notes) = if training {
         let data = mnist::load_dir(&cfg.data_dir)?;
         (data.train, data.test, data.notes)
@@ -77,7 +80,10 @@ pub(crate) fn read_images(cfg: &MnistConfig, training: bool) -> Result<(ImageSet
 }
 
 /// Splits the training images into `(train, val)` as `--val-fraction` asks.
-pub(crate) fn split_train(cfg: &MnistConfig, train: ImageSet) -> Result<(ImageSet, Option<ImageSet>)> {
+pub(crate) fn split_train(
+    cfg: &MnistConfig,
+    train: ImageSet,
+) -> Result<(ImageSet, Option<ImageSet>)> {
     match cfg.val_fraction {
         None => Ok((train, None)),
         Some(f) => {

@@ -145,7 +145,7 @@ impl TaskConfig for SeriesConfig {
 
 impl SeriesConfig {
     /// The window, horizon and split of the run's windows.
-    pub fn window_spec(&self) -> crate::data::windows::WindowSpec {
+    pub(crate) fn window_spec(&self) -> crate::data::windows::WindowSpec {
         crate::data::windows::WindowSpec {
             window: self.window,
             horizon: self.horizon,

@@ -25,7 +25,7 @@ pub enum SequenceKind {
 
 impl SequenceKind {
     /// Sequence length when `--seq-len` is not given: 32 for series, 2 × delay for recall.
-    pub fn default_seq_len(self, recall: &RecallConfig) -> usize {
+    pub(crate) fn default_seq_len(self, recall: &RecallConfig) -> usize {
         match self {
             SequenceKind::Series => 32,
             SequenceKind::Recall => 2 * recall.delay,
@@ -36,7 +36,7 @@ impl SequenceKind {
     /// `series`: there the input of step t+1 holds the target of step t, so an
     /// unmasked encoder reads the answer from the next step. Off for `recall`,
     /// whose targets are past inputs only.
-    pub fn default_causal(self) -> bool {
+    pub(crate) fn default_causal(self) -> bool {
         self == SequenceKind::Series
     }
 }
