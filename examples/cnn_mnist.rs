@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use tchport::cli;
 use tchport::predict::{PredictConfig, Preprocess};
 use tchport::session;
-use tchport::tasks::cnn_mnist::{self, CnnMnist, MnistConfig};
+use tchport::tasks::cnn_mnist::{self, CnnMnist};
 
 /// Train the tutorial's CNN (conv 1→32, conv 32→64, fc 3136→10) on MNIST and
 /// report test accuracy, macro F1 and the confusion matrix.
@@ -52,7 +52,7 @@ struct Args {
 }
 
 fn main() {
-    let cli::Parsed { args, config, opts } = cli::parse::<Args, MnistConfig>();
+    let cli::Parsed { args, config, opts } = cli::parse::<Args, cnn_mnist::Config>();
     cli::run(|| {
         if args.predict.is_empty() {
             return session::execute(&CnnMnist, &config, &opts);

@@ -11,7 +11,7 @@
 
 use tchport::cli;
 use tchport::session;
-use tchport::tasks::rnn_series::{self, RnnSeries, SeriesConfig};
+use tchport::tasks::rnn_series::{self, RnnSeries};
 
 /// Train the tutorial's RNN (recurrent layer, then a linear layer on the last
 /// step) to predict a series from a window of its past values, and report test
@@ -33,7 +33,7 @@ struct Args {
 }
 
 fn main() {
-    let cli::Parsed { args, config, opts } = cli::parse::<Args, SeriesConfig>();
+    let cli::Parsed { args, config, opts } = cli::parse::<Args, rnn_series::Config>();
     cli::run(|| {
         if opts.load.is_some() && config.forecast > 0 && !opts.eval_only {
             let report = rnn_series::forecast_only(&config, &opts, args.forecast_csv.as_deref())?;

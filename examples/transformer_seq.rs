@@ -11,7 +11,7 @@
 
 use tchport::cli;
 use tchport::session;
-use tchport::tasks::transformer_seq::{SequenceConfig, TransformerSeq};
+use tchport::tasks::transformer_seq::{self, TransformerSeq};
 
 /// Train a Transformer encoder (`--arch transformer`) or the tutorial's
 /// LSTM(10, 50) + Linear(50, 1) (`--arch lstm`) to predict one value per time
@@ -30,7 +30,7 @@ struct Args {
 }
 
 fn main() {
-    let cli::Parsed { args, config, opts } = cli::parse::<Args, SequenceConfig>();
+    let cli::Parsed { args, config, opts } = cli::parse::<Args, transformer_seq::Config>();
     let task = TransformerSeq {
         attention: args.attention,
     };

@@ -305,8 +305,8 @@ fn collect_leaves(json: &serde_json::Value, out: &mut BTreeMap<String, Vec<Strin
 mod tests {
     use super::*;
     use crate::session::TaskConfig;
-    use crate::tasks::transformer_seq::{SequenceConfig, SequenceKind};
-    use crate::tasks::{cnn_mnist::MnistConfig, rnn_series::SeriesConfig};
+    use crate::tasks::transformer_seq::{self, SequenceKind};
+    use crate::tasks::{cnn_mnist, rnn_series};
 
     /// An example without flags of its own.
     #[derive(clap::Parser, Debug)]
@@ -319,22 +319,28 @@ mod tests {
 
     #[test]
     fn no_flags_give_each_examples_default_configuration() {
-        assert_eq!(parse::<MnistConfig>(&[]).config, MnistConfig::default());
-        assert_eq!(parse::<SeriesConfig>(&[]).config, SeriesConfig::default());
-        let mut seq = SequenceConfig::default();
+        assert_eq!(
+            parse::<cnn_mnist::Config>(&[]).config,
+            cnn_mnist::Config::default()
+        );
+        assert_eq!(
+            parse::<rnn_series::Config>(&[]).config,
+            rnn_series::Config::default()
+        );
+        let mut seq = transformer_seq::Config::default();
         seq.seq_len = Some(seq.seq_len());
-        assert_eq!(parse::<SequenceConfig>(&[]).config, seq);
-        let mut recall = SequenceConfig::for_task(SequenceKind::Recall);
+        assert_eq!(parse::<transformer_seq::Config>(&[]).config, seq);
+        let mut recall = transformer_seq::Config::for_task(SequenceKind::Recall);
         recall.seq_len = Some(recall.seq_len());
         assert_eq!(
-            parse::<SequenceConfig>(&["--task", "recall"]).config,
+            parse::<transformer_seq::Config>(&["--task", "recall"]).config,
             recall
         );
     }
 
     #[test]
     fn flags_set_their_config_json_fields_and_are_recorded_as_given() {
-        let p = parse::<SeriesConfig>(&[
+        let p = parse::<rnn_series::Config>(&[
             "--cell",
             "gru",
             "--lr",
@@ -375,8 +381,13 @@ mod tests {
         }
         assert!(!p.opts.given.given("hidden"));
         assert_eq!(p.opts.given.name("train_fraction"), "--train-fraction");
-        let mnist =
-            parse::<MnistConfig>(&["--no-logit-relu", "--digits", "0-4", "--optimizer", "adamw"]);
+        let mnist = parse::<cnn_mnist::Config>(&[
+            "--no-logit-relu",
+            "--digits",
+            "0-4",
+            "--optimizer",
+            "adamw",
+        ]);
         assert!(!mnist.config.model.logit_relu);
         assert_eq!(mnist.config.model.num_classes, 5, "--digits sizes the head");
         assert_eq!(
@@ -384,7 +395,7 @@ mod tests {
             crate::optim::ADAMW_DEFAULT_WEIGHT_DECAY
         );
         assert_eq!(mnist.opts.given.name("logit_relu"), "--no-logit-relu");
-        let seq = parse::<SequenceConfig>(&["--no-causal", "--hidden", "7"]);
+        let seq = parse::<transformer_seq::Config>(&["--no-causal", "--hidden", "7"]);
         assert!(!seq.config.transformer.causal);
         assert!(seq.opts.given.given("causal"), "--no-causal sets `causal`");
         assert_eq!(seq.config.lstm.hidden_size, 7);

@@ -12,10 +12,10 @@ use tchport::tasks::cnn_mnist::CnnMnist;
 use common::quiet_cpu;
 
 use tchport::session::RunOptions;
-use tchport::tasks::cnn_mnist::{self, MnistConfig};
+use tchport::tasks::cnn_mnist;
 
-fn quick() -> MnistConfig {
-    let mut cfg = MnistConfig::default();
+fn quick() -> cnn_mnist::Config {
+    let mut cfg = cnn_mnist::Config::default();
     cfg.run.train.epochs = 1;
     cfg.train_limit = Some(500);
     cfg.test_limit = Some(300);
@@ -90,7 +90,7 @@ fn an_explicit_flag_that_contradicts_the_checkpoint_names_both_values() {
         &CnnMnist,
         &other,
         &RunOptions {
-            given: Flags::given_ids::<MnistConfig>(["digits"]),
+            given: Flags::given_ids::<cnn_mnist::Config>(["digits"]),
             ..load.clone()
         },
     )

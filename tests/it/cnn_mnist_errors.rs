@@ -17,7 +17,7 @@ use tchport::data::mnist;
 use tchport::device::DeviceChoice;
 use tchport::models::{Cnn, CnnConfig};
 use tchport::session::RunOptions;
-use tchport::tasks::cnn_mnist::{CnnMnist, MnistConfig};
+use tchport::tasks::cnn_mnist::{self, CnnMnist};
 
 fn idx_bytes(dims: &[u32], payload: &[u8]) -> Vec<u8> {
     let mut v = vec![0, 0, 8, dims.len() as u8];
@@ -49,7 +49,7 @@ fn fake_mnist(dir: &Path, n: u32, m: u32, side: u32) {
     }
 }
 
-fn run_err(cfg: &MnistConfig, opts: &RunOptions) -> String {
+fn run_err(cfg: &cnn_mnist::Config, opts: &RunOptions) -> String {
     let _lock = common::rng_lock();
     match session::run(&CnnMnist, cfg, opts) {
         Ok(_) => panic!("the run should have failed"),
@@ -57,12 +57,12 @@ fn run_err(cfg: &MnistConfig, opts: &RunOptions) -> String {
     }
 }
 
-fn quick(data_dir: PathBuf) -> MnistConfig {
-    MnistConfig {
+fn quick(data_dir: PathBuf) -> cnn_mnist::Config {
+    cnn_mnist::Config {
         data_dir,
         train_limit: Some(64),
         test_limit: Some(64),
-        ..MnistConfig::default()
+        ..cnn_mnist::Config::default()
     }
 }
 
@@ -134,9 +134,9 @@ fn images_of_another_size_are_refused() {
     let dir = common::scratch("err-size");
     fake_mnist(&dir, 4, 4, 8);
     let msg = run_err(
-        &MnistConfig {
+        &cnn_mnist::Config {
             data_dir: dir,
-            ..MnistConfig::default()
+            ..cnn_mnist::Config::default()
         },
         &quiet_cpu(),
     );
@@ -146,7 +146,7 @@ fn images_of_another_size_are_refused() {
 #[test]
 fn bad_flags_are_refused_before_training() {
     let mnist = PathBuf::from("data/mnist");
-    let with = |f: &dyn Fn(&mut MnistConfig)| {
+    let with = |f: &dyn Fn(&mut cnn_mnist::Config)| {
         let mut cfg = quick(common::repo_root().join(&mnist));
         f(&mut cfg);
         run_err(&cfg, &quiet_cpu())
@@ -200,7 +200,7 @@ fn checkpoint_problems_are_explained() {
     let load = |path: PathBuf| RunOptions {
         load: Some(path),
         eval_only: true,
-        given: Flags::given_ids::<MnistConfig>(["logit_relu"]),
+        given: Flags::given_ids::<cnn_mnist::Config>(["logit_relu"]),
         ..quiet_cpu()
     };
 
@@ -248,7 +248,7 @@ fn checkpoint_problems_are_explained() {
         let _lock = common::rng_lock();
         let vs = nn::VarStore::new(tch::Device::Cpu);
         let _m = Cnn::new(&vs.root(), &CnnConfig::default());
-        checkpoint::save_with_config(&vs, &saved, &MnistConfig::default()).expect("save");
+        checkpoint::save_with_config(&vs, &saved, &cnn_mnist::Config::default()).expect("save");
     }
     let mut cfg = quick(data);
     cfg.model.logit_relu = false;

@@ -24,7 +24,7 @@ use tchport::optim::{OptimConfig, OptimizerKind};
 use tchport::schedule::{EarlyStopping, Goal, LrSchedule};
 use tchport::session::RunOptions;
 use tchport::split;
-use tchport::tasks::cnn_mnist::{self as task, MnistConfig};
+use tchport::tasks::cnn_mnist::{self as task};
 use tchport::train::{LoopConfig, Loss, Progress, TrainState, Trainer};
 
 const QUIET: Progress = Progress { quiet: true };
@@ -400,7 +400,7 @@ fn a_pytorch_pretrained_checkpoint_fine_tunes_in_rust_and_evaluates_identically_
             &s(&pre),
         ],
     );
-    let mut cfg = MnistConfig::default();
+    let mut cfg = task::Config::default();
     cfg.model.logit_relu = false;
     cfg.model.num_classes = 5;
     cfg.digits = Some(vec![5, 6, 7, 8, 9]);

@@ -9,18 +9,18 @@ use std::time::{Duration, Instant};
 
 use tchport::device::DeviceChoice;
 use tchport::session::RunOptions;
-use tchport::tasks::cnn_mnist::{CnnMnist, MnistConfig};
+use tchport::tasks::cnn_mnist::{self, CnnMnist};
 
 use tchport::train::{install_interrupt_handler, interrupt_flag, Interrupted};
 
 #[test]
 fn sigint_writes_a_checkpoint_and_resume_finishes_the_run_exactly() {
     let dir = common::scratch("sigint");
-    let mut cfg = MnistConfig {
+    let mut cfg = cnn_mnist::Config {
         data_dir: common::repo_root().join("data/mnist"),
         train_limit: Some(640),
         test_limit: Some(100),
-        ..MnistConfig::default()
+        ..cnn_mnist::Config::default()
     };
     cfg.run.train.epochs = 2;
     let quiet = RunOptions {
@@ -78,7 +78,7 @@ fn sigint_writes_a_checkpoint_and_resume_finishes_the_run_exactly() {
     interrupt_flag().store(false, std::sync::atomic::Ordering::SeqCst);
     let report = session::run(
         &CnnMnist,
-        &MnistConfig::default(),
+        &cnn_mnist::Config::default(),
         &RunOptions {
             resume: Some(ckpt.clone()),
             ..quiet

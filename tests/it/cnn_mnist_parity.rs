@@ -18,7 +18,7 @@ use tchport::device::DeviceChoice;
 use tchport::models::{Cnn, CnnConfig};
 use tchport::optim::{OptimConfig, OptimizerKind};
 use tchport::session::RunOptions;
-use tchport::tasks::cnn_mnist::MnistConfig;
+use tchport::tasks::cnn_mnist;
 use tchport::train::Loss;
 
 const TOL: f64 = 1e-5;
@@ -87,8 +87,8 @@ fn same_seed_gives_pytorchs_initial_weights_bit_for_bit() {
     }
 }
 
-fn quick_config(logit_relu: bool) -> MnistConfig {
-    let mut cfg = MnistConfig::default();
+fn quick_config(logit_relu: bool) -> cnn_mnist::Config {
+    let mut cfg = cnn_mnist::Config::default();
     cfg.model.logit_relu = logit_relu;
     cfg.run.optim = OptimConfig {
         optimizer: OptimizerKind::Adam,

@@ -13,9 +13,9 @@ use tchport::cli::Flags;
 use tchport::models::{Arch, CellKind};
 use tchport::schedule::LrSchedule;
 use tchport::session::{RunOptions, TaskConfig};
-use tchport::tasks::cnn_mnist::MnistConfig;
-use tchport::tasks::rnn_series::{self, SeriesConfig};
-use tchport::tasks::transformer_seq::{SequenceConfig, SequenceKind};
+use tchport::tasks::cnn_mnist;
+use tchport::tasks::rnn_series;
+use tchport::tasks::transformer_seq::{self, SequenceKind};
 
 const CNN_MNIST: &str = r#"{"model": {"logit_relu": false, "num_classes": 5}, "optim": {"optimizer": "adam", "lr": 0.002, "momentum": 0.0, "weight_decay": 0.0, "dampening": 0.0, "nesterov": false, "beta1": 0.8, "beta2": 0.999, "eps": 1e-08, "clip_grad_norm": 2.0}, "train": {"epochs": 3, "batch_size": 32, "seed": 7, "shuffle": true}, "data_dir": "data/fashion", "normalize": true, "train_limit": 64, "test_limit": 48, "digits": [0, 1, 2, 3, 4], "val_fraction": 0.2, "class_names": ["a", "b", "c", "d", "e"], "tune": {"finetune": {"init_from": null, "freeze": ["conv1"], "reset": [], "lr_backbone": null}, "lr_schedule": {"kind": "step", "step_size": 2, "gamma": 0.5}, "warmup_steps": 4, "early_stopping": 2}}"#;
 
@@ -32,7 +32,7 @@ fn read<C: TaskConfig>(text: &str) -> C {
 
 #[test]
 fn a_cnn_mnist_config_json_from_before_still_loads() {
-    let c: MnistConfig = read(CNN_MNIST);
+    let c: cnn_mnist::Config = read(CNN_MNIST);
     assert!(!c.model.logit_relu);
     assert_eq!(c.model.num_classes, 5);
     assert_eq!((c.run.optim.lr, c.run.optim.beta1), (0.002, 0.8));
@@ -63,7 +63,7 @@ fn a_cnn_mnist_config_json_from_before_still_loads() {
 
 #[test]
 fn an_rnn_series_config_json_with_its_source_at_the_top_level_still_loads() {
-    let c: SeriesConfig = read(RNN_SERIES);
+    let c: rnn_series::Config = read(RNN_SERIES);
     assert_eq!(
         (c.model.cell, c.model.hidden, c.model.layers),
         (CellKind::Gru, 12, 2)
@@ -100,7 +100,7 @@ fn an_rnn_series_config_json_with_its_source_at_the_top_level_still_loads() {
 
 #[test]
 fn a_transformer_seq_config_json_with_its_source_under_series_still_loads() {
-    let c: SequenceConfig = read(TRANSFORMER_SEQ);
+    let c: transformer_seq::Config = read(TRANSFORMER_SEQ);
     assert_eq!((c.arch, c.task), (Arch::Transformer, SequenceKind::Series));
     assert_eq!(
         c.seq_len,
@@ -128,11 +128,11 @@ fn a_transformer_seq_config_json_with_its_source_under_series_still_loads() {
 fn a_checkpoint_with_an_old_config_json_evaluates_with_its_settings() {
     let dir = common::scratch("old-config-json");
     let path = dir.join("m.safetensors");
-    let old: SeriesConfig = read(RNN_SERIES);
-    let mut cfg = SeriesConfig {
+    let old: rnn_series::Config = read(RNN_SERIES);
+    let mut cfg = rnn_series::Config {
         model: old.model.clone(),
         window: old.window,
-        ..SeriesConfig::default()
+        ..rnn_series::Config::default()
     };
     cfg.run.train.epochs = 1;
     {
@@ -153,7 +153,7 @@ fn a_checkpoint_with_an_old_config_json_evaluates_with_its_settings() {
     };
     let _lock = common::rng_lock();
     let task = rnn_series::RnnSeries { plot: None };
-    let report = tchport::session::run(&task, &SeriesConfig::default(), &load)
+    let report = tchport::session::run(&task, &rnn_series::Config::default(), &load)
         .unwrap_or_else(|e| panic!("{e:#}"));
     assert_eq!(report.config.model.cell, CellKind::Gru);
     assert_eq!(report.config.window, 12);

@@ -7,14 +7,14 @@ use crate::common;
 use common::quiet_cpu;
 
 use tchport::session::{cross_validation, RunOptions};
-use tchport::tasks::cnn_mnist::{CnnMnist, MnistConfig};
-use tchport::tasks::rnn_series::{RnnSeries, SeriesConfig};
-use tchport::tasks::transformer_seq::{SequenceConfig, TransformerSeq};
+use tchport::tasks::cnn_mnist::{self, CnnMnist};
+use tchport::tasks::rnn_series::{self, RnnSeries};
+use tchport::tasks::transformer_seq::{self, TransformerSeq};
 
 #[test]
 fn kfold_trains_k_fresh_cnns_on_stratified_folds() {
     let _rng = common::rng_lock();
-    let mut cfg = MnistConfig::default();
+    let mut cfg = cnn_mnist::Config::default();
     cfg.run.train.epochs = 1;
     cfg.train_limit = Some(300);
     cfg.test_limit = Some(10);
@@ -41,7 +41,7 @@ fn kfold_trains_k_fresh_cnns_on_stratified_folds() {
     assert_eq!(json["metric"], "held-out accuracy");
     // Fresh, same-seed models: the same call gives the same scores.
     let again = cross_validation::run(&CnnMnist, &cfg, &quiet_cpu(), 3).unwrap();
-    let scores = |r: &cross_validation::CrossValidationReport<MnistConfig>| {
+    let scores = |r: &cross_validation::CrossValidationReport<cnn_mnist::Config>| {
         r.folds.iter().map(|f| f.score).collect::<Vec<_>>()
     };
     assert_eq!(scores(&r), scores(&again));
@@ -49,7 +49,7 @@ fn kfold_trains_k_fresh_cnns_on_stratified_folds() {
 
 #[test]
 fn kfold_refuses_what_names_one_model() {
-    let cfg = MnistConfig::default();
+    let cfg = cnn_mnist::Config::default();
     let opts = RunOptions {
         save: Some("x.safetensors".into()),
         ..quiet_cpu()
@@ -63,7 +63,7 @@ fn kfold_refuses_what_names_one_model() {
 #[test]
 fn rnn_series_rolling_origin_expands_the_training_window() {
     let _rng = common::rng_lock();
-    let mut cfg = SeriesConfig::default();
+    let mut cfg = rnn_series::Config::default();
     cfg.run.train.epochs = 2;
     let r = cross_validation::run(&RnnSeries::default(), &cfg, &quiet_cpu(), 3)
         .expect("rolling-origin CV runs");
@@ -87,7 +87,7 @@ fn rnn_series_rolling_origin_expands_the_training_window() {
 #[test]
 fn transformer_seq_rolling_origin_scores_each_block() {
     let _rng = common::rng_lock();
-    let mut cfg = SequenceConfig::default();
+    let mut cfg = transformer_seq::Config::default();
     cfg.run.train.epochs = 1;
     cfg.transformer.dropout = 0.0;
     let r = cross_validation::run(&TransformerSeq::default(), &cfg, &quiet_cpu(), 2)
@@ -99,7 +99,7 @@ fn transformer_seq_rolling_origin_scores_each_block() {
     }
     assert!(r.folds[1].train_samples > r.folds[0].train_samples);
     let mut recall =
-        SequenceConfig::for_task(tchport::tasks::transformer_seq::SequenceKind::Recall);
+        transformer_seq::Config::for_task(tchport::tasks::transformer_seq::SequenceKind::Recall);
     recall.run.train.epochs = 1;
     let err =
         cross_validation::run(&TransformerSeq::default(), &recall, &quiet_cpu(), 2).unwrap_err();

@@ -296,10 +296,10 @@ fn cnn_mnist_short_run_matches_its_twin_on_cuda() {
         dir.join("torch.json"),
     );
     // Adam, so that one short epoch learns and the accuracy means something.
-    let mut cfg = cnn_mnist::MnistConfig {
+    let mut cfg = cnn_mnist::Config {
         train_limit: Some(2000),
         test_limit: Some(1000),
-        ..cnn_mnist::MnistConfig::default()
+        ..cnn_mnist::Config::default()
     };
     cfg.run.optim = OptimConfig {
         optimizer: OptimizerKind::Adam,
@@ -346,7 +346,7 @@ fn rnn_series_lstm_short_run_matches_its_twin_on_cuda() {
         dir.join("torch.safetensors"),
         dir.join("torch.json"),
     );
-    let mut cfg = rnn_series::SeriesConfig::default();
+    let mut cfg = rnn_series::Config::default();
     cfg.model.cell = CellKind::Lstm;
     cfg.run.train.epochs = 3;
     let report = {
@@ -416,7 +416,7 @@ fn transformer_seq_short_run_matches_its_twin_on_cuda() {
         dir.join("torch.safetensors"),
         dir.join("torch.json"),
     );
-    let mut cfg = transformer_seq::SequenceConfig::for_task(transformer_seq::SequenceKind::Series);
+    let mut cfg = transformer_seq::Config::for_task(transformer_seq::SequenceKind::Series);
     cfg.transformer.dropout = 0.0;
     cfg.run.train.epochs = 2;
     let report = {

@@ -12,15 +12,19 @@ use std::path::{Path, PathBuf};
 use tchport::data::series::MissingPolicy;
 use tchport::models::CellKind;
 use tchport::session::RunOptions;
-use tchport::tasks::rnn_series::{self, SeriesConfig, SeriesReport, Synthetic};
+use tchport::tasks::rnn_series::{self, SeriesReport, Synthetic};
 
-fn config(epochs: usize) -> SeriesConfig {
-    let mut cfg = SeriesConfig::default();
+fn config(epochs: usize) -> rnn_series::Config {
+    let mut cfg = rnn_series::Config::default();
     cfg.run.train.epochs = epochs;
     cfg
 }
 
-fn run(cfg: &SeriesConfig, opts: &RunOptions, plot: Option<&Path>) -> anyhow::Result<SeriesReport> {
+fn run(
+    cfg: &rnn_series::Config,
+    opts: &RunOptions,
+    plot: Option<&Path>,
+) -> anyhow::Result<SeriesReport> {
     let _lock = common::rng_lock();
     let task = rnn_series::RnnSeries {
         plot: plot.map(Path::to_path_buf),
@@ -125,7 +129,7 @@ fn short_validation_and_test_parts_are_all_targets() {
 
 #[test]
 fn windows_split_by_target_time() {
-    let cfg = SeriesConfig::default();
+    let cfg = rnn_series::Config::default();
     let data = rnn_series::prepare(&cfg).unwrap();
     let values = &data.series.values;
     // Sunspots: 309 values, split 0.70 / 0.15 → 216 train / 46 val / 47 test values.
@@ -379,7 +383,7 @@ fn save_load_eval_only_forecast_and_plot() {
             &RunOptions {
                 load: Some(ckpt),
                 eval_only: true,
-                given: Flags::given_ids::<SeriesConfig>(["cell"]),
+                given: Flags::given_ids::<rnn_series::Config>(["cell"]),
                 ..quiet_cpu()
             },
             None
@@ -423,7 +427,7 @@ fn a_loaded_model_forecasts_an_unseen_series_as_pytorch_does() {
     );
 
     // A new series, with other flags: the model's settings come from config.json.
-    let mut mine = SeriesConfig::default();
+    let mut mine = rnn_series::Config::default();
     mine.source.csv = common::repo_root().join("data/series/co2.csv");
     mine.source.column = "co2".into();
     mine.source.missing = MissingPolicy::Interpolate;

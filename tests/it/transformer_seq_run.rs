@@ -15,12 +15,10 @@ use common::quiet_cpu;
 use serde_json::Value;
 use tchport::models::Arch;
 use tchport::session::RunOptions;
-use tchport::tasks::transformer_seq::{
-    self as sequence, SequenceConfig, SequenceKind, SequenceReport,
-};
+use tchport::tasks::transformer_seq::{self as sequence, SequenceKind, SequenceReport};
 
-fn config(arch: Arch, task: SequenceKind) -> SequenceConfig {
-    let mut cfg = SequenceConfig::for_task(task);
+fn config(arch: Arch, task: SequenceKind) -> sequence::Config {
+    let mut cfg = sequence::Config::for_task(task);
     cfg.arch = arch;
     cfg.transformer.dropout = 0.0;
     cfg.run.train.epochs = 2;
@@ -34,18 +32,18 @@ fn config(arch: Arch, task: SequenceKind) -> SequenceConfig {
     cfg
 }
 
-fn rust_run(cfg: &SequenceConfig, opts: &RunOptions) -> SequenceReport {
+fn rust_run(cfg: &sequence::Config, opts: &RunOptions) -> SequenceReport {
     let _lock = common::rng_lock();
     tch::set_num_threads(1);
     tchport::session::run(&sequence::TransformerSeq::default(), cfg, opts)
         .unwrap_or_else(|e| panic!("{e:#}"))
 }
 
-fn twin(cfg: &SequenceConfig, name: &str) -> Value {
+fn twin(cfg: &sequence::Config, name: &str) -> Value {
     twin_in(cfg, &common::scratch(name), &[])
 }
 
-fn twin_in(cfg: &SequenceConfig, dir: &std::path::Path, extra: &[&str]) -> Value {
+fn twin_in(cfg: &sequence::Config, dir: &std::path::Path, extra: &[&str]) -> Value {
     let json = dir.join("metrics.json");
     let arch = format!("{:?}", cfg.arch).to_lowercase();
     let task = format!("{:?}", cfg.task).to_lowercase();
@@ -178,7 +176,7 @@ fn checkpoint_round_trip_and_mismatch() {
     other.arch = Arch::Lstm;
     let _lock = common::rng_lock();
     let given = RunOptions {
-        given: Flags::given_ids::<SequenceConfig>(["arch"]),
+        given: Flags::given_ids::<sequence::Config>(["arch"]),
         ..load.clone()
     };
     let err = format!(
@@ -260,7 +258,7 @@ fn resuming_from_an_epoch_checkpoint_reproduces_the_uninterrupted_run() {
         .expect("config.json rewritten");
 
     let resumed = rust_run(
-        &SequenceConfig::default(), // ignored: --resume uses the saved configuration
+        &sequence::Config::default(), // ignored: --resume uses the saved configuration
         &RunOptions {
             resume: Some(path),
             ..quiet_cpu()
@@ -271,11 +269,11 @@ fn resuming_from_an_epoch_checkpoint_reproduces_the_uninterrupted_run() {
     assert!(resumed.config.time_axis.is_some());
     // A config.json's unset `seq_len` (null: the task's default) is read as
     // the length in force.
-    let fitted = SequenceConfig {
+    let fitted = sequence::Config {
         time_axis: None,
         ..resumed.config.clone()
     };
-    let effective = SequenceConfig {
+    let effective = sequence::Config {
         seq_len: Some(cfg.seq_len()),
         ..cfg.clone()
     };

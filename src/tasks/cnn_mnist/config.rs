@@ -16,7 +16,7 @@ use crate::train::LoopConfig;
 /// beside a saved checkpoint, and the example's command line.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(default)]
-pub struct MnistConfig {
+pub struct Config {
     /// The model's shape options.
     #[command(flatten)]
     pub model: CnnConfig,
@@ -56,7 +56,7 @@ pub struct MnistConfig {
     pub class_names: Option<::std::vec::Vec<String>>,
 }
 
-impl Default for MnistConfig {
+impl Default for Config {
     /// The tutorial's values: SGD, lr 0.001, no momentum, 10 epochs; batch 64.
     fn default() -> Self {
         Self {
@@ -90,7 +90,7 @@ fn parse_class_names(text: &str) -> Result<Vec<String>> {
     mnist::parse_class_names(text, text.split(',').count())
 }
 
-impl FromFlags for MnistConfig {
+impl FromFlags for Config {
     /// The head gets one output per `--digits` digit.
     fn complete(&mut self, flags: &Flags) {
         self.run.complete(flags);
@@ -100,7 +100,7 @@ impl FromFlags for MnistConfig {
     }
 }
 
-impl TaskConfig for MnistConfig {
+impl TaskConfig for Config {
     const SECTIONS: Sections = Sections {
         model: &["model"],
         inputs: &["normalize", "digits", "class_names"],
@@ -181,7 +181,7 @@ pub(crate) fn parse_digits(text: &str) -> Result<Vec<i64>> {
     Ok(out)
 }
 
-impl MnistConfig {
+impl Config {
     /// The class names in force: `--class-names`, else the digits.
     pub fn names(&self) -> Vec<String> {
         self.class_names

@@ -9,7 +9,7 @@ use super::*;
 #[derive(Debug, Clone, Serialize)]
 pub struct PredictionReport {
     /// The model's configuration (from the checkpoint's `config.json`).
-    pub config: MnistConfig,
+    pub config: Config,
     /// Every prediction, skipped file and summary.
     #[serde(flatten)]
     pub predict: crate::predict::PredictReport,
@@ -20,7 +20,7 @@ pub struct PredictionReport {
 /// class names; prints one line per image and a summary, writes
 /// `--metrics-json` with the `predictions` list.
 pub fn predict(
-    cfg: &MnistConfig,
+    cfg: &Config,
     opts: &crate::session::RunOptions,
     predict: &crate::predict::PredictConfig,
 ) -> Result<PredictionReport> {

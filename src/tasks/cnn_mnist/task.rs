@@ -43,13 +43,13 @@ pub struct MnistResults {
 }
 
 /// The report of a cnn_mnist run.
-pub type MnistReport = RunReport<MnistConfig, MnistResults>;
+pub type MnistReport = RunReport<Config, MnistResults>;
 
 /// Loads MNIST as the configuration asks (digits, limits), on the
 /// CPU: `(train, test, notes)`. Without `training` only the two test files are
 /// read and the training set is empty.
 pub(crate) fn read_images(
-    cfg: &MnistConfig,
+    cfg: &Config,
     training: bool,
 ) -> Result<(ImageSet, ImageSet, Vec<String>)> {
     let (mut train, mut test, notes) = if training {
@@ -80,10 +80,7 @@ pub(crate) fn read_images(
 }
 
 /// Splits the training images into `(train, val)` as `--val-fraction` asks.
-pub(crate) fn split_train(
-    cfg: &MnistConfig,
-    train: ImageSet,
-) -> Result<(ImageSet, Option<ImageSet>)> {
+pub(crate) fn split_train(cfg: &Config, train: ImageSet) -> Result<(ImageSet, Option<ImageSet>)> {
     match cfg.val_fraction {
         None => Ok((train, None)),
         Some(f) => {
@@ -102,7 +99,7 @@ pub(crate) fn split_train(
 pub(crate) fn classification_scores(
     model: &MnistModel,
     set: &ImageSet,
-    cfg: &MnistConfig,
+    cfg: &Config,
     device: Device,
 ) -> Result<(f64, ClassificationReport)> {
     let bs = cfg.run.train.batch_size.max(256);
@@ -136,12 +133,12 @@ pub struct CnnMnist;
 
 impl Task for CnnMnist {
     const NAME: &'static str = "cnn_mnist";
-    type Config = MnistConfig;
+    type Config = Config;
     type Data = MnistData;
     type Model = MnistModel;
     type Results = MnistResults;
 
-    fn load_data(&self, cfg: &MnistConfig, device: Device, training: bool) -> Result<MnistData> {
+    fn load_data(&self, cfg: &Config, device: Device, training: bool) -> Result<MnistData> {
         let (train, test, notes) = read_images(cfg, training)?;
         let (train, val) = split_train(cfg, train)?;
         // The whole data set lives on the run's device; batches are slices of it.
@@ -157,7 +154,7 @@ impl Task for CnnMnist {
         data.notes.clone()
     }
 
-    fn describe(&self, cfg: &MnistConfig, data: &MnistData) -> String {
+    fn describe(&self, cfg: &Config, data: &MnistData) -> String {
         format!(
             "{} train / {} validation / {} test images{}",
             data.train.len(),
@@ -170,13 +167,13 @@ impl Task for CnnMnist {
         )
     }
 
-    fn build_model(&self, p: &nn::Path, cfg: &MnistConfig) -> MnistModel {
+    fn build_model(&self, p: &nn::Path, cfg: &Config) -> MnistModel {
         MnistModel::new(p, &cfg.model, cfg.normalize)
     }
 
     fn batches<'d>(
         &self,
-        cfg: &'d MnistConfig,
+        cfg: &'d Config,
         data: &'d MnistData,
         device: Device,
     ) -> Box<dyn Sampler + 'd> {
@@ -242,7 +239,7 @@ impl Task for CnnMnist {
 impl CrossValidation<CnnMnist> for CnnMnist {
     /// Stratified K-fold over the training images (after `--digits` and
     /// `--train-limit`), seeded by `--seed`.
-    fn folds(&self, cfg: &MnistConfig, data: &MnistData, k: usize) -> Result<Vec<MnistData>> {
+    fn folds(&self, cfg: &Config, data: &MnistData, k: usize) -> Result<Vec<MnistData>> {
         let all = &data.train;
         let folds = split::stratified_kfold(&all.label_vec(), k, cfg.run.train.seed)?;
         Ok((0..k)

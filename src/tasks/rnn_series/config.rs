@@ -24,7 +24,7 @@ pub enum Synthetic {
 /// beside a saved checkpoint, and the example's command line.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(default)]
-pub struct SeriesConfig {
+pub struct Config {
     /// The model's shape options (cell, hidden, layers).
     #[command(flatten)]
     pub model: RnnConfig,
@@ -65,7 +65,7 @@ pub struct SeriesConfig {
     pub time_axis: Option<TimeAxis>,
 }
 
-impl Default for SeriesConfig {
+impl Default for Config {
     /// The tutorial's values — `nn.RNN(1, 10)`, MSE, SGD lr 0.01, 100 epochs —
     /// on the bundled yearly sunspot numbers, windows of 20, one step ahead,
     /// batch 16 (the tutorial never defines its data or loader).
@@ -96,13 +96,13 @@ impl Default for SeriesConfig {
     }
 }
 
-impl FromFlags for SeriesConfig {
+impl FromFlags for Config {
     fn complete(&mut self, flags: &Flags) {
         self.run.complete(flags);
     }
 }
 
-impl TaskConfig for SeriesConfig {
+impl TaskConfig for Config {
     const SECTIONS: Sections = Sections {
         model: &["model"],
         inputs: &["window", "horizon", "scaler"],
@@ -143,7 +143,7 @@ impl TaskConfig for SeriesConfig {
     }
 }
 
-impl SeriesConfig {
+impl Config {
     /// The window, horizon and split of the run's windows.
     pub(crate) fn window_spec(&self) -> crate::data::windows::WindowSpec {
         crate::data::windows::WindowSpec {

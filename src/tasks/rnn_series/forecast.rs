@@ -40,7 +40,7 @@ pub fn forecast(
 #[derive(Debug, Clone, Serialize)]
 pub struct ForecastReport {
     /// The model's configuration (from the checkpoint's `config.json`).
-    pub config: SeriesConfig,
+    pub config: Config,
     /// The series forecast (`file:column`).
     pub series: String,
     /// Its values (after the missing-value policy).
@@ -73,7 +73,7 @@ pub(super) fn forecast_times(series: &Series, steps: usize) -> Option<Vec<String
 /// older run, or a PyTorch checkpoint); a series shorter than one window;
 /// `--horizon` other than 1.
 pub fn forecast_only(
-    cfg: &SeriesConfig,
+    cfg: &Config,
     opts: &crate::session::RunOptions,
     forecast_csv: Option<&std::path::Path>,
 ) -> Result<ForecastReport> {

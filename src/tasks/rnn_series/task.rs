@@ -18,12 +18,12 @@ use crate::train::{self, Batch, EpochRecord, Loss, Sampler, ShuffledPairs};
 
 /// Loads or generates the series, splits it chronologically, fits the scaler
 /// on the training part and cuts the windows of each part.
-pub fn prepare(cfg: &SeriesConfig) -> Result<PreparedSeries> {
+pub fn prepare(cfg: &Config) -> Result<PreparedSeries> {
     prepare_series(load_series(cfg)?, cfg.window_spec(), cfg.scaler)
 }
 
 /// The series of `cfg`: the synthetic sine, or the file of `--csv`/`--data`.
-pub(super) fn load_series(cfg: &SeriesConfig) -> Result<Series> {
+pub(super) fn load_series(cfg: &Config) -> Result<Series> {
     match cfg.synthetic {
         Some(Synthetic::Sine) => Ok(noisy_sine(&cfg.sine, cfg.run.train.seed)),
         None => cfg.source.load(),
@@ -131,17 +131,12 @@ pub struct RnnSeries {
 
 impl Task for RnnSeries {
     const NAME: &'static str = "rnn_series";
-    type Config = SeriesConfig;
+    type Config = Config;
     type Data = PreparedSeries;
     type Model = RecurrentNet;
     type Results = SeriesResults;
 
-    fn load_data(
-        &self,
-        cfg: &SeriesConfig,
-        device: Device,
-        _training: bool,
-    ) -> Result<PreparedSeries> {
+    fn load_data(&self, cfg: &Config, device: Device, _training: bool) -> Result<PreparedSeries> {
         let mut data = prepare(cfg)?;
         data.train.xs = data.train.xs.to_device(device);
         data.train.ys = data.train.ys.to_device(device);
@@ -157,12 +152,12 @@ impl Task for RnnSeries {
         }))
     }
 
-    fn fitted_settings(&self, cfg: &mut SeriesConfig, data: &PreparedSeries) {
+    fn fitted_settings(&self, cfg: &mut Config, data: &PreparedSeries) {
         cfg.scaler = Some(data.scaler);
         cfg.time_axis = data.series.time.clone();
     }
 
-    fn describe(&self, cfg: &SeriesConfig, data: &PreparedSeries) -> String {
+    fn describe(&self, cfg: &Config, data: &PreparedSeries) -> String {
         let s = &data.series;
         format!(
             "{} ({} values{}{}), windows {} train / {} val / {} test, {}",
@@ -189,13 +184,13 @@ impl Task for RnnSeries {
         )
     }
 
-    fn build_model(&self, p: &nn::Path, cfg: &SeriesConfig) -> RecurrentNet {
+    fn build_model(&self, p: &nn::Path, cfg: &Config) -> RecurrentNet {
         RecurrentNet::new(p, &cfg.model)
     }
 
     fn batches<'d>(
         &self,
-        cfg: &'d SeriesConfig,
+        cfg: &'d Config,
         data: &'d PreparedSeries,
         device: Device,
     ) -> Box<dyn Sampler + 'd> {
@@ -267,12 +262,7 @@ impl Task for RnnSeries {
 
 impl CrossValidation<RnnSeries> for RnnSeries {
     /// Rolling origin ([`crate::data::windows::rolling_origin_folds`]).
-    fn folds(
-        &self,
-        cfg: &SeriesConfig,
-        data: &PreparedSeries,
-        k: usize,
-    ) -> Result<Vec<PreparedSeries>> {
+    fn folds(&self, cfg: &Config, data: &PreparedSeries, k: usize) -> Result<Vec<PreparedSeries>> {
         crate::data::windows::rolling_origin_folds(data, cfg.window_spec(), k)
     }
 
@@ -291,7 +281,7 @@ impl CrossValidation<RnnSeries> for RnnSeries {
 }
 
 /// Evaluation batches: at least 256 windows.
-fn eval_batch(cfg: &SeriesConfig) -> usize {
+fn eval_batch(cfg: &Config) -> usize {
     cfg.run.train.batch_size.max(256)
 }
 
@@ -318,7 +308,7 @@ impl SeriesResults {
     /// The data of the `--plot` figure.
     fn figure<'a>(
         &'a self,
-        cfg: &'a SeriesConfig,
+        cfg: &'a Config,
         data: &'a PreparedSeries,
         history: &'a [EpochRecord],
     ) -> crate::plot::forecast::ForecastFigure<'a> {
@@ -340,4 +330,4 @@ impl SeriesResults {
 }
 
 /// The report of an rnn_series run.
-pub type SeriesReport = RunReport<SeriesConfig, SeriesResults>;
+pub type SeriesReport = RunReport<Config, SeriesResults>;

@@ -45,7 +45,7 @@ impl SequenceKind {
 /// beside a saved checkpoint, and the example's command line.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(default)]
-pub struct SequenceConfig {
+pub struct Config {
     /// Model.
     #[arg(long, value_enum)]
     pub arch: Arch,
@@ -84,14 +84,14 @@ pub struct SequenceConfig {
     pub time_axis: Option<crate::data::series::TimeAxis>,
 }
 
-impl Default for SequenceConfig {
+impl Default for Config {
     /// The tutorial's values: MSE, SGD lr 0.01, 100 epochs; batch 16 where it is silent.
     fn default() -> Self {
         Self::for_task(SequenceKind::Series)
     }
 }
 
-impl SequenceConfig {
+impl Config {
     /// The defaults for `task` (its causal-mask default included).
     pub fn for_task(task: SequenceKind) -> Self {
         Self {
@@ -161,7 +161,7 @@ impl SequenceConfig {
 }
 
 /// A one-line description of the model options.
-pub(crate) fn model_summary(cfg: &SequenceConfig) -> String {
+pub(crate) fn model_summary(cfg: &Config) -> String {
     match cfg.arch {
         Arch::Transformer => {
             let t = &cfg.transformer;
@@ -182,7 +182,7 @@ pub(crate) fn model_summary(cfg: &SequenceConfig) -> String {
     }
 }
 
-impl FromFlags for SequenceConfig {
+impl FromFlags for Config {
     /// The causal mask follows `--task` unless `--causal` or `--no-causal`
     /// is given; the sequence length in force is written down.
     fn complete(&mut self, flags: &Flags) {
@@ -196,7 +196,7 @@ impl FromFlags for SequenceConfig {
     }
 }
 
-impl TaskConfig for SequenceConfig {
+impl TaskConfig for Config {
     const SECTIONS: Sections = Sections {
         model: &["arch", "transformer", "lstm"],
         inputs: &["task", "seq_len"],
@@ -224,7 +224,7 @@ impl TaskConfig for SequenceConfig {
     fn upgrade(json: &mut serde_json::Value) {
         crate::data::source::upgrade_flattened_source(json);
         if json.get("seq_len").is_some_and(serde_json::Value::is_null) {
-            if let Ok(cfg) = serde_json::from_value::<SequenceConfig>(json.clone()) {
+            if let Ok(cfg) = serde_json::from_value::<Config>(json.clone()) {
                 json["seq_len"] = cfg.seq_len().into();
             }
         }
@@ -237,7 +237,7 @@ mod tests {
 
     #[test]
     fn validation_names_the_flag() {
-        let mut cfg = SequenceConfig::for_task(SequenceKind::Recall);
+        let mut cfg = Config::for_task(SequenceKind::Recall);
         cfg.seq_len = Some(32);
         assert!(cfg
             .validate()
@@ -251,11 +251,7 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("--heads 5 must divide"));
-        assert!(SequenceConfig::default().transformer.causal);
-        assert!(
-            !SequenceConfig::for_task(SequenceKind::Recall)
-                .transformer
-                .causal
-        );
+        assert!(Config::default().transformer.causal);
+        assert!(!Config::for_task(SequenceKind::Recall).transformer.causal);
     }
 }

@@ -46,10 +46,10 @@ pub struct SequenceResults {
 }
 
 /// The report of a transformer_seq run.
-pub type SequenceReport = RunReport<SequenceConfig, SequenceResults>;
+pub type SequenceReport = RunReport<Config, SequenceResults>;
 
 /// The data `cfg` asks for.
-pub(crate) fn read_sequences(cfg: &SequenceConfig) -> Result<SeqData> {
+pub(crate) fn read_sequences(cfg: &Config) -> Result<SeqData> {
     match cfg.task {
         SequenceKind::Series => sequence::series_data(&cfg.source, cfg.seq_len()),
         SequenceKind::Recall => Ok(sequence::recall_data(&cfg.recall, cfg.seq_len())),
@@ -117,12 +117,12 @@ impl TransformerSeq {
 
 impl Task for TransformerSeq {
     const NAME: &'static str = "transformer_seq";
-    type Config = SequenceConfig;
+    type Config = Config;
     type Data = SeqData;
     type Model = SeqModel;
     type Results = SequenceResults;
 
-    fn load_data(&self, cfg: &SequenceConfig, device: Device, _training: bool) -> Result<SeqData> {
+    fn load_data(&self, cfg: &Config, device: Device, _training: bool) -> Result<SeqData> {
         if self.attention.is_some() && cfg.arch != Arch::Transformer {
             bail!("--attention draws self-attention weights: it needs --arch transformer");
         }
@@ -132,11 +132,11 @@ impl Task for TransformerSeq {
         Ok(data)
     }
 
-    fn fitted_settings(&self, cfg: &mut SequenceConfig, data: &SeqData) {
+    fn fitted_settings(&self, cfg: &mut Config, data: &SeqData) {
         cfg.time_axis = data.time_axis.clone();
     }
 
-    fn describe(&self, cfg: &SequenceConfig, data: &SeqData) -> String {
+    fn describe(&self, cfg: &Config, data: &SeqData) -> String {
         format!(
             "{:?} ({}) on {}; {} train / {} val / {} test sequences of {} steps",
             cfg.arch,
@@ -149,13 +149,13 @@ impl Task for TransformerSeq {
         )
     }
 
-    fn build_model(&self, p: &nn::Path, cfg: &SequenceConfig) -> SeqModel {
+    fn build_model(&self, p: &nn::Path, cfg: &Config) -> SeqModel {
         SeqModel::new(p, cfg.arch, &cfg.transformer, &cfg.lstm)
     }
 
     fn batches<'d>(
         &self,
-        cfg: &'d SequenceConfig,
+        cfg: &'d Config,
         data: &'d SeqData,
         device: Device,
     ) -> Box<dyn Sampler + 'd> {
@@ -217,7 +217,7 @@ impl CrossValidation<TransformerSeq> for TransformerSeq {
     /// sequences inside the values before `n − (k − i)·b` (scaler refitted on
     /// them) and is scored on the last steps targeting the next `b` values, `b`
     /// being the test part's length.
-    fn folds(&self, cfg: &SequenceConfig, data: &SeqData, k: usize) -> Result<Vec<SeqData>> {
+    fn folds(&self, cfg: &Config, data: &SeqData, k: usize) -> Result<Vec<SeqData>> {
         let s = cfg.source.load()?;
         let block = data.test.len();
         let seq_len = cfg.seq_len();
