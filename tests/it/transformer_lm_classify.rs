@@ -3,7 +3,8 @@
 //! the negative, among random filler) beats the majority class and reports
 //! both baselines; `--init-from` starts the backbone from a saved language
 //! model (its tensors loaded, the head fresh), and a file that is no language
-//! model is refused with its name.
+//! model is refused with its name. A saved classifier labels new sentences
+//! (`--predict`, `--predict-file`), the same whatever the batch they share.
 
 use crate::common;
 
@@ -148,4 +149,120 @@ fn a_short_fine_tune_beats_the_majority_class_and_loads_a_pretrained_backbone() 
     ));
     assert!(!ok);
     assert_has(&out, &[&other.display().to_string(), "neither safetensors"]);
+}
+
+/// `label TAB probability TAB sentence` lines of `out` (other lines are notes).
+fn predictions(out: &str) -> Vec<(String, f64, String)> {
+    out.lines()
+        .filter_map(|l| {
+            let mut f = l.splitn(3, '\t');
+            let (label, p, s) = (f.next()?, f.next()?, f.next()?);
+            Some((label.to_string(), p.parse().ok()?, s.to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn a_saved_classifier_labels_sentences_given_and_in_a_file() {
+    let dir = common::scratch("lm-predict");
+    let file = dir.join("rated.txt");
+    sentences(&file);
+    let clf = dir.join("clf.safetensors");
+    let (ok, out) = run(&classify(
+        &file,
+        &dir.join("m.json"),
+        &format!("--save {}", clf.display()),
+    ));
+    assert!(ok, "{out}");
+    let saved = common::read_json(&dir.join("config.json"));
+    assert_eq!(
+        saved["classify"]["class_names"],
+        serde_json::json!(["negative", "positive"])
+    );
+
+    let lines = dir.join("lines.txt");
+    std::fs::write(
+        &lines,
+        "\u{feff}the plot was great and the music good\r\n\r\nawful\nthe film was bad\n",
+    )
+    .unwrap();
+    let load = [
+        "--load".to_string(),
+        clf.display().to_string(),
+        "--device".into(),
+        "cpu".into(),
+    ];
+    let mut a: Vec<String> = load.to_vec();
+    a.extend([
+        "--predict".into(),
+        "the film was bad".into(),
+        "--predict".into(),
+        "a great story".into(),
+    ]);
+    a.extend(["--predict-file".into(), lines.display().to_string()]);
+    let (ok, out) = run(&a);
+    assert!(ok, "{out}");
+    let p = predictions(&out);
+    let sentences: Vec<&str> = p.iter().map(|x| x.2.as_str()).collect();
+    assert_eq!(
+        sentences,
+        [
+            "the film was bad",
+            "a great story",
+            "the plot was great and the music good",
+            "awful",
+            "the film was bad"
+        ],
+        "--predict first, then the file's non-empty lines (BOM and CR dropped):\n{out}"
+    );
+    for (label, prob, s) in &p {
+        assert!(
+            ["negative", "positive"].contains(&label.as_str()),
+            "{label}"
+        );
+        assert!((0.5..=1.0).contains(prob), "{s}: {prob}");
+    }
+    assert_eq!(p[0].0, "negative", "{out}");
+    assert_eq!(p[1].0, "positive", "{out}");
+    // The same sentence, in batches of other lengths (padding), the same probability.
+    assert_eq!((p[0].0.as_str(), p[0].1), (p[4].0.as_str(), p[4].1));
+    let mut alone: Vec<String> = load.to_vec();
+    alone.extend([
+        "--predict".into(),
+        "the film was bad".into(),
+        "--quiet".into(),
+    ]);
+    let (ok, out) = run(&alone);
+    assert!(ok, "{out}");
+    assert_eq!(predictions(&out)[0].1, p[0].1, "batch of one");
+
+    // Bad input: a file that is not UTF-8; a language model instead of a classifier.
+    let bad = dir.join("latin1.txt");
+    std::fs::write(&bad, b"caf\xe9 noir\n").unwrap();
+    let mut a: Vec<String> = load.to_vec();
+    a.extend(["--predict-file".into(), bad.display().to_string()]);
+    let (ok, out) = run(&a);
+    assert!(!ok);
+    assert_has(&out, &["latin1.txt is not UTF-8 text: byte 3"]);
+    let text = dir.join("text.txt");
+    std::fs::write(&text, "the film was good and the music great\n".repeat(40)).unwrap();
+    // In its own folder: a checkpoint's config.json and vocab.json lie beside it.
+    let lm = dir.join("lm").join("lm.safetensors");
+    let mut pre = words("--max-steps 2 --eval-every 1 --eval-batches 1 --n-layer 1 --n-head 2 --n-embd 16 --block-size 16 --device cpu --quiet");
+    pre.extend([
+        "--text".into(),
+        text.display().to_string(),
+        "--save".into(),
+        lm.display().to_string(),
+    ]);
+    let (ok, out) = run(&pre);
+    assert!(ok, "{out}");
+    let (ok, out) = run(&[
+        "--load".into(),
+        lm.display().to_string(),
+        "--predict".into(),
+        "x".into(),
+    ]);
+    assert!(!ok);
+    assert_has(&out, &["is a language model (--task lm), not a classifier"]);
 }

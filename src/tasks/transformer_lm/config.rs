@@ -68,6 +68,10 @@ pub struct ClassifyConfig {
     /// Seed of the fixed 80/10/10 split.
     #[arg(long, value_name = "N", default_value_t = ClassifyConfig::default().data_seed)]
     pub data_seed: u64,
+    /// The classes' names by class id, recorded when a classifier is saved
+    /// (`--predict` prints them); empty for a language model.
+    #[arg(skip)]
+    pub class_names: Vec<String>,
 }
 
 impl Default for ClassifyConfig {
@@ -78,6 +82,7 @@ impl Default for ClassifyConfig {
             epochs: 3,
             train_limit: None,
             data_seed: 0,
+            class_names: Vec::new(),
         }
     }
 }

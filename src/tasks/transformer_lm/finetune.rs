@@ -61,7 +61,8 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<ClassifyReport> {
         test.len(),
         c.data_seed
     ));
-    let (cfg, vocab, backbone) = backbone(cfg, &train)?;
+    let (mut cfg, vocab, backbone) = backbone(cfg, &train)?;
+    cfg.classify.class_names = train.class_names.clone();
     let mut vs = nn::VarStore::new(Device::Cpu);
     tch::manual_seed(cfg.train.seed as i64);
     let gpt = Gpt::new(&vs.root(), &cfg.model)?;

@@ -20,6 +20,7 @@ pub mod config;
 pub mod eval;
 pub mod finetune;
 pub mod generate;
+pub mod predict;
 pub mod train;
 
 use std::path::{Path, PathBuf};
