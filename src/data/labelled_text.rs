@@ -1,7 +1,8 @@
 //! Labelled sentences for `transformer_lm --task classify`: the movie-review
 //! snippets fetched by `scripts/fetch_text.sh` (`id \t mean rating \t sentence`,
 //! Hutto & Gilbert 2014, ratings in −4…+4 of Pang & Lee's sentences) with
-//! binary labels by the sign of the rating, and their fixed, seeded split.
+//! binary labels by the sign of the rating, and their fixed, seeded split;
+//! and a user's labelled CSV (`--csv F --text-column C --label-column L`).
 
 use std::path::Path;
 
@@ -91,6 +92,142 @@ pub(crate) fn read_rated_sentences(path: &Path) -> Result<(LabelledText, usize)>
         bail!("{} holds no rated sentence", path.display());
     }
     Ok((out, neutral))
+}
+
+/// The labelled sentences of a user's CSV `path`: the text in column
+/// `text_column`, the class in `label_column` (each a header name, exact or
+/// else ignoring case, or a 1-based index). The file is read as the series
+/// CSVs are: gzip, a byte-order mark, UTF-16 or Windows-1252, CRLF, and the
+/// delimiter detected among `,` `;` tab `|`; quoted cells may hold the
+/// delimiter and line breaks. The classes are the distinct labels in sorted
+/// order (numerically when every label is a number), ids from 0. Rows whose
+/// text is empty are left out and counted in the returned note.
+///
+/// # Errors
+/// An unreadable file; a column that is not in the header (the header is
+/// listed); a row without a label or with too few fields (its line); no
+/// sentence at all; a single class.
+pub(crate) fn read_labelled_csv(
+    path: &Path,
+    text_column: &str,
+    label_column: &str,
+) -> Result<(LabelledText, String)> {
+    let source = path.display().to_string();
+    let bytes = super::csv::read_file(path)?;
+    let data = super::csv::decode(&bytes, &source)?;
+    let delimiter = super::csv::detect_delimiter(&data, false);
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .from_reader(&data[..]);
+    let header: Vec<String> = reader
+        .headers()
+        .with_context(|| format!("{source}: cannot read the header line"))?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
+    let (tc, lc) = (
+        column(&header, text_column, "--text-column", &source)?,
+        column(&header, label_column, "--label-column", &source)?,
+    );
+    let (mut texts, mut raw_labels, mut empty) = (Vec::new(), Vec::new(), 0usize);
+    for record in reader.records() {
+        let record = record.with_context(|| format!("{source}: not a CSV record"))?;
+        let line = record.position().map_or(0, csv::Position::line);
+        let (Some(text), Some(label)) = (record.get(tc), record.get(lc)) else {
+            bail!(
+                "{source} line {line}: {} fields, too few for columns {} and {}",
+                record.len(),
+                tc + 1,
+                lc + 1
+            );
+        };
+        let label = label.trim();
+        if label.is_empty() {
+            bail!("{source} line {line}: the label ({}) is empty", header[lc]);
+        }
+        if text.trim().is_empty() {
+            empty += 1;
+            continue;
+        }
+        texts.push(text.trim().to_string());
+        raw_labels.push(label.to_string());
+    }
+    if texts.is_empty() {
+        bail!("{source}: the text column {} holds no sentence", header[tc]);
+    }
+    let class_names = sorted_classes(&raw_labels);
+    if class_names.len() < 2 {
+        bail!(
+            "{source}: every row has the label {:?}: a classifier needs at least two classes",
+            class_names[0]
+        );
+    }
+    let labels = raw_labels
+        .iter()
+        .map(|l| class_names.iter().position(|c| c == l).unwrap_or(0) as i64)
+        .collect();
+    let note = format!(
+        "{source}: {} sentences (text {:?}, label {:?}; delimiter {:?}){}; classes {}",
+        texts.len(),
+        header[tc],
+        header[lc],
+        delimiter as char,
+        if empty > 0 {
+            format!(", rows with empty text left out: {empty}")
+        } else {
+            String::new()
+        },
+        class_names
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{i} = {c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let out = LabelledText {
+        texts,
+        labels,
+        class_names,
+    };
+    Ok((out, note))
+}
+
+/// The column `want` names: a header name (exact, else ignoring case when
+/// that is unique) or a 1-based index.
+fn column(header: &[String], want: &str, flag: &str, source: &str) -> Result<usize> {
+    if let Some(i) = header.iter().position(|h| h == want) {
+        return Ok(i);
+    }
+    let folded: Vec<usize> = (0..header.len())
+        .filter(|&i| header[i].eq_ignore_ascii_case(want))
+        .collect();
+    if let [i] = folded[..] {
+        return Ok(i);
+    }
+    if let Ok(n) = want.parse::<usize>() {
+        if (1..=header.len()).contains(&n) {
+            return Ok(n - 1);
+        }
+    }
+    bail!("{flag} {want:?} is not a column of {source}; its header: {header:?}")
+}
+
+/// The distinct labels, sorted numerically when all are numbers, else as text.
+fn sorted_classes(labels: &[String]) -> Vec<String> {
+    let mut classes: Vec<String> = labels.to_vec();
+    classes.sort();
+    classes.dedup();
+    if classes.iter().all(|c| c.parse::<f64>().is_ok()) {
+        classes.sort_by(|a, b| {
+            let (x, y) = (
+                a.parse::<f64>().unwrap_or(0.0),
+                b.parse::<f64>().unwrap_or(0.0),
+            );
+            x.total_cmp(&y)
+        });
+    }
+    classes
 }
 
 /// The fixed split: a stratified 10 % test, then a stratified 10 % of the

@@ -266,3 +266,77 @@ fn a_saved_classifier_labels_sentences_given_and_in_a_file() {
     assert!(!ok);
     assert_has(&out, &["is a language model (--task lm), not a classifier"]);
 }
+
+/// A user's labelled CSV as spreadsheets write it: a byte-order mark, `;`
+/// between fields, CRLF, a quoted sentence holding the delimiter and a line
+/// break, three classes named in words, a row with an empty sentence.
+fn labelled_csv(path: &Path) {
+    let filler = ["the", "film", "plot", "actor", "scene", "was", "a", "and"];
+    let marks = [
+        ("negative", "awful"),
+        ("neutral", "okay"),
+        ("positive", "great"),
+    ];
+    let mut rng = SplitMix64::new(11);
+    let mut out = String::from("\u{feff}id;Review;Verdict\r\n");
+    for i in 0..450 {
+        let (class, mark) = marks[i % 3];
+        let mut s: Vec<&str> = (0..5).map(|_| filler[rng.below(8) as usize]).collect();
+        s.insert(rng.below(5) as usize, mark);
+        out.push_str(&format!("{i};{};{class}\r\n", s.join(" ")));
+    }
+    out.push_str("450;\"a scene; then\r\nanother, okay\";neutral\r\n451;;positive\r\n");
+    std::fs::write(path, out).expect("writes");
+}
+
+#[test]
+fn a_users_labelled_csv_trains_a_three_class_classifier() {
+    let dir = common::scratch("lm-csv");
+    let csv = dir.join("reviews.csv");
+    labelled_csv(&csv);
+    let json = dir.join("r.json");
+    let mut a = classify(&csv, &json, "--text-column review --label-column 3");
+    a.extend(["--csv".into(), csv.display().to_string()]);
+    let (ok, out) = run(&a);
+    assert!(ok, "{out}");
+    assert_has(
+        &out,
+        &[
+            "451 sentences (text \"Review\", label \"Verdict\"; delimiter ';')",
+            "rows with empty text left out: 1",
+            "classes 0 = negative, 1 = neutral, 2 = positive",
+        ],
+    );
+    let r = common::read_json(&json);
+    let (acc, majority) = (
+        r["test"]["accuracy"].as_f64().unwrap(),
+        r["majority"]["accuracy"].as_f64().unwrap(),
+    );
+    println!("three classes from a CSV: accuracy {acc}, majority {majority}");
+    assert!(acc > majority + 0.2, "{acc} vs {majority}");
+    assert_eq!(r["test"]["confusion"].as_array().map(Vec::len), Some(3));
+
+    // Bad input: a column that is not there, one class, no sentence.
+    let mut b = classify(&csv, &json, "--text-column body --label-column 3");
+    b.extend(["--csv".into(), csv.display().to_string()]);
+    let (ok, out) = run(&b);
+    assert!(!ok);
+    assert_has(
+        &out,
+        &["--text-column \"body\" is not a column", "\"Review\""],
+    );
+    let one = dir.join("one.csv");
+    std::fs::write(&one, "text,label\ngood film,pos\nbad film,pos\n").unwrap();
+    let empty = dir.join("empty.csv");
+    std::fs::write(&empty, "text,label\n,pos\n,neg\n").unwrap();
+    for (file, msg) in [
+        (&one, "every row has the label \"pos\""),
+        (&empty, "the text column text holds no sentence"),
+    ] {
+        let mut b = classify(file, &json, "--text-column text --label-column label");
+        b.extend(["--csv".into(), file.display().to_string()]);
+        let (ok, out) = run(&b);
+        assert!(!ok);
+        assert_has(&out, &[msg]);
+    }
+}

@@ -38,6 +38,11 @@ impl GptClassifier {
         }
     }
 
+    /// Number of classes of the head.
+    pub fn classes(&self) -> usize {
+        self.classifier.ws.size()[0] as usize
+    }
+
     /// Logits `[batch, classes]` of token ids `idx` `[batch, t]` (right-padded)
     /// whose sentences have `lengths` `[batch]` (≥ 1) characters.
     pub fn logits(&self, idx: &Tensor, lengths: &Tensor, train: bool) -> Tensor {

@@ -68,6 +68,18 @@ pub struct ClassifyConfig {
     /// Seed of the fixed 80/10/10 split.
     #[arg(long, value_name = "N", default_value_t = ClassifyConfig::default().data_seed)]
     pub data_seed: u64,
+    /// Your own labelled sentences instead of the movie reviews: a CSV with a
+    /// header (delimiter detected; quotes, multi-line cells, a byte-order mark,
+    /// UTF-16 and gzip read), with --text-column and --label-column.
+    #[arg(long, value_name = "FILE", requires_all = ["text_column", "label_column"])]
+    pub csv: Option<PathBuf>,
+    /// The CSV column holding the sentences: a header name or a 1-based index.
+    #[arg(long, value_name = "NAME|N", requires = "csv")]
+    pub text_column: Option<String>,
+    /// The CSV column holding the classes (any text; sorted, numerically when
+    /// all are numbers, they become class ids 0, 1, ...).
+    #[arg(long, value_name = "NAME|N", requires = "csv")]
+    pub label_column: Option<String>,
     /// The classes' names by class id, recorded when a classifier is saved
     /// (`--predict` prints them); empty for a language model.
     #[arg(skip)]
@@ -82,6 +94,9 @@ impl Default for ClassifyConfig {
             epochs: 3,
             train_limit: None,
             data_seed: 0,
+            csv: None,
+            text_column: None,
+            label_column: None,
             class_names: Vec::new(),
         }
     }

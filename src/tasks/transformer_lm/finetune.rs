@@ -16,7 +16,9 @@ use super::classify::{self, Encoded, GptClassifier};
 use super::config::{Config, LmTrainConfig};
 use super::{read_saved, vocab_path, RunOptions};
 use crate::checkpoint;
-use crate::data::labelled_text::{read_rated_sentences, train_val_test, LabelledText};
+use crate::data::labelled_text::{
+    read_labelled_csv, read_rated_sentences, train_val_test, LabelledText,
+};
 use crate::data::shuffle::{permutation, step_seed};
 use crate::data::text::CharVocab;
 use crate::metrics::{ClassificationReport, ConfusionMatrix};
@@ -48,14 +50,11 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<ClassifyReport> {
     let progress = Progress { quiet: opts.quiet };
     let device = opts.device.resolve()?;
     let c = &cfg.classify;
-    let (all, neutral) = read_rated_sentences(&c.sentences)?;
+    let (all, source) = labelled_sentences(c)?;
     let [train, val, test] = train_val_test(&all, c.data_seed)?;
     let train = limit(train, c.train_limit, c.data_seed);
     progress.line(format!(
-        "{}: {} rated sentences ({neutral} rated 0 left out); positive = rating above 0; \
-         split {} train / {} val / {} test (seed {})",
-        c.sentences.display(),
-        all.len(),
+        "{source}; split {} train / {} val / {} test (seed {})",
         train.len(),
         val.len(),
         test.len(),
@@ -101,6 +100,21 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<ClassifyReport> {
         crate::io::write_metrics_json(path, &report)?;
     }
     Ok(report)
+}
+
+/// The labelled sentences (`--csv`, else the rated movie reviews) and a line
+/// saying what was read.
+fn labelled_sentences(c: &super::config::ClassifyConfig) -> Result<(LabelledText, String)> {
+    if let (Some(csv), Some(text), Some(label)) = (&c.csv, &c.text_column, &c.label_column) {
+        return read_labelled_csv(csv, text, label);
+    }
+    let (all, neutral) = read_rated_sentences(&c.sentences)?;
+    let line = format!(
+        "{}: {} rated sentences ({neutral} rated 0 left out); positive = rating above 0",
+        c.sentences.display(),
+        all.len()
+    );
+    Ok((all, line))
 }
 
 /// At most `n` training sentences, a seeded random subset (`--train-limit`).
@@ -187,7 +201,8 @@ fn fit(
             total += loss.double_value(&[]) * rows.len() as f64;
         }
         let (pred, _) = classify::predict(model, val, batch, vs.device())?;
-        let acc = ConfusionMatrix::new(&val.labels, &pred, 2).accuracy();
+        let classes = model.classes();
+        let acc = ConfusionMatrix::new(&val.labels, &pred, classes).accuracy();
         let mean = total / train.ids.len() as f64;
         progress.line(format!(
             "epoch {}/{epochs}: train loss {mean:.4} · val accuracy {:.2}%",
