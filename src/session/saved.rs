@@ -217,14 +217,13 @@ fn show(v: &Value) -> String {
     }
 }
 
+/// Sets the value at JSON pointer `pointer` (`/model/cell`) of `json`,
+/// inserting the last key when its parent object lacks it.
 fn set(json: &mut Map<String, Value>, pointer: &str, value: Value) {
     let mut root = Value::Object(std::mem::take(json));
-    if let Some(slot) = root.pointer_mut(pointer) {
-        *slot = value;
-    } else if let Some(key) = pointer.strip_prefix('/').filter(|k| !k.contains('/')) {
-        if let Value::Object(map) = &mut root {
-            map.insert(key.to_string(), value);
-        }
+    let (parent, key) = pointer.rsplit_once('/').unwrap_or(("", pointer));
+    if let Some(Value::Object(map)) = root.pointer_mut(parent) {
+        map.insert(key.to_string(), value);
     }
     if let Value::Object(map) = root {
         *json = map;
@@ -278,4 +277,55 @@ fn resume_config<C: TaskConfig>(path: &Path, cfg: &C, opts: &RunOptions) -> Resu
         );
     }
     Ok(cfg.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn map(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => unreachable!("an object"),
+        }
+    }
+
+    #[test]
+    fn differences_are_leaves_named_by_their_key_and_set_back_by_pointer() {
+        let ours =
+            map(json!({"model": {"cell": "rnn", "hidden": 10}, "scaler": null, "digits": [0, 1]}));
+        let theirs = map(json!({"model": {"cell": "gru", "hidden": 10, "layers": 2},
+                                "scaler": {"mean": 1.5}, "digits": [5, 6]}));
+        let d = differences(&ours, &theirs, &["model", "scaler", "digits"]);
+        let found: Vec<(&str, &str, &str, &str)> = d
+            .iter()
+            .map(|d| {
+                (
+                    d.id.as_str(),
+                    d.pointer.as_str(),
+                    d.ours.as_str(),
+                    d.theirs.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("cell", "/model/cell", "rnn", "gru"),
+                ("layers", "/model/layers", "none", "2"),
+                ("scaler", "/scaler", "none", "{\"mean\":1.5}"),
+                ("digits", "/digits", "0,1", "5,6"),
+            ]
+        );
+        let mut adopted = ours.clone();
+        for x in &d {
+            set(&mut adopted, &x.pointer, x.saved_value.clone());
+        }
+        assert_eq!(
+            Value::Object(adopted),
+            Value::Object(theirs),
+            "a key ours lacked is inserted"
+        );
+    }
 }
