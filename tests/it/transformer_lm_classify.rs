@@ -64,6 +64,19 @@ fn classify(file: &Path, json: &Path, extra: &str) -> Vec<String> {
     a
 }
 
+/// The test accuracy of the GPT and of the majority class in a `--metrics-json` report.
+fn accuracies(r: &serde_json::Value) -> (f64, f64) {
+    let acc = |k: &str| r[k]["accuracy"].as_f64().expect("an accuracy");
+    (acc("test"), acc("majority"))
+}
+
+/// [`classify`] on a labelled CSV with the column flags `columns`.
+fn classify_csv(csv: &Path, json: &Path, columns: &str) -> Vec<String> {
+    let mut a = classify(csv, json, columns);
+    a.extend(["--csv".into(), csv.display().to_string()]);
+    a
+}
+
 #[test]
 fn a_short_fine_tune_beats_the_majority_class_and_loads_a_pretrained_backbone() {
     let dir = common::scratch("lm-classify");
@@ -81,10 +94,7 @@ fn a_short_fine_tune_beats_the_majority_class_and_loads_a_pretrained_backbone() 
         ],
     );
     let r = common::read_json(&json);
-    let (acc, majority) = (
-        r["test"]["accuracy"].as_f64().unwrap(),
-        r["majority"]["accuracy"].as_f64().unwrap(),
-    );
+    let (acc, majority) = accuracies(&r);
     println!(
         "from scratch: test accuracy {acc}, majority {majority}, bag of words {}",
         r["bag_of_words"]["accuracy"]
@@ -295,9 +305,11 @@ fn a_users_labelled_csv_trains_a_three_class_classifier() {
     let csv = dir.join("reviews.csv");
     labelled_csv(&csv);
     let json = dir.join("r.json");
-    let mut a = classify(&csv, &json, "--text-column review --label-column 3");
-    a.extend(["--csv".into(), csv.display().to_string()]);
-    let (ok, out) = run(&a);
+    let (ok, out) = run(&classify_csv(
+        &csv,
+        &json,
+        "--text-column review --label-column 3",
+    ));
     assert!(ok, "{out}");
     assert_has(
         &out,
@@ -308,18 +320,17 @@ fn a_users_labelled_csv_trains_a_three_class_classifier() {
         ],
     );
     let r = common::read_json(&json);
-    let (acc, majority) = (
-        r["test"]["accuracy"].as_f64().unwrap(),
-        r["majority"]["accuracy"].as_f64().unwrap(),
-    );
+    let (acc, majority) = accuracies(&r);
     println!("three classes from a CSV: accuracy {acc}, majority {majority}");
     assert!(acc > majority + 0.2, "{acc} vs {majority}");
     assert_eq!(r["test"]["confusion"].as_array().map(Vec::len), Some(3));
 
     // Bad input: a column that is not there, one class, no sentence.
-    let mut b = classify(&csv, &json, "--text-column body --label-column 3");
-    b.extend(["--csv".into(), csv.display().to_string()]);
-    let (ok, out) = run(&b);
+    let (ok, out) = run(&classify_csv(
+        &csv,
+        &json,
+        "--text-column body --label-column 3",
+    ));
     assert!(!ok);
     assert_has(
         &out,
@@ -333,9 +344,11 @@ fn a_users_labelled_csv_trains_a_three_class_classifier() {
         (&one, "every row has the label \"pos\""),
         (&empty, "the text column text holds no sentence"),
     ] {
-        let mut b = classify(file, &json, "--text-column text --label-column label");
-        b.extend(["--csv".into(), file.display().to_string()]);
-        let (ok, out) = run(&b);
+        let (ok, out) = run(&classify_csv(
+            file,
+            &json,
+            "--text-column text --label-column label",
+        ));
         assert!(!ok);
         assert_has(&out, &[msg]);
     }
