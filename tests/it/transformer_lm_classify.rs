@@ -70,6 +70,21 @@ fn accuracies(r: &serde_json::Value) -> (f64, f64) {
     (acc("test"), acc("majority"))
 }
 
+/// Pre-trains a one-layer language model on `text` with the flags `shape`, saved as `lm`.
+fn pretrain(text: &Path, lm: &Path, shape: &str) {
+    let mut a = words(&format!(
+        "{shape} --eval-batches 1 --n-layer 1 --n-head 2 --device cpu --quiet"
+    ));
+    a.extend([
+        "--text".into(),
+        text.display().to_string(),
+        "--save".into(),
+        lm.display().to_string(),
+    ]);
+    let (ok, out) = run(&a);
+    assert!(ok, "{out}");
+}
+
 /// [`classify`] on a labelled CSV with the column flags `columns`.
 fn classify_csv(csv: &Path, json: &Path, columns: &str) -> Vec<String> {
     let mut a = classify(csv, json, columns);
@@ -120,15 +135,11 @@ fn a_short_fine_tune_beats_the_majority_class_and_loads_a_pretrained_backbone() 
         .collect();
     std::fs::write(&text, plain).unwrap();
     let lm: PathBuf = dir.join("lm.safetensors");
-    let mut pre = words("--max-steps 20 --eval-every 10 --eval-batches 1 --n-layer 1 --n-head 2 --n-embd 32 --block-size 48 --device cpu --quiet");
-    pre.extend([
-        "--text".into(),
-        text.display().to_string(),
-        "--save".into(),
-        lm.display().to_string(),
-    ]);
-    let (ok, out) = run(&pre);
-    assert!(ok, "{out}");
+    pretrain(
+        &text,
+        &lm,
+        "--max-steps 20 --eval-every 10 --n-embd 32 --block-size 48",
+    );
     let json = dir.join("pretrained.json");
     let (ok, out) = run(&classify(
         &file,
@@ -258,15 +269,11 @@ fn a_saved_classifier_labels_sentences_given_and_in_a_file() {
     std::fs::write(&text, "the film was good and the music great\n".repeat(40)).unwrap();
     // In its own folder: a checkpoint's config.json and vocab.json lie beside it.
     let lm = dir.join("lm").join("lm.safetensors");
-    let mut pre = words("--max-steps 2 --eval-every 1 --eval-batches 1 --n-layer 1 --n-head 2 --n-embd 16 --block-size 16 --device cpu --quiet");
-    pre.extend([
-        "--text".into(),
-        text.display().to_string(),
-        "--save".into(),
-        lm.display().to_string(),
-    ]);
-    let (ok, out) = run(&pre);
-    assert!(ok, "{out}");
+    pretrain(
+        &text,
+        &lm,
+        "--max-steps 2 --eval-every 1 --n-embd 16 --block-size 16",
+    );
     let (ok, out) = run(&[
         "--load".into(),
         lm.display().to_string(),
