@@ -75,13 +75,9 @@ impl Saved {
     /// its top-level keys that are no setting of this example (ignored).
     fn read<C: TaskConfig>(checkpoint: &Path, progress: Progress) -> Result<Option<Self>> {
         let path = checkpoint::config_path(checkpoint);
-        let Some(mut raw) = checkpoint::read_config::<Value>(checkpoint)? else {
+        let Some((raw, cfg)) = read_upgraded::<C>(checkpoint)? else {
             return Ok(None);
         };
-        C::upgrade(&mut raw);
-        let cfg: C = serde_json::from_value(raw.clone()).with_context(|| {
-            format!("{} is not a configuration of this example", path.display())
-        })?;
         let json = to_json(&cfg)?;
         if let Value::Object(raw) = &raw {
             for key in raw.keys().filter(|k| !json.contains_key(*k)) {
@@ -93,6 +89,22 @@ impl Saved {
         }
         Ok(Some(Self { path, json }))
     }
+}
+
+/// The `config.json` beside `checkpoint`, if there is one: as written
+/// (upgraded to this version's shape by [`TaskConfig::upgrade`]) and read as `C`.
+fn read_upgraded<C: TaskConfig>(checkpoint: &Path) -> Result<Option<(Value, C)>> {
+    let Some(mut raw) = checkpoint::read_config::<Value>(checkpoint)? else {
+        return Ok(None);
+    };
+    C::upgrade(&mut raw);
+    let cfg = serde_json::from_value(raw.clone()).with_context(|| {
+        format!(
+            "{} is not a configuration of this example",
+            checkpoint::config_path(checkpoint).display()
+        )
+    })?;
+    Ok(Some((raw, cfg)))
 }
 
 /// `cfg` with `saved`'s `model` and `inputs` settings where their flags are
@@ -245,14 +257,8 @@ fn to_json<C: serde::Serialize>(cfg: &C) -> Result<Map<String, Value>> {
 /// training checkpoint; a PyTorch one without `--save` (the Rust run's
 /// checkpoints never go over the PyTorch file).
 fn resume_config<C: TaskConfig>(path: &Path, cfg: &C, opts: &RunOptions) -> Result<C> {
-    if let Some(mut json) = checkpoint::read_config::<Value>(path)? {
-        C::upgrade(&mut json);
-        return serde_json::from_value(json).with_context(|| {
-            format!(
-                "{} is not a configuration of this example",
-                checkpoint::config_path(path).display()
-            )
-        });
+    if let Some((_, saved)) = read_upgraded::<C>(path)? {
+        return Ok(saved);
     }
     let config = checkpoint::config_path(path);
     if !checkpoint::is_torch_file(path)? {
