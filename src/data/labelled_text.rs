@@ -94,6 +94,112 @@ pub(crate) fn read_rated_sentences(path: &Path) -> Result<(LabelledText, usize)>
     Ok((out, neutral))
 }
 
+/// Every sentence of a rated-sentence file `path` (`id \t rating \t
+/// sentence`, the format of [`read_rated_sentences`]) as unlabelled text: the
+/// third field of each non-blank line, trimmed; the id and the rating are not
+/// read. UTF-8 (a `.gz` name is gunzipped; `text::read_text`).
+///
+/// # Errors
+/// An unreadable or non-UTF-8 file; a line without two tabs (its number);
+/// a file without sentences.
+pub(crate) fn read_sentences(path: &Path) -> Result<Vec<String>> {
+    let text = crate::data::text::read_text(path)?;
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let Some(sentence) = line.splitn(3, '\t').nth(2) else {
+            bail!(
+                "{} line {}: expected id, rating and sentence separated by tabs",
+                path.display(),
+                n + 1
+            );
+        };
+        out.push(sentence.trim().to_string());
+    }
+    if out.is_empty() {
+        bail!("{} holds no sentence", path.display());
+    }
+    Ok(out)
+}
+
+/// Labelled texts in class folders, as torchvision's `ImageFolder` reads
+/// images: every sub-folder of `root` is a class (named after it, classes in
+/// sorted name order, ids from 0) and every `.txt` / `.txt.gz` file in it is
+/// one text (`text::read_text`: UTF-8, a byte-order mark dropped, CRLF read
+/// as LF; whitespace at both ends trimmed). Empty files are left out and
+/// counted in the returned note; other files are not read (counted too).
+///
+/// # Errors
+/// `root` is not a folder; fewer than two class folders; a class folder
+/// without a text; a file that is not UTF-8 (its name and byte offset).
+pub(crate) fn read_class_folders(root: &Path) -> Result<(LabelledText, String)> {
+    let list = |dir: &Path| -> Result<Vec<std::path::PathBuf>> {
+        let mut v: Vec<_> = std::fs::read_dir(dir)
+            .with_context(|| format!("cannot list {}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        v.sort();
+        Ok(v)
+    };
+    if !root.is_dir() {
+        bail!("--folders {}: not a folder", root.display());
+    }
+    let classes: Vec<_> = list(root)?.into_iter().filter(|p| p.is_dir()).collect();
+    if classes.len() < 2 {
+        bail!(
+            "--folders {}: {} class folder(s); a classifier needs at least two (one sub-folder \
+             of .txt files per class)",
+            root.display(),
+            classes.len()
+        );
+    }
+    let mut out = LabelledText::default();
+    let (mut empty, mut other) = (0, 0);
+    for (id, dir) in classes.iter().enumerate() {
+        let name = dir
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let before = out.len();
+        for file in list(dir)? {
+            let fname = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if !(file.is_file() && (fname.ends_with(".txt") || fname.ends_with(".txt.gz"))) {
+                other += 1;
+                continue;
+            }
+            let text = crate::data::text::read_text(&file)?;
+            if text.trim().is_empty() {
+                empty += 1;
+                continue;
+            }
+            out.texts.push(text.trim().to_string());
+            out.labels.push(id as i64);
+        }
+        if out.len() == before {
+            bail!(
+                "--folders: the class folder {} holds no non-empty .txt file",
+                dir.display()
+            );
+        }
+        out.class_names.push(name);
+    }
+    let note = format!(
+        "{}: {} texts in {} class folders ({}); empty files left out: {empty}, files not .txt \
+         not read: {other}",
+        root.display(),
+        out.len(),
+        out.class_names.len(),
+        out.class_names
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{i} = {c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok((out, note))
+}
+
 /// The labelled sentences of a user's CSV `path`: the text in column
 /// `text_column`, the class in `label_column` (each a header name, exact or
 /// else ignoring case, or a 1-based index). The file is read as the series

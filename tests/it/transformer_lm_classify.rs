@@ -5,12 +5,16 @@
 //! model (its tensors loaded, the head fresh), and a file that is no language
 //! model is refused with its name. A saved classifier labels new sentences
 //! (`--predict`, `--predict-file`), the same whatever the batch they share.
+//! `--freeze`, `--reset` and `--lr-backbone` act on the tensors they name;
+//! `--text-sentences` and `--text-train-split` build the pre-training text.
 
 use crate::common;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use common::assert_has;
+use tch::Tensor;
 use tchport::data::shuffle::SplitMix64;
 
 fn run(args: &[String]) -> (bool, String) {
@@ -359,4 +363,176 @@ fn a_users_labelled_csv_trains_a_three_class_classifier() {
         assert!(!ok);
         assert_has(&out, &[msg]);
     }
+}
+
+/// The largest absolute difference between the tensors `name` of two checkpoints.
+fn max_diff(a: &BTreeMap<String, Tensor>, b: &BTreeMap<String, Tensor>, name: &str) -> f64 {
+    (&a[name] - &b[name]).abs().max().double_value(&[])
+}
+
+#[test]
+fn freeze_reset_and_lr_backbone_act_on_the_named_parameters() {
+    let dir = common::scratch("lm-freeze");
+    let file = dir.join("rated.txt");
+    sentences(&file);
+    let text = dir.join("text.txt");
+    std::fs::write(&text, "the film was good and the music great\n".repeat(40)).unwrap();
+    let lm = dir.join("lm").join("lm.safetensors");
+    // Another seed than the fine-tune's, so that a reset tensor differs from the loaded one.
+    pretrain(
+        &text,
+        &lm,
+        "--max-steps 5 --eval-every 5 --n-embd 32 --block-size 48 --seed 7",
+    );
+    let base = common::read(&lm);
+    let tune = |name: &str, extra: &str| {
+        let clf = dir.join(name).join("clf.safetensors");
+        let flags = format!(
+            "--init-from {} --save {} {extra}",
+            lm.display(),
+            clf.display()
+        );
+        let (ok, out) = run(&classify(&file, &dir.join(format!("{name}.json")), &flags));
+        assert!(ok, "{out}");
+        (common::read(&clf), out)
+    };
+    let (wte, h0) = (
+        "transformer.wte.weight",
+        "transformer.h.0.attn.c_attn.weight",
+    );
+
+    // --freeze: the embedding keeps the language model's values; --reset: the
+    // block is re-initialised, and frozen too, so it stays at its fresh values.
+    let (clf, out) = tune("frozen", "--freeze transformer --reset transformer.h.0");
+    assert_has(
+        &out,
+        &["frozen transformer.", "newly initialised classifier.bias"],
+    );
+    assert_eq!(max_diff(&clf, &base, wte), 0.0, "--freeze transformer");
+    assert!(max_diff(&clf, &base, h0) > 1e-3, "--reset transformer.h.0");
+    let (again, _) = tune(
+        "frozen-again",
+        "--freeze transformer --reset transformer.h.0",
+    );
+    assert_eq!(
+        max_diff(&clf, &again, h0),
+        0.0,
+        "the reset is PyTorch's init for the seed"
+    );
+
+    // --lr-backbone: the loaded tensors move by at most about its size per step,
+    // the head at --lr.
+    // 4 epochs of 27 steps of AdamW move a weight by at most about 108 · 1e-6.
+    let (slow, out) = tune("slow", "--lr-backbone 1e-6");
+    assert_has(&out, &["learning rates head=0.003, backbone=0.000001"]);
+    let moved = max_diff(&slow, &base, h0);
+    assert!(moved > 0.0 && moved < 2e-4, "backbone moved {moved}");
+    let (fast, _) = tune("fast", "");
+    assert!(max_diff(&fast, &base, h0) > 1e-3);
+
+    // --pooling mean: recorded, and the marker words are still learnt.
+    tune("mean", "--pooling mean");
+    let r = common::read_json(&dir.join("mean.json"));
+    assert_eq!(r["config"]["classify"]["pooling"], "mean");
+    let (acc, majority) = accuracies(&r);
+    assert!(acc > majority + 0.2, "--pooling mean: {acc} vs {majority}");
+}
+
+#[test]
+fn pretraining_text_from_rated_sentences_never_reads_ratings_or_held_out_sentences() {
+    let dir = common::scratch("lm-pretext");
+    let file = dir.join("rated.txt");
+    sentences(&file);
+    let all: Vec<String> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(|l| l.rsplit('\t').next().unwrap().to_string())
+        .collect();
+    let lm_run = |extra: &str| {
+        let json = dir.join("lm.json");
+        let mut a = words(&format!(
+            "--max-steps 2 --eval-every 1 --eval-batches 1 --n-layer 1 --n-head 2 --n-embd 16 \
+             --block-size 16 --device cpu --threads 1 {extra}"
+        ));
+        a.extend(["--metrics-json".into(), json.display().to_string()]);
+        let (ok, out) = run(&a);
+        assert!(ok, "{out}");
+        (common::read_json(&json), out)
+    };
+    // Every sentence, the 60 rated 0 too, one per line; no id, no rating.
+    let (r, out) = lm_run(&format!("--text-sentences {}", file.display()));
+    assert_has(
+        &out,
+        &["600 sentences as unlabelled text (ratings not read)"],
+    );
+    let chars: usize = all.iter().map(|s| s.chars().count() + 1).sum();
+    assert_eq!(r["text_chars"], chars as u64);
+    assert_eq!(r["files"].as_array().map(Vec::len), Some(1));
+
+    // The training split of --sentences only: 80 % of the 540 rated ones.
+    let (r, out) = lm_run(&format!(
+        "--text-train-split --sentences {}",
+        file.display()
+    ));
+    assert_has(
+        &out,
+        &[
+            "its 432 training sentences (split seed 0) as unlabelled text",
+            "its 54 validation and 54 test sentences never",
+        ],
+    );
+    let n = r["text_chars"].as_u64().unwrap() as f64;
+    assert!(
+        n > 0.7 * chars as f64 && n < 0.85 * chars as f64,
+        "{n} of {chars}"
+    );
+}
+
+#[test]
+fn class_folders_of_text_files_train_a_classifier() {
+    let dir = common::scratch("lm-folders");
+    let root = dir.join("reviews");
+    let filler = ["the", "film", "plot", "actor", "scene", "was", "a", "and"];
+    let mut rng = SplitMix64::new(5);
+    for (class, mark) in [("neg", "awful"), ("pos", "great")] {
+        std::fs::create_dir_all(root.join(class)).unwrap();
+        for i in 0..150 {
+            let mut s: Vec<&str> = (0..5).map(|_| filler[rng.below(8) as usize]).collect();
+            s.insert(rng.below(5) as usize, mark);
+            std::fs::write(root.join(class).join(format!("{i:03}.txt")), s.join(" ")).unwrap();
+        }
+    }
+    // A byte-order mark and CRLF, an empty file, a file that is not text.
+    std::fs::write(root.join("pos/bom.txt"), "\u{feff}a great scene\r\n").unwrap();
+    std::fs::write(root.join("neg/empty.txt"), "\n").unwrap();
+    std::fs::write(root.join("neg/notes.md"), "awful").unwrap();
+    let json = dir.join("r.json");
+    let folders = |root: &Path| format!("--folders {}", root.display());
+    let (ok, out) = run(&classify(&root, &json, &folders(&root)));
+    assert!(ok, "{out}");
+    assert_has(
+        &out,
+        &["301 texts in 2 class folders (0 = neg, 1 = pos); empty files left out: 1, files not .txt not read: 1"],
+    );
+    let r = common::read_json(&json);
+    let (acc, majority) = accuracies(&r);
+    assert!(acc > majority + 0.2, "{acc} vs {majority}");
+
+    // Bad input: one class folder; a file that is not UTF-8.
+    let one = dir.join("one");
+    std::fs::create_dir_all(one.join("pos")).unwrap();
+    std::fs::write(one.join("pos/a.txt"), "good").unwrap();
+    let (ok, out) = run(&classify(&one, &json, &folders(&one)));
+    assert!(!ok);
+    assert_has(
+        &out,
+        &["1 class folder(s); a classifier needs at least two"],
+    );
+    std::fs::write(root.join("neg/latin1.txt"), b"caf\xe9").unwrap();
+    let (ok, out) = run(&classify(&root, &json, &folders(&root)));
+    assert!(!ok);
+    assert_has(
+        &out,
+        &["latin1.txt is not UTF-8 text (invalid byte at offset 3)"],
+    );
 }

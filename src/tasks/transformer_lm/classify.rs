@@ -3,7 +3,8 @@
 //! classifier reads the final hidden state of a sentence's last character
 //! (GPT-1's pooling, Radford et al. 2018: under causal attention it is the
 //! only position that has seen the whole sentence, and right padding never
-//! reaches it), through a Linear(n_embd, classes) named `classifier`.
+//! reaches it) or, with `--pooling mean`, the mean over its characters
+//! (padding excluded), through a Linear(n_embd, classes) named `classifier`.
 //!
 //! Sentences longer than the block size keep their first `block_size`
 //! characters; characters outside the vocabulary are read as spaces; both are
@@ -13,6 +14,7 @@ use anyhow::Result;
 use tch::nn;
 use tch::{Device, Kind, Tensor};
 
+use super::config::Pooling;
 use crate::data::labelled_text::LabelledText;
 use crate::data::text::CharVocab;
 use crate::models::init;
@@ -25,16 +27,19 @@ pub struct GptClassifier {
     /// The backbone.
     pub gpt: Gpt,
     classifier: nn::Linear,
+    pooling: Pooling,
 }
 
 impl GptClassifier {
     /// The backbone (built as `Gpt::new` builds it) and a fresh classifier
-    /// head under `p / "classifier"` (PyTorch's Linear initialisation).
-    pub fn new(p: &nn::Path, gpt: Gpt, classes: i64) -> Self {
+    /// head under `p / "classifier"` (PyTorch's Linear initialisation) that
+    /// reads the hidden states pooled by `pooling`.
+    pub fn new(p: &nn::Path, gpt: Gpt, classes: i64, pooling: Pooling) -> Self {
         let n = gpt.config().n_embd;
         Self {
             classifier: init::linear(p / "classifier", n, classes, true),
             gpt,
+            pooling,
         }
     }
 
@@ -47,11 +52,22 @@ impl GptClassifier {
     /// whose sentences have `lengths` `[batch]` (≥ 1) characters.
     pub fn logits(&self, idx: &Tensor, lengths: &Tensor, train: bool) -> Tensor {
         let h = self.gpt.hidden_t(idx, train); // [batch, t, n_embd]
-        let n = h.size()[2];
-        let at = (lengths - 1).view([-1, 1, 1]).expand([-1, 1, n], false); // [batch, 1, n_embd]
-        h.gather(1, &at, false)
-            .squeeze_dim(1)
-            .apply(&self.classifier) // [batch, classes]
+        let (t, n) = (h.size()[1], h.size()[2]);
+        let pooled = match self.pooling {
+            Pooling::Last => {
+                let at = (lengths - 1).view([-1, 1, 1]).expand([-1, 1, n], false); // [batch, 1, n_embd]
+                h.gather(1, &at, false).squeeze_dim(1)
+            }
+            Pooling::Mean => {
+                let positions = Tensor::arange(t, (Kind::Int64, h.device())).view([1, t]);
+                let mask = positions
+                    .lt_tensor(&lengths.view([-1, 1]))
+                    .to_kind(h.kind()); // [batch, t]
+                let sum = (&h * mask.unsqueeze(-1)).sum_dim_intlist(1, false, h.kind());
+                sum / lengths.view([-1, 1]).to_kind(h.kind()) // [batch, n_embd]
+            }
+        };
+        pooled.apply(&self.classifier) // [batch, classes]
     }
 }
 
@@ -139,4 +155,49 @@ pub fn predict(
         )?);
     }
     Ok((classes, probs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::GptConfig;
+
+    /// A sentence gets the same logits alone and right-padded beside a
+    /// longer one, for both poolings: padding never reaches the head.
+    #[test]
+    fn padding_changes_no_logit_under_either_pooling() {
+        let mut seen = Vec::new();
+        for pooling in [Pooling::Last, Pooling::Mean] {
+            tch::manual_seed(0);
+            let vs = nn::VarStore::new(Device::Cpu);
+            let cfg = GptConfig {
+                vocab_size: 12,
+                block_size: 8,
+                n_layer: 1,
+                n_head: 2,
+                n_embd: 16,
+                ..GptConfig::default()
+            };
+            let gpt = Gpt::new(&vs.root(), &cfg).unwrap();
+            let model = GptClassifier::new(&vs.root(), gpt, 3, pooling);
+            let enc = Encoded {
+                ids: vec![vec![3, 1, 4], vec![1, 5, 9, 2, 6, 5]],
+                labels: vec![0, 1],
+                note: String::new(),
+            };
+            let _guard = tch::no_grad_guard();
+            let logits = |rows: &[i64]| {
+                let (idx, lengths, _) = batch(&enc, rows, Device::Cpu);
+                model.logits(&idx, &lengths, false)
+            };
+            let alone = logits(&[0]);
+            let padded = logits(&[0, 1]).narrow(0, 0, 1);
+            let diff = (&alone - &padded).abs().max().double_value(&[]);
+            assert!(diff < 1e-6, "{pooling:?}: {diff}");
+            seen.push(alone);
+        }
+        // The same weights (seed 0), read two ways.
+        let apart = (&seen[0] - &seen[1]).abs().max().double_value(&[]);
+        assert!(apart > 1e-4, "the poolings differ: {apart}");
+    }
 }

@@ -23,6 +23,18 @@ pub enum LmTask {
     Classify,
 }
 
+/// How the classifier reads a sentence's final hidden states (`--pooling`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Pooling {
+    /// The last character's (GPT-1's, Radford et al. 2018): under causal
+    /// attention the only position that has seen the whole sentence.
+    #[default]
+    Last,
+    /// The mean over the sentence's characters (padding excluded).
+    Mean,
+}
+
 /// The whole configuration (`config.json`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(default)]
@@ -59,6 +71,29 @@ pub struct ClassifyConfig {
     /// its shape and vocabulary come with it. Without it: random initialisation.
     #[arg(long, value_name = "PATH")]
     pub init_from: Option<PathBuf>,
+    /// Keep these parameters fixed (comma-separated name prefixes: `transformer`
+    /// freezes the whole backbone, `transformer.wte,transformer.h.0` the
+    /// embeddings and the first block): no gradient, not in the optimizer.
+    #[arg(long, value_name = "PREFIX,...", value_delimiter = ',')]
+    pub freeze: Vec<String>,
+    /// Re-initialise these backbone parameters after --init-from (PyTorch's
+    /// init for the seed), e.g. `transformer.h.3` for the last block.
+    #[arg(
+        long,
+        value_name = "PREFIX,...",
+        value_delimiter = ',',
+        requires = "init_from"
+    )]
+    pub reset: Vec<String>,
+    /// Learning rate of the parameters loaded by --init-from (the backbone);
+    /// the classifier head and anything reset train at --lr. Both follow the
+    /// same warm-up and cosine decay.
+    #[arg(long, value_name = "LR", requires = "init_from")]
+    pub lr_backbone: Option<f64>,
+    /// How a sentence becomes one vector for the head: its last character's
+    /// final hidden state (GPT-1), or the mean over its characters.
+    #[arg(long, value_enum, default_value_t = Pooling::default())]
+    pub pooling: Pooling,
     /// Passes over the training sentences.
     #[arg(long, value_name = "N", default_value_t = ClassifyConfig::default().epochs)]
     pub epochs: usize,
@@ -73,6 +108,10 @@ pub struct ClassifyConfig {
     /// UTF-16 and gzip read), with --text-column and --label-column.
     #[arg(long, value_name = "FILE", requires_all = ["text_column", "label_column"])]
     pub csv: Option<PathBuf>,
+    /// Your own labelled texts as class folders (torchvision's ImageFolder
+    /// layout): DIR/CLASS/*.txt, one text per file, classes in name order.
+    #[arg(long, value_name = "DIR", conflicts_with = "csv")]
+    pub folders: Option<PathBuf>,
     /// The CSV column holding the sentences: a header name or a 1-based index.
     #[arg(long, value_name = "NAME|N", requires = "csv")]
     pub text_column: Option<String>,
@@ -86,15 +125,33 @@ pub struct ClassifyConfig {
     pub class_names: Vec<String>,
 }
 
+impl ClassifyConfig {
+    /// The fine-tuning settings in the form `crate::finetune` applies them.
+    pub fn finetune(&self) -> crate::finetune::FinetuneConfig {
+        crate::finetune::FinetuneConfig {
+            init_from: self.init_from.clone(),
+            freeze: self.freeze.clone(),
+            reset: self.reset.clone(),
+            lr_backbone: self.lr_backbone,
+            strip_prefix: None,
+        }
+    }
+}
+
 impl Default for ClassifyConfig {
     fn default() -> Self {
         Self {
             sentences: PathBuf::from("data/text/movie_reviews.txt"),
             init_from: None,
+            freeze: Vec::new(),
+            reset: Vec::new(),
+            lr_backbone: None,
+            pooling: Pooling::Last,
             epochs: 3,
             train_limit: None,
             data_seed: 0,
             csv: None,
+            folders: None,
             text_column: None,
             label_column: None,
             class_names: Vec::new(),
@@ -111,6 +168,17 @@ pub struct TextConfig {
     /// the 42 plays fetched by scripts/setup.sh].
     #[arg(long = "text", value_name = "PATH")]
     pub text: Vec<PathBuf>,
+    /// Rated-sentence files (VADER's `id TAB rating TAB sentence`) read as
+    /// unlabelled text, one sentence per line: ids and ratings are never
+    /// read; repeatable. Added after --text.
+    #[arg(long, value_name = "FILE")]
+    pub text_sentences: Vec<PathBuf>,
+    /// Add the training split of --sentences (the sentences `--task classify`
+    /// trains on with the same --data-seed) as unlabelled text, and leave out
+    /// of the whole text every line equal to one of its validation or test
+    /// sentences (counted in the report).
+    #[arg(long)]
+    pub text_train_split: bool,
     /// Share of the text, at its end, held out for validation (nanoGPT's 0.1).
     #[arg(long, value_name = "F", default_value_t = TextConfig::default().val_fraction)]
     pub val_fraction: f64,
@@ -120,15 +188,20 @@ impl Default for TextConfig {
     fn default() -> Self {
         Self {
             text: Vec::new(),
+            text_sentences: Vec::new(),
+            text_train_split: false,
             val_fraction: 0.1,
         }
     }
 }
 
 impl TextConfig {
-    /// The `--text` paths, or the shipped Shakespeare.
+    /// The `--text` paths, or the shipped Shakespeare when no text is given
+    /// at all (neither --text, --text-sentences nor --text-train-split).
     pub fn paths(&self) -> Vec<PathBuf> {
-        if self.text.is_empty() {
+        let none_given =
+            self.text.is_empty() && self.text_sentences.is_empty() && !self.text_train_split;
+        if none_given {
             vec![PathBuf::from("data/text/shakespeare")]
         } else {
             self.text.clone()

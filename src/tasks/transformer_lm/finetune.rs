@@ -4,9 +4,9 @@
 //! with the language model's warm-up and cosine decay over all steps, and the
 //! test report beside the majority-class and bag-of-words baselines.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::Serialize;
 use tch::nn;
 use tch::Device;
@@ -17,7 +17,7 @@ use super::config::{Config, LmTrainConfig};
 use super::{read_saved, vocab_path, RunOptions};
 use crate::checkpoint;
 use crate::data::labelled_text::{
-    read_labelled_csv, read_rated_sentences, train_val_test, LabelledText,
+    read_class_folders, read_labelled_csv, read_rated_sentences, train_val_test, LabelledText,
 };
 use crate::data::shuffle::{permutation, step_seed};
 use crate::data::text::CharVocab;
@@ -65,13 +65,23 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<ClassifyReport> {
     let mut vs = nn::VarStore::new(Device::Cpu);
     tch::manual_seed(cfg.train.seed as i64);
     let gpt = Gpt::new(&vs.root(), &cfg.model)?;
-    let model = GptClassifier::new(&vs.root(), gpt, train.class_names.len() as i64);
+    let model = GptClassifier::new(&vs.root(), gpt, train.class_names.len() as i64, c.pooling);
+    let tuned = crate::finetune::prepare(&mut vs, &c.finetune(), cfg.train.lr, None, false)?;
+    for note in &tuned.notes {
+        progress.line(note);
+    }
     if let Some(path) = &backbone {
-        let loaded = load_backbone(&mut vs, path)?;
         progress.line(format!(
-            "loaded {loaded} backbone tensors from {} (classifier.* fresh)",
+            "loaded {} backbone tensors from {} (classifier.* fresh)",
+            tuned.loaded.len(),
             path.display()
         ));
+    }
+    // The frozen, re-initialised and learning-rate lines (the loaded names are above).
+    if !(c.freeze.is_empty() && c.reset.is_empty() && c.lr_backbone.is_none()) {
+        for line in tuned.lines().into_iter().skip(2) {
+            progress.line(line);
+        }
     }
     vs.set_device(device);
     let block = cfg.model.block_size as usize;
@@ -80,7 +90,12 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<ClassifyReport> {
     for e in [&tr, &va, &te] {
         progress.line(&e.note);
     }
-    let epochs = fit(&model, &vs, (&tr, &va), &cfg.train, c.epochs, progress)?;
+    let schedule = Schedule {
+        lm: &cfg.train,
+        epochs: c.epochs,
+        lr_groups: &tuned.lr_groups,
+    };
+    let epochs = fit(&model, &vs, (&tr, &va), &schedule, progress)?;
     if let Some(path) = &opts.save {
         checkpoint::save_with_config(&vs, path, &cfg)?;
         crate::io::write_json(&vocab_path(path), &vocab)?;
@@ -104,9 +119,14 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<ClassifyReport> {
 
 /// The labelled sentences (`--csv`, else the rated movie reviews) and a line
 /// saying what was read.
-fn labelled_sentences(c: &super::config::ClassifyConfig) -> Result<(LabelledText, String)> {
+pub(super) fn labelled_sentences(
+    c: &super::config::ClassifyConfig,
+) -> Result<(LabelledText, String)> {
     if let (Some(csv), Some(text), Some(label)) = (&c.csv, &c.text_column, &c.label_column) {
         return read_labelled_csv(csv, text, label);
+    }
+    if let Some(root) = &c.folders {
+        return read_class_folders(root);
     }
     let (all, neutral) = read_rated_sentences(&c.sentences)?;
     let line = format!(
@@ -145,21 +165,13 @@ fn backbone(cfg: &Config, train: &LabelledText) -> Result<(Config, CharVocab, Op
     Ok((cfg, vocab, Some(path)))
 }
 
-/// Copies every tensor of the language model at `path` into the variable of
-/// the same name (`transformer.*`); errors name a tensor that does not fit.
-fn load_backbone(vs: &mut nn::VarStore, path: &Path) -> Result<usize> {
-    let tensors = checkpoint::read(path)?;
-    let vars = vs.variables();
-    let _guard = tch::no_grad_guard();
-    let mut loaded = 0;
-    for (name, t) in tensors {
-        let Some(var) = vars.get(&name) else { continue };
-        checkpoint::check_tensor_fits(&name, &t, var)
-            .with_context(|| format!("--init-from {}", path.display()))?;
-        var.shallow_clone().copy_(&t);
-        loaded += 1;
-    }
-    Ok(loaded)
+/// How the fine-tuning steps: the language model's AdamW settings, warm-up
+/// and cosine decay stretched over `epochs` epochs, each optimizer group
+/// scaled to its base rate (`--lr` for the head, `--lr-backbone`).
+struct Schedule<'a> {
+    lm: &'a LmTrainConfig,
+    epochs: usize,
+    lr_groups: &'a [(usize, f64)],
 }
 
 /// Trains for `epochs` epochs; returns per epoch the mean training loss and
@@ -168,10 +180,10 @@ fn fit(
     model: &GptClassifier,
     vs: &nn::VarStore,
     (train, val): (&Encoded, &Encoded),
-    lm: &LmTrainConfig,
-    epochs: usize,
+    sched: &Schedule,
     progress: Progress,
 ) -> Result<Vec<(f64, f64)>> {
+    let (lm, epochs) = (sched.lm, sched.epochs);
     let batch = lm.batch_size as usize;
     let per_epoch = train.ids.len().div_ceil(batch);
     let schedule = LmTrainConfig {
@@ -186,7 +198,10 @@ fn fit(
         let mut total = 0.0;
         for (step, rows) in order.chunks(batch).enumerate() {
             let global = epoch * per_epoch + step;
-            opt.set_lr(0, schedule.lr_at(global));
+            let lr = schedule.lr_at(global);
+            for &(group, base) in sched.lr_groups {
+                opt.set_lr(group, if base == lm.lr { lr } else { base * lr / lm.lr });
+            }
             tch::manual_seed(step_seed(lm.seed, epoch as u64, step as u64));
             let (idx, lengths, labels) = classify::batch(train, rows, vs.device());
             let loss = model
@@ -242,7 +257,11 @@ fn score(
 fn print_report(r: &ClassifyReport, names: &[String]) {
     println!("test split, {} sentences:", r.sizes[2]);
     println!("  {:<34} {:>9} {:>9}", "", "accuracy", "macro F1");
+    let reset = &r.config.classify.reset;
     let gpt = match &r.init_from {
+        Some(_) if reset.iter().any(|p| p == "transformer") => {
+            "GPT from random init (--reset)".to_string()
+        }
         Some(p) => format!(
             "GPT fine-tuned from {}",
             p.file_name()

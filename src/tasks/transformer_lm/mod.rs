@@ -17,6 +17,7 @@
 pub mod bow;
 pub mod classify;
 pub mod config;
+mod corpus;
 pub mod eval;
 pub mod finetune;
 pub mod generate;
@@ -34,7 +35,7 @@ pub use eval::{Baselines, Score};
 pub use train::{EvalRecord, TrainRecord};
 
 use crate::checkpoint;
-use crate::data::text::{CharVocab, Corpus, TokenSplit};
+use crate::data::text::{CharVocab, TokenSplit};
 use crate::device::DeviceChoice;
 use crate::models::Gpt;
 use crate::train::Progress;
@@ -161,7 +162,10 @@ pub fn run(cfg: &Config, gen: &GenerateConfig, opts: &RunOptions) -> Result<Repo
 
 /// Reads `--text`, builds (or takes the saved) vocabulary and splits the ids.
 fn read_text(cfg: &Config, vocab: Option<CharVocab>, progress: Progress) -> Result<Text> {
-    let corpus = Corpus::read(&cfg.data.paths())?;
+    let (corpus, notes) = corpus::read(cfg)?;
+    for note in notes {
+        progress.line(note);
+    }
     let vocab = vocab.unwrap_or_else(|| CharVocab::from_text(&corpus.text));
     let ids = vocab.encode(&corpus.text, "the text")?;
     progress.line(format!(

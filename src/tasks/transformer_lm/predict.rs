@@ -62,7 +62,7 @@ pub fn predict(opts: &RunOptions, inputs: &PredictInputs) -> Result<Vec<Sentence
     let device = opts.device.resolve()?;
     let mut vs = nn::VarStore::new(device);
     let gpt = Gpt::new(&vs.root(), &cfg.model)?;
-    let model = GptClassifier::new(&vs.root(), gpt, names.len() as i64);
+    let model = GptClassifier::new(&vs.root(), gpt, names.len() as i64, cfg.classify.pooling);
     for note in crate::checkpoint::load_stripping(&mut vs, path, None)? {
         note_to_stderr(progress, &note);
     }
