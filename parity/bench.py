@@ -5,6 +5,7 @@
     .venv/bin/python parity/bench.py --threads 1 --e2e-train-limit 6000 --markdown runs/bench/tables.md
     .venv/bin/python parity/bench.py --device cuda   # on a CUDA machine (data resident on the GPU)
     .venv/bin/python parity/bench.py --only use      # cold start and batch-1 latency only
+    .venv/bin/python parity/bench.py --models lm --quick --threads 1   # transformer_lm only (issue 20)
     .venv/bin/python parity/bench.py --device cuda --quick --no-build --bin-dir device/bin
 
 On --device cuda every micro and e2e row runs on the GPU: the workers, the Rust examples and
@@ -12,7 +13,7 @@ every twin (each takes --device and keeps its model and data sets on the device)
 keep their backends' default flags there (parity/common.py::use_device sets PyTorch's to
 libtorch's), TF32 for cuDNN included: a benchmark measures what users get by default.
 
-Four parts:
+Five parts:
   micro    training steps/s and inference samples/s of each model on synthetic inputs,
            at several batch sizes / sequence lengths / widths. Two long-lived workers,
            target/release/examples/bench (Rust) and parity/bench_torch.py (PyTorch), get
@@ -26,6 +27,10 @@ Four parts:
            `cnn_mnist --load M --predict ...` against parity/predict.py for 1 and 100 PNG
            digits, and batch-1 inference latency (median, p99) of the three models, at
            --use-threads (default 1) on both sides. Alone: --only use (make bench-use).
+  lm       transformer_lm against parity/transformer_lm.py (parity/bench_lm.py): training
+           ms/step of the default baby GPT, batch-1 greedy generation tokens/s with the
+           key/value cache, and cold start of `--load M --generate 200`. Alone: --models lm
+           (or --only lm).
   ratios   always Rust / PyTorch of *time* (seconds per step or per epoch): below 1.0
            means Rust is faster.
 
@@ -41,6 +46,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "parity"))
+from bench_lm import LM_NAMES, markdown_lm, run_lm, wanted as lm_wanted  # noqa: E402
 from bench_use import markdown_use, run_use  # noqa: E402
 from bench_workers import (PY, Worker, alternate, default_bin_dir, format_loads, have_example,  # noqa: E402
                            list_models, machine, median)
@@ -196,12 +202,13 @@ def memory_baseline(a, env):
 
 # --------------------------------------------------------------------------- output
 
-def markdown(info, micro, micro_skipped, e2e, e2e_skipped, a, baseline=None, use=None):
+def markdown(info, micro, micro_skipped, e2e, e2e_skipped, a, baseline=None, use=None, lm=None):
     place = (f"Machine: {info['nproc']} CPUs ({info['cpu']}), {info['platform']}; torch {info['torch']}; "
              f"{info['date']}; load average at start "
              f"{format_loads(info['load_average_at_start'])}")
-    if not (micro or e2e):  # the use part states its own threads and repeats
-        return place + ".\n\n" + (markdown_use(use) if use else "")
+    if not (micro or e2e):  # the use and lm parts state their own threads and repeats
+        return place + ".\n\n" + "\n".join(x for x in (markdown_use(use) if use else "",
+                                                        markdown_lm(lm) if lm else "") if x)
     L = [place + f"; {info['threads']} intra-op thread(s) on both sides; device {info['device']}. "
          f"Medians of {a.repeats} alternated repeat(s); ratio = Rust time / PyTorch time "
          f"(< 1: Rust faster); \"ratio of best times\" divides the fastest repeat of each side (load "
@@ -249,6 +256,8 @@ def markdown(info, micro, micro_skipped, e2e, e2e_skipped, a, baseline=None, use
         L.append("End to end not measured (example not on this branch): " + ", ".join(e2e_skipped) + "\n")
     if use:
         L.append(markdown_use(use))
+    if lm:
+        L.append(markdown_lm(lm))
     return "\n".join(L)
 
 
@@ -263,18 +272,22 @@ def main():
     p.add_argument("--e2e-train-limit", type=int, default=60000, help="cnn_mnist: training images (60000 = full epoch)")
     p.add_argument("--e2e-test-limit", type=int, default=10000)
     p.add_argument("--e2e-epochs", type=int, default=20, help="rnn_series / transformer_seq epochs (tiny data sets)")
-    p.add_argument("--models", action="append", help="only these models (cnn, rnn, lstm, transformer); repeatable")
+    p.add_argument("--models", action="append",
+                   help="only these models (cnn, rnn, lstm, transformer; lm: transformer_lm's part); repeatable")
     p.add_argument("--no-micro", action="store_true")
     p.add_argument("--no-e2e", action="store_true")
     p.add_argument("--no-use", action="store_true", help="skip the cold-start and batch-1 latency part")
-    p.add_argument("--only", choices=["micro", "e2e", "use"], action="append",
+    p.add_argument("--no-lm", action="store_true", help="skip the transformer_lm part")
+    p.add_argument("--only", choices=["micro", "e2e", "use", "lm"], action="append",
                    help="run only this part (repeatable); the others are skipped")
     p.add_argument("--use-threads", type=int, default=1, help="use part: intra-op threads, both sides")
     p.add_argument("--use-repeats", type=int, default=7, help="use part: alternated repeats")
     p.add_argument("--latency-seconds", type=float, default=2.0,
                    help="use part: time each latency repeat at least this long")
+    p.add_argument("--lm-steps", type=int, default=100, help="lm part: training steps timed per run")
     p.add_argument("--quick", action="store_true",
-                   help="2 cases per table, 1 repeat, short timings, 6000 CNN images; use part: 3 repeats of 0.5 s")
+                   help="2 cases per table, 1 repeat, short timings, 6000 CNN images; use part: 3 repeats of "
+                        "0.5 s; lm part: 50 steps")
     p.add_argument("--bin-dir", default=default_bin_dir(),
                    help="the Rust examples (default: $CARGO_TARGET_DIR or target/, then release/examples)")
     p.add_argument("--out", default=os.path.join(ROOT, "runs", "bench"))
@@ -287,19 +300,25 @@ def main():
             saved = json.load(f)
         a = argparse.Namespace(**saved["args"])
         print(markdown(saved["machine"], saved["micro"], saved["micro_skipped"], saved["e2e"],
-                       saved["e2e_skipped"], a, saved.get("memory_baseline_mb"), saved.get("use")))
+                       saved["e2e_skipped"], a, saved.get("memory_baseline_mb"), saved.get("use"),
+                       saved.get("lm")))
         return
     if a.only:
-        a.no_micro, a.no_e2e, a.no_use = ("micro" not in a.only, "e2e" not in a.only, "use" not in a.only)
+        a.no_micro, a.no_e2e, a.no_use, a.no_lm = ("micro" not in a.only, "e2e" not in a.only,
+                                                   "use" not in a.only, "lm" not in a.only)
+    if a.models and set(a.models) <= LM_NAMES:  # --models lm: transformer_lm's part alone
+        a.no_micro = a.no_e2e = a.no_use = True
     if a.quick:
         a.repeats, a.min_seconds, a.min_steps, a.warmup = 1, 0.3, 3, 1
         a.e2e_train_limit, a.e2e_test_limit = min(a.e2e_train_limit, 6000), min(a.e2e_test_limit, 2000)
         a.use_repeats, a.latency_seconds = min(a.use_repeats, 3), min(a.latency_seconds, 0.5)
+        a.lm_steps = min(a.lm_steps, 50)
     os.makedirs(a.out, exist_ok=True)
     if not a.no_build:
         e2e_names = {e["rust"] for e in E2E
                      if not a.no_e2e and os.path.exists(os.path.join(ROOT, "examples", e["rust"] + ".rs"))}
-        names = ["bench"] + sorted(e2e_names | ({"cnn_mnist"} if not a.no_use else set()))
+        names = ["bench"] + sorted(e2e_names | ({"cnn_mnist"} if not a.no_use else set())
+                                   | ({"transformer_lm"} if lm_wanted(a) else set()))
         cmd = ["cargo", "build", "--release", "--quiet"] + [x for n in names for x in ("--example", n)]
         print("$ " + " ".join(cmd), flush=True)
         subprocess.run(cmd, cwd=ROOT, check=True)
@@ -319,13 +338,18 @@ def main():
         print(f"\nuse your model: cold start and batch-1 latency ({a.use_threads} thread(s), runs alternated)",
               flush=True)
         use = run_use(a)
+    lm = None
+    if lm_wanted(a):
+        print(f"\ntransformer_lm: training ({a.threads} thread(s)), generation and cold start "
+              f"({a.use_threads} thread(s)), runs alternated", flush=True)
+        lm = run_lm(a)
     baseline = memory_baseline(a, env)
-    md = markdown(info, micro, micro_skipped, e2e, e2e_skipped, a, baseline, use)
+    md = markdown(info, micro, micro_skipped, e2e, e2e_skipped, a, baseline, use, lm)
     print("\n" + md)
     with open(os.path.join(a.out, "bench.json"), "w") as f:
         json.dump({"machine": info, "args": {k: v for k, v in vars(a).items()}, "micro": micro,
                    "micro_skipped": micro_skipped, "e2e": e2e, "e2e_skipped": e2e_skipped,
-                   "memory_baseline_mb": baseline, "use": use}, f, indent=2)
+                   "memory_baseline_mb": baseline, "use": use, "lm": lm}, f, indent=2)
     if a.markdown:
         with open(a.markdown, "w") as f:
             f.write(md + "\n")

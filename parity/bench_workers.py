@@ -4,7 +4,7 @@ of the tables, the alternated repeats, the machine description, where the binari
 A worker is target/release/examples/bench (Rust) or parity/bench_torch.py (PyTorch):
 one JSON case per stdin line in, one JSON answer per stdout line out. Used by
 parity/bench.py (micro-benchmarks) and parity/bench_use.py (batch-1 latency); the other
-helpers also by parity/side_by_side.py and bench/peers/bench_peers.py.
+helpers also by parity/bench_lm.py, parity/side_by_side.py and bench/peers/bench_peers.py.
 """
 import json
 import math

@@ -164,9 +164,10 @@ def forward_cached(model, idx, cache):
 
 
 @torch.no_grad()
-def generate(model, prompt, n, a):
+def generate(model, prompt, n, a, each=None):
     """generate.rs continue_prompt: nanoGPT's generate with the context cropped to the block, a
-    key/value cache until the context fills the block, then the cropped context rerun each step."""
+    key/value cache until the context fills the block, then the cropped context rerun each step;
+    `each(id)` is called on every token as it is drawn."""
     model.eval()
     tokens, out, cache, pending = list(prompt), [], {}, []
     for _ in range(n):
@@ -184,6 +185,8 @@ def generate(model, prompt, n, a):
             logits = top_p_filter(logits, a.top_p)
             nxt = torch.multinomial(F.softmax(logits, dim=-1), num_samples=1)
         out.append(nxt.item())
+        if each:
+            each(out[-1])
         tokens.append(out[-1])
         pending = [out[-1]]
     return out
@@ -288,21 +291,31 @@ def main():
         if done % a.eval_every == 0 or done == a.max_steps:
             evaluate(done, lr)
     uni, bi = baselines(train, val, len(chars))
+    val_score = score(full_text_loss(model, val, a.block_size))
+    print(f"validation: GPT {val_score['loss']:.4f}, bigram {bi:.4f}, unigram {uni:.4f}")
     n = a.generate if a.load else 500
     torch.manual_seed(a.seed)
-    samples = ["".join(chars[i] for i in generate(model, [stoi[c] for c in a.prompt], n, a))
-               for _ in range(a.num_samples)]
+
+    def stream(i):  # each character as it is drawn, as generate.rs prints it
+        sys.stdout.write(chars[i])
+        sys.stdout.flush()
+
+    samples = []
+    sys.stdout.write("sample:\n")
+    for k in range(a.num_samples):
+        if k:
+            sys.stdout.write("\n---------------\n")
+        samples.append("".join(chars[i] for i in generate(model, [stoi[c] for c in a.prompt], n, a, stream)))
+    print()
     report = {
         "text_chars": len(ids), "vocab_size": len(chars),
         "parameters": sum(p.numel() for p in model.parameters()),
         "training": None if a.load else
         {"evals": evals, "clipped_steps": clipped, "steps": a.max_steps, "train_seconds": seconds},
-        "val": score(full_text_loss(model, val, a.block_size)),
+        "val": val_score,
         "baselines": {"unigram": score(uni), "bigram": score(bi)},
         "samples": samples,
     }
-    print(f"validation: GPT {report['val']['loss']:.4f}, bigram {bi:.4f}, unigram {uni:.4f}")
-    print("sample:\n" + "\n---------------\n".join(samples))
     if a.save:
         from safetensors.torch import save_file
         save_file({k: v.contiguous() for k, v in model.state_dict().items() if k != "lm_head.weight"}, a.save)
