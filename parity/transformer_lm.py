@@ -232,7 +232,9 @@ def main():
     if a.threads:
         torch.set_num_threads(a.threads)
 
-    text, files = read_corpus(a.text or [os.path.join(ROOT, "data/text/shakespeare")])
+    # --load without --text only generates, as the Rust side (nothing to score).
+    score_text = not (a.load and not a.text)
+    text, files = read_corpus(a.text or [os.path.join(ROOT, "data/text/shakespeare")]) if score_text else ("", [])
     chars = sorted(set(text))
     stoi = {c: i for i, c in enumerate(chars)}
     ids = torch.tensor([stoi[c] for c in text], dtype=torch.long)
@@ -290,9 +292,12 @@ def main():
         done = step + 1
         if done % a.eval_every == 0 or done == a.max_steps:
             evaluate(done, lr)
-    uni, bi = baselines(train, val, len(chars))
-    val_score = score(full_text_loss(model, val, a.block_size))
-    print(f"validation: GPT {val_score['loss']:.4f}, bigram {bi:.4f}, unigram {uni:.4f}")
+    val_score, base = None, None
+    if score_text:
+        uni, bi = baselines(train, val, len(chars))
+        val_score = score(full_text_loss(model, val, a.block_size))
+        base = {"unigram": score(uni), "bigram": score(bi)}
+        print(f"validation: GPT {val_score['loss']:.4f}, bigram {bi:.4f}, unigram {uni:.4f}")
     n = a.generate if a.load else 500
     torch.manual_seed(a.seed)
 
@@ -313,7 +318,7 @@ def main():
         "training": None if a.load else
         {"evals": evals, "clipped_steps": clipped, "steps": a.max_steps, "train_seconds": seconds},
         "val": val_score,
-        "baselines": {"unigram": score(uni), "bigram": score(bi)},
+        "baselines": base,
         "samples": samples,
     }
     if a.save:

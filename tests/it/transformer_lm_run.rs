@@ -182,6 +182,31 @@ fn a_short_run_matches_its_pytorch_twin_and_reloads() {
         );
         println!("{extra}: {}", a["samples"]);
     }
+
+    // --load without --text: no text read or scored, the same greedy text.
+    let greedy = common::read_json(&dir.join("load-rust.json"))["samples"][0].clone();
+    let json = dir.join("generate-only.json");
+    let args = format!(
+        "--load {} --generate 30 --temperature 0 --prompt HAMLET. --device cpu --metrics-json {}",
+        model.display(),
+        json.display()
+    );
+    let (ok, out) = run_rust(
+        &args
+            .split_whitespace()
+            .map(String::from)
+            .collect::<Vec<_>>(),
+    );
+    assert!(ok, "{out}");
+    assert_has(&out, &["no --text given: the loaded model only generates"]);
+    let g = common::read_json(&json);
+    assert!(
+        g["val"].is_null() && g["baselines"].is_null(),
+        "nothing scored"
+    );
+    assert_eq!(g["text_chars"], 0);
+    let head: String = greedy.as_str().unwrap().chars().take(30).collect();
+    assert_eq!(g["samples"][0].as_str(), Some(head.as_str()));
 }
 
 #[test]

@@ -196,12 +196,16 @@ impl Default for TextConfig {
 }
 
 impl TextConfig {
+    /// Whether any text flag was given (--text, --text-sentences,
+    /// --text-train-split).
+    pub fn given(&self) -> bool {
+        !(self.text.is_empty() && self.text_sentences.is_empty() && !self.text_train_split)
+    }
+
     /// The `--text` paths, or the shipped Shakespeare when no text is given
     /// at all (neither --text, --text-sentences nor --text-train-split).
     pub fn paths(&self) -> Vec<PathBuf> {
-        let none_given =
-            self.text.is_empty() && self.text_sentences.is_empty() && !self.text_train_split;
-        if none_given {
+        if !self.given() {
             vec![PathBuf::from("data/text/shakespeare")]
         } else {
             self.text.clone()

@@ -79,10 +79,11 @@ pub struct Report {
     pub parameters: i64,
     /// The training run (absent with --load).
     pub training: Option<TrainRecord>,
-    /// The model on every character of the validation text.
-    pub val: Score,
-    /// The baselines on the same characters.
-    pub baselines: Baselines,
+    /// The model on every character of the validation text (absent when
+    /// `--load` is given no text to score: it then only generates).
+    pub val: Option<Score>,
+    /// The baselines on the same characters (absent with `val`).
+    pub baselines: Option<Baselines>,
     /// The generated texts (`--num-samples`; after training one sample of
     /// [`SAMPLE_AFTER_TRAINING`] characters).
     pub samples: Vec<String>,
@@ -96,10 +97,11 @@ pub(crate) fn vocab_path(checkpoint: &Path) -> PathBuf {
 /// Characters written after training (nanoGPT's `sample.py` default).
 pub const SAMPLE_AFTER_TRAINING: usize = 500;
 
-/// The text of a run as token ids, with its vocabulary and split.
+/// The text of a run as token ids, with its vocabulary and split (no split:
+/// `--load` without a text flag, nothing to score).
 struct Text {
     vocab: CharVocab,
-    split: TokenSplit,
+    split: Option<TokenSplit>,
     chars: usize,
     files: Vec<PathBuf>,
 }
@@ -114,7 +116,20 @@ pub fn run(cfg: &Config, gen: &GenerateConfig, opts: &RunOptions) -> Result<Repo
         None => (cfg.clone(), None),
     };
     cfg.train.validate()?;
-    let text = read_text(&cfg, vocab, progress)?;
+    let text = match vocab {
+        // --load with no text given: generate only (the cold start of a deployed model).
+        Some(vocab) if !cfg.data.given() => {
+            progress
+                .line("no --text given: the loaded model only generates (give --text to score it)");
+            Text {
+                vocab,
+                split: None,
+                chars: 0,
+                files: Vec::new(),
+            }
+        }
+        vocab => read_text(&cfg, vocab, progress)?,
+    };
     text.vocab.encode(&gen.prompt, "--prompt")?; // refused before training, not after
     let mut cfg = cfg;
     cfg.model.vocab_size = text.vocab.len() as i64;
@@ -135,13 +150,13 @@ pub fn run(cfg: &Config, gen: &GenerateConfig, opts: &RunOptions) -> Result<Repo
             progress.line(format!("loaded {}", path.display()));
             None
         }
-        None => Some(train::train(
-            &model,
-            &vs,
-            &text.split,
-            &cfg.train,
-            progress,
-        )?),
+        None => {
+            let split = text
+                .split
+                .as_ref()
+                .context("a training run reads its text")?;
+            Some(train::train(&model, &vs, split, &cfg.train, progress)?)
+        }
     };
     if let Some(path) = &opts.save {
         checkpoint::save_with_config(&vs, path, &cfg)?;
@@ -178,7 +193,7 @@ fn read_text(cfg: &Config, vocab: Option<CharVocab>, progress: Progress) -> Resu
     let split = TokenSplit::new(&ids, cfg.data.val_fraction, cfg.model.block_size)?;
     Ok(Text {
         vocab,
-        split,
+        split: Some(split),
         chars: ids.len(),
         files: corpus.files,
     })
@@ -242,9 +257,14 @@ fn score(
     (config, parameters, training): (Config, i64, Option<TrainRecord>),
 ) -> Result<Report> {
     let block = model.config().block_size;
-    let val = Score::new(eval::full_text_loss(model, &text.split.val, block, device));
-    let baselines = eval::baselines(&text.split.train, &text.split.val, text.vocab.len() as i64);
-    print_scores(val, baselines, parameters, training.as_ref(), &config.train);
+    let scores = text.split.as_ref().map(|split| {
+        let val = Score::new(eval::full_text_loss(model, &split.val, block, device));
+        let baselines = eval::baselines(&split.train, &split.val, text.vocab.len() as i64);
+        (val, baselines)
+    });
+    if let Some((val, baselines)) = scores {
+        print_scores(val, baselines, parameters, training.as_ref(), &config.train);
+    }
     let chars = if training.is_some() {
         SAMPLE_AFTER_TRAINING
     } else {
@@ -259,8 +279,8 @@ fn score(
         vocab_size: text.vocab.len(),
         parameters,
         training,
-        val,
-        baselines,
+        val: scores.map(|s| s.0),
+        baselines: scores.map(|s| s.1),
         samples,
     })
 }
