@@ -21,12 +21,11 @@ The "lm" part of parity/bench.py (`bench.py --models lm`, or `--only lm`):
               so each step reruns the cropped 64-token context, as nanoGPT's generate does).
               The figure is the median over the runs of the cold-start cases below.
   cold start  whole process, start to exit, `transformer_lm --load M --generate 200 --temperature
-              0 --quiet` against the twin with the same flags: on the default text (both read the
-              5 MB text and score every character of its validation part before generating: what
-              the command does), on a 20 000-character text (start, load, a small scoring, 200
-              tokens), and "start only" (`--help` against `import torch, safetensors.torch`). The
-              small-text and start-only commands run once untimed, then `--use-repeats` timed runs,
-              alternated (ABBA); the default-text command (~20-40 s a run) `--repeats` runs.
+              0 --quiet` against the twin with the same flags: without --text (the command as a
+              user types it: load, 200 tokens, no text read or scored), on a 20 000-character
+              text (start, load, a small scoring, 200 tokens), and "start only" (`--help` against
+              `import torch, safetensors.torch`). Each runs once untimed, then `--use-repeats`
+              timed runs, alternated (ABBA).
 
 Device: the CPU on both sides, whatever --device says (the twin runs on the CPU only; the Rust
 runs get --device cpu, so its default `auto` cannot pick a GPU the twin does not use).
@@ -169,8 +168,8 @@ def cold_cases(a, ckpt, small):
          True, a.use_repeats, True),
         ("start only", {"rust": rust + ["--help"], "pytorch": [PY, "-c", "import torch, safetensors.torch"]},
          False, a.use_repeats, True),
-        (f"{GENERATE} tokens, default text (5 MB read, its validation part scored)",
-         {"rust": rust + flags, "pytorch": twin + flags}, True, a.repeats, False),
+        (f"{GENERATE} tokens, no --text (generation only)",
+         {"rust": rust + flags, "pytorch": twin + flags}, True, a.use_repeats, True),
     ]
 
 
