@@ -89,6 +89,16 @@ fn pretrain(text: &Path, lm: &Path, shape: &str) {
     assert!(ok, "{out}");
 }
 
+/// [`pretrain`] on one review line repeated, saved as `dir/lm/lm.safetensors`
+/// (in its own folder: a checkpoint's config.json and vocab.json lie beside it).
+fn pretrain_on_one_line(dir: &Path, shape: &str) -> PathBuf {
+    let text = dir.join("text.txt");
+    std::fs::write(&text, "the film was good and the music great\n".repeat(40)).unwrap();
+    let lm = dir.join("lm").join("lm.safetensors");
+    pretrain(&text, &lm, shape);
+    lm
+}
+
 /// [`classify`] on a labelled CSV with the column flags `columns`.
 fn classify_csv(csv: &Path, json: &Path, columns: &str) -> Vec<String> {
     let mut a = classify(csv, json, columns);
@@ -269,13 +279,8 @@ fn a_saved_classifier_labels_sentences_given_and_in_a_file() {
     let (ok, out) = run(&a);
     assert!(!ok);
     assert_has(&out, &["latin1.txt is not UTF-8 text: byte 3"]);
-    let text = dir.join("text.txt");
-    std::fs::write(&text, "the film was good and the music great\n".repeat(40)).unwrap();
-    // In its own folder: a checkpoint's config.json and vocab.json lie beside it.
-    let lm = dir.join("lm").join("lm.safetensors");
-    pretrain(
-        &text,
-        &lm,
+    let lm = pretrain_on_one_line(
+        &dir,
         "--max-steps 2 --eval-every 1 --n-embd 16 --block-size 16",
     );
     let (ok, out) = run(&[
@@ -375,13 +380,9 @@ fn freeze_reset_and_lr_backbone_act_on_the_named_parameters() {
     let dir = common::scratch("lm-freeze");
     let file = dir.join("rated.txt");
     sentences(&file);
-    let text = dir.join("text.txt");
-    std::fs::write(&text, "the film was good and the music great\n".repeat(40)).unwrap();
-    let lm = dir.join("lm").join("lm.safetensors");
     // Another seed than the fine-tune's, so that a reset tensor differs from the loaded one.
-    pretrain(
-        &text,
-        &lm,
+    let lm = pretrain_on_one_line(
+        &dir,
         "--max-steps 5 --eval-every 5 --n-embd 32 --block-size 48 --seed 7",
     );
     let base = common::read(&lm);
