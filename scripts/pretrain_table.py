@@ -4,6 +4,7 @@
     python3 scripts/pretrain_table.py OUT "100 1000 all" "1 2 3"
 """
 import json
+import os
 import statistics
 import sys
 
@@ -35,12 +36,19 @@ def main():
     print("| labelled training sentences | GPT, pre-trained | GPT, random init | majority class | bag-of-words LR |")
     print("|---|---|---|---|---|")
     for n in sizes:
-        runs = {k: [load(f"{out}/{k}-{n}-s{s}.json") for s in seeds] for k in ("pretrained", "random")}
+        # Seeds whose two runs both finished (an interrupted experiment reports what it has).
+        done = [s for s in seeds
+                if all(os.path.exists(f"{out}/{k}-{n}-s{s}.json") for k in ("pretrained", "random"))]
+        if not done:
+            continue
+        runs = {k: [load(f"{out}/{k}-{n}-s{s}.json") for s in done] for k in ("pretrained", "random")}
         acc = {k: [100 * r["test"]["accuracy"] for r in v] for k, v in runs.items()}
         base = runs["pretrained"]
         majority = [100 * r["majority"]["accuracy"] for r in base]
         bow = [100 * r["bag_of_words"]["accuracy"] for r in base]
         label = f"{base[0]['sizes'][0]:,}" + (" (all)" if n == "all" else "")
+        if len(done) < len(seeds):
+            label += f" ({len(done)} seed{'s' if len(done) > 1 else ''}: {', '.join(done)})"
         print(f"| {label} | {cell(acc['pretrained'])} | {cell(acc['random'])} | "
               f"{cell(majority)} | {cell(bow)} |")
 

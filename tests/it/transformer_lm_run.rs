@@ -62,7 +62,14 @@ fn a_short_run_matches_its_pytorch_twin_and_reloads() {
     let (rust_json, twin_json) = (dir.join("rust.json"), dir.join("twin.json"));
     let model = dir.join("lm.safetensors");
     let mut args = flags(&play());
-    args.extend(["--device", "cpu", "--quiet", "--save"].map(String::from));
+    for (flag, value) in [("--max-steps", "6"), ("--eval-every", "3")] {
+        let at = args
+            .iter()
+            .position(|a| a == flag)
+            .expect("flags() sets it");
+        args[at + 1] = value.into();
+    }
+    args.extend(["--device", "cpu", "--quiet"].map(String::from));
     args.push(model.display().to_string());
     args.extend(["--metrics-json".into(), rust_json.display().to_string()]);
     let (ok, out) = run_rust(&args);
@@ -293,4 +300,69 @@ fn bad_inputs_name_the_flag_or_file() {
     assert!(ok, "{out}");
     let report = common::read_json(&json);
     assert_eq!(report["vocab_size"], 5, "{report}");
+}
+
+/// The text of every `<text>` element of an SVG file (labels, legend, titles).
+fn svg_texts(path: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).expect("the picture is written");
+    let doc = roxmltree::Document::parse(&text).expect("well-formed XML");
+    doc.descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text().map(|t| t.trim().to_string()))
+        .collect()
+}
+
+#[test]
+fn plot_draws_the_learning_curves_beside_the_baselines() {
+    let dir = common::scratch("lm-plot");
+    let svg = dir.join("curves.svg");
+    let mut args = flags(&play());
+    for (flag, value) in [("--max-steps", "6"), ("--eval-every", "3")] {
+        let at = args
+            .iter()
+            .position(|a| a == flag)
+            .expect("flags() sets it");
+        args[at + 1] = value.into();
+    }
+    args.extend(["--device", "cpu", "--quiet"].map(String::from));
+    args.extend(["--plot".into(), svg.display().to_string()]);
+    let (ok, out) = run_rust(&args);
+    assert!(ok, "{out}");
+    assert_has(&out, &["learning curves: ", "curves.svg"]);
+    let texts = svg_texts(&svg);
+    for want in [
+        "transformer_lm: loss per character (nats)",
+        "train",
+        "validation",
+        "bigram (validation text)",
+        "unigram (validation text)",
+        "learning rate (warm-up, cosine decay)",
+    ] {
+        assert!(texts.iter().any(|t| t == want), "{want:?} in {texts:?}");
+    }
+    // Steps 0, 3 and 6 on the x axis: one dot per evaluation.
+    let circles = std::fs::read_to_string(&svg)
+        .unwrap()
+        .matches("<circle")
+        .count();
+    assert!(circles >= 3 * 5, "{circles} dots");
+
+    // Bad input: not an .svg path; --load (nothing trained); --task classify.
+    for (extra, msg) in [
+        (vec!["--plot", "curves.png"], "curves.png"),
+        (
+            vec!["--plot", "c.svg", "--load", "m.safetensors"],
+            "leave out --load",
+        ),
+        (
+            vec!["--plot", "c.svg", "--task", "classify"],
+            "--task classify prints its epochs",
+        ),
+    ] {
+        let mut a = flags(&play());
+        a.extend(extra.into_iter().map(String::from));
+        let (ok, out) = run_rust(&a);
+        assert!(!ok, "{out}");
+        assert_has(&out, &[msg]);
+    }
 }

@@ -47,6 +47,12 @@ pub struct ClassifyReport {
 
 /// Runs `--task classify`.
 pub fn run(cfg: &Config, opts: &RunOptions) -> Result<ClassifyReport> {
+    if opts.plot.is_some() {
+        anyhow::bail!(
+            "--plot draws a language model's training curves (--task lm); --task classify \
+             prints its epochs and writes them with --metrics-json"
+        );
+    }
     let progress = Progress { quiet: opts.quiet };
     let device = opts.device.resolve()?;
     let c = &cfg.classify;

@@ -60,6 +60,11 @@ pub struct RunOptions {
     /// No progress bar or per-evaluation lines (the report is still printed).
     #[arg(long)]
     pub quiet: bool,
+    /// (--task lm) After training, draw the learning curves as an SVG picture: train and
+    /// validation loss by step beside the bigram and unigram baselines, and
+    /// the learning rate.
+    #[arg(long, value_name = "PATH.svg")]
+    pub plot: Option<PathBuf>,
 }
 
 /// The final report of a run (`--metrics-json`).
@@ -109,6 +114,12 @@ struct Text {
 /// Runs `transformer_lm`: trains (or loads), scores, generates, saves.
 pub fn run(cfg: &Config, gen: &GenerateConfig, opts: &RunOptions) -> Result<Report> {
     gen.validate()?;
+    if let Some(path) = &opts.plot {
+        crate::plot::svg::check_path(path)?; // refused before training, not after
+        if opts.load.is_some() {
+            anyhow::bail!("--plot draws the curves of a training run: leave out --load");
+        }
+    }
     let progress = Progress { quiet: opts.quiet };
     let device = opts.device.resolve()?;
     let (cfg, vocab) = match &opts.load {
@@ -163,6 +174,10 @@ pub fn run(cfg: &Config, gen: &GenerateConfig, opts: &RunOptions) -> Result<Repo
         crate::io::write_json(&vocab_path(path), &text.vocab)?;
     }
     let report = score(&model, &text, gen, device, (cfg, parameters, training))?;
+    if let (Some(path), Some(t), Some(b)) = (&opts.plot, &report.training, &report.baselines) {
+        crate::plot::write_svg(path, &learning_curves(t, b))?;
+        println!("learning curves: {}", path.display());
+    }
     if let Some(path) = &opts.save {
         println!(
             "saved {} (config.json, vocab.json beside it)",
@@ -197,6 +212,39 @@ fn read_text(cfg: &Config, vocab: Option<CharVocab>, progress: Progress) -> Resu
         chars: ids.len(),
         files: corpus.files,
     })
+}
+
+/// The two panels of `--plot`: loss by step (train and validation windows,
+/// the baselines as flat lines), and the learning rate.
+fn learning_curves(t: &TrainRecord, b: &Baselines) -> [crate::plot::Panel; 2] {
+    use crate::plot::{Line, Panel};
+    let line = |label: &str, f: &dyn Fn(&EvalRecord) -> f64| Line {
+        label: label.to_string(),
+        points: t.evals.iter().map(|e| (e.step as f64, f(e))).collect(),
+    };
+    let flat = |label: &str, y: f64| line(label, &|_| y);
+    let loss = Panel {
+        title: "transformer_lm: loss per character (nats)".into(),
+        x_label: "optimizer step".into(),
+        y_label: "cross-entropy".into(),
+        lines: vec![
+            line("train", &|e| e.train.loss),
+            line("validation", &|e| e.val.loss),
+            flat("bigram (validation text)", b.bigram.loss),
+            flat("unigram (validation text)", b.unigram.loss),
+        ],
+        log_y: false,
+        dots: true,
+    };
+    let lr = Panel {
+        title: "learning rate (warm-up, cosine decay)".into(),
+        x_label: "optimizer step".into(),
+        y_label: "lr".into(),
+        lines: vec![line("lr of the last step", &|e| e.lr)],
+        log_y: false,
+        dots: true,
+    };
+    [loss, lr]
 }
 
 fn model_line(m: &crate::models::GptConfig, parameters: i64, device: tch::Device) -> String {
