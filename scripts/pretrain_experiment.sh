@@ -11,7 +11,8 @@
 #    the final hidden states (--pooling mean) into a linear head, --freeze transformer.
 # 3. Reports the test accuracy (1,057 sentences) as mean ± std, beside the majority class and
 #    the bag-of-words logistic regression fitted on the same labelled sentences.
-# Results: runs/pretrain/*.json and the table runs/pretrain/table.md.
+# Results: runs/pretrain/*.json and the table runs/pretrain/table.md. Rerunning keeps the
+# pre-trained model and every finished run (delete runs/pretrain/ to start over).
 # Environment: BIN (a built transformer_lm; default: cargo build --release), SEEDS (default
 # "1 2 3"), SIZES (default "100 1000 all"), PRE_STEPS (pre-training steps, default 2000),
 # BLOCK (context, default 128: 64 % of the sentences fit whole, the rest keep their first 128
@@ -43,6 +44,14 @@ epochs_for() { # epochs by training-set size: about 120, 250 and 800 steps of 32
   case $1 in 100) echo 30 ;; 1000) echo 8 ;; *) echo 3 ;; esac
 }
 
+# One run unless its report exists (written atomically): an interrupted experiment continues.
+fine_tune() { # report.json [extra flags]
+  local json=$1
+  shift
+  if [[ -f $json ]]; then echo "   kept $json"; return; fi
+  "$BIN" "${FT[@]}" "$@" --metrics-json "$json" | grep "GPT"
+}
+
 for n in $SIZES; do
   for seed in $SEEDS; do
     FT=(--task classify --init-from "$LM" --epochs "$(epochs_for "$n")" --batch-size 32
@@ -50,8 +59,8 @@ for n in $SIZES; do
     [[ -n $FREEZE ]] && FT+=(--freeze "$FREEZE")
     [[ $n != all ]] && FT+=(--train-limit "$n")
     echo "== $n labelled sentences, seed $seed"
-    "$BIN" "${FT[@]}" --metrics-json "$OUT/pretrained-$n-s$seed.json" | grep "GPT"
-    "$BIN" "${FT[@]}" --reset transformer --metrics-json "$OUT/random-$n-s$seed.json" | grep "GPT"
+    fine_tune "$OUT/pretrained-$n-s$seed.json"
+    fine_tune "$OUT/random-$n-s$seed.json" --reset transformer
   done
 done
 
