@@ -62,14 +62,7 @@ fn a_short_run_matches_its_pytorch_twin_and_reloads() {
     let (rust_json, twin_json) = (dir.join("rust.json"), dir.join("twin.json"));
     let model = dir.join("lm.safetensors");
     let mut args = flags(&play());
-    for (flag, value) in [("--max-steps", "6"), ("--eval-every", "3")] {
-        let at = args
-            .iter()
-            .position(|a| a == flag)
-            .expect("flags() sets it");
-        args[at + 1] = value.into();
-    }
-    args.extend(["--device", "cpu", "--quiet"].map(String::from));
+    args.extend(["--device", "cpu", "--quiet", "--save"].map(String::from));
     args.push(model.display().to_string());
     args.extend(["--metrics-json".into(), rust_json.display().to_string()]);
     let (ok, out) = run_rust(&args);
