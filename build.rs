@@ -1,7 +1,9 @@
 //! Link-time set-up for every binary of this package (examples, tests, benches).
 //!
-//! * `-Wl,-rpath,<libtorch>/lib`: binaries find libtorch at run time without
-//!   `LD_LIBRARY_PATH`.
+//! * `-Wl,-rpath,$ORIGIN/../lib` then `-Wl,-rpath,<libtorch>/lib`: a binary of the
+//!   bundle (`make bundle`: `bin/` beside `lib/`) finds the libtorch shipped with it;
+//!   a development binary (no `target/release/lib`) finds the project's libtorch,
+//!   both without `LD_LIBRARY_PATH`.
 //! * `-Wl,--no-as-needed -ltorch_cuda -ltorch`: the GNU linker would otherwise drop
 //!   `libtorch_cuda.so` (nothing references its symbols directly; CUDA kernels
 //!   register themselves from static initialisers), and `tch::Cuda::is_available()`
@@ -24,6 +26,9 @@ fn main() {
         return;
     };
     let lib = Path::new(&lib);
+    if os == "linux" {
+        println!("cargo:rustc-link-arg=-Wl,-rpath,$ORIGIN/../lib");
+    }
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
     if os == "linux" {
         println!("cargo:rustc-link-arg=-Wl,--no-as-needed");

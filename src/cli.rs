@@ -91,6 +91,13 @@ pub struct RunArgs {
     /// expanding training windows each scored on the block right after it).
     #[arg(long, value_name = "K", alias = "kfold", conflicts_with_all = ["save", "resume", "eval_only"])]
     pub folds: Option<usize>,
+    /// Write the model as TorchScript (a traced module of its forward, which
+    /// `torch.jit.load` and libtorch's C++ read without this program), and
+    /// beside it NAME.inputs.json: the input's shape and meaning, the
+    /// normalisation or scaler. After training or --eval-only; with --load
+    /// alone, the loaded model is exported and nothing trains.
+    #[arg(long, value_name = "PATH.pt", conflicts_with_all = ["folds", "resume"])]
+    pub export_torchscript: Option<std::path::PathBuf>,
 }
 
 impl RunArgs {
@@ -111,6 +118,7 @@ impl RunArgs {
             quiet: self.quiet,
             folds: self.folds,
             log_every: self.log_every as usize,
+            export_torchscript: self.export_torchscript,
             given: flags,
         }
     }

@@ -20,6 +20,9 @@
 //!   temporary file beside it and is renamed over it, so a crash never leaves
 //!   half a file.
 //!
+//! - **shipping** ([`torchscript`]): TorchScript out (`--export-torchscript`)
+//!   and in (`--load` of a `torch.jit.save` archive).
+//!
 //! [`tasks`] holds the four examples built on these; [`metrics`], [`plot`],
 //! [`split`], [`schedule`] and [`finetune`] are the pieces they share.
 
@@ -38,6 +41,7 @@ pub mod schedule;
 pub mod session;
 pub mod split;
 pub mod tasks;
+pub mod torchscript;
 pub mod train;
 
 pub use tch;

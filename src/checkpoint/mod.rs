@@ -21,8 +21,8 @@ mod prefix;
 mod torch_file;
 mod validate;
 
-pub use torch_file::{read_training_state, TorchTrainingState};
-pub use validate::check_tensor_fits;
+pub use torch_file::{is_torchscript, read_training_state, TorchTrainingState};
+pub use validate::{check_tensor_fits, torch_dtype};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

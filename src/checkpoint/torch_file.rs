@@ -346,13 +346,11 @@ fn refuse_what_needs_python(path: &Path, container: &Container) -> Result<()> {
     let pickle = match container {
         Container::TorchZip => {
             let (names, pickle) = zip_pickle(path)?;
-            if names
-                .iter()
-                .any(|n| n.contains("/code/") || n.ends_with("constants.pkl"))
-            {
+            if holds_torchscript(&names) {
                 bail!(
                     "checkpoint {} is a TorchScript archive (torch.jit.save), not a torch.save state_dict; \
-                     convert it:{}",
+                     --load runs it as it is with --eval-only, --predict or --forecast; to train from \
+                     or fine-tune it, convert it:{}",
                     path.display(),
                     python_lines(path, "torch.jit.load(\"FILE\").state_dict()")
                 );
@@ -384,6 +382,26 @@ fn refuse_what_needs_python(path: &Path, container: &Container) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Whether zip entries `names` are those of a TorchScript archive: its
+/// `code/` folder of TorchScript source and its `constants.pkl`.
+fn holds_torchscript(names: &[String]) -> bool {
+    names
+        .iter()
+        .any(|n| n.contains("/code/") || n.ends_with("constants.pkl"))
+}
+
+/// Whether `path` is a TorchScript archive (`torch.jit.save`, or
+/// `tch::CModule::save`): a zip with a `code/` folder and `constants.pkl`.
+///
+/// # Errors
+/// A missing or unreadable file, a folder (named).
+pub fn is_torchscript(path: &Path) -> Result<bool> {
+    if !matches!(super::format::sniff(path)?, Container::TorchZip) {
+        return Ok(false);
+    }
+    Ok(holds_torchscript(&zip_pickle(path)?.0))
 }
 
 /// The names in zip `path` and its `data.pkl` (the pickle of `torch.save`).

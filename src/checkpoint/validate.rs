@@ -60,7 +60,7 @@ fn is_float(kind: Kind) -> bool {
 }
 
 /// PyTorch's name of `kind` (`torch.int64`), as users see it in Python.
-fn torch_dtype(kind: Kind) -> String {
+pub fn torch_dtype(kind: Kind) -> String {
     let name = match kind {
         Kind::Uint8 => "torch.uint8",
         Kind::Int8 => "torch.int8",

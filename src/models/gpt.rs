@@ -173,18 +173,19 @@ impl CausalSelfAttention {
 
     /// q, k and v of `x` `[batch, t, n_embd]`, each `[batch, head, t, head_size]`.
     fn qkv(&self, x: &Tensor) -> (Tensor, Tensor, Tensor) {
-        let (b, t, c) = x.size3().expect("attention input is [batch, t, n_embd]");
-        let heads = |h: &Tensor| h.view([b, t, self.n_head, c / self.n_head]).transpose(1, 2);
+        let (_, t, c) = x.size3().expect("attention input is [batch, t, n_embd]");
+        // -1 for the batch: a TorchScript trace keeps it free (--export-torchscript).
+        let heads = |h: &Tensor| h.view([-1, t, self.n_head, c / self.n_head]).transpose(1, 2);
         let qkv = x.apply(&self.c_attn).split(c, 2); // 3 × [batch, t, n_embd]
         (heads(&qkv[0]), heads(&qkv[1]), heads(&qkv[2]))
     }
 
     /// The heads `[batch, head, t, hs]` merged back and projected: `[batch, t, n_embd]`.
     fn project(&self, y: Tensor) -> Tensor {
-        let (b, _, t, _) = y.size4().expect("attention output is [batch, head, t, hs]");
+        let (_, h, t, hs) = y.size4().expect("attention output is [batch, head, t, hs]");
         y.transpose(1, 2)
             .contiguous()
-            .view([b, t, -1])
+            .view([-1, t, h * hs]) // -1: the batch stays free in a trace
             .apply(&self.c_proj)
     }
 

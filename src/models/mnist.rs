@@ -29,13 +29,21 @@ impl MnistModel {
     }
 }
 
-impl nn::ModuleT for MnistModel {
-    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+impl MnistModel {
+    /// The CNN's input for `xs`: uint8 pixels scaled to [0, 1] and
+    /// standardised with `normalize`; float inputs as they are.
+    pub fn prepare(xs: &Tensor, normalize: Option<(f64, f64)>) -> Tensor {
         if xs.kind() != tch::Kind::Uint8 {
-            return self.cnn.forward_t(xs, train);
+            return xs.shallow_clone();
         }
         let x = mnist::pixels_to_float(xs); // [n, 1, 28, 28] in [0, 1]
+        mnist::normalize(&x, normalize)
+    }
+}
+
+impl nn::ModuleT for MnistModel {
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
         self.cnn
-            .forward_t(&mnist::normalize(&x, self.normalize), train)
+            .forward_t(&Self::prepare(xs, self.normalize), train)
     }
 }

@@ -141,11 +141,7 @@ impl RecurrentNet {
     /// step) from zero initial states, as `self.rnn(x, h0)` in the tutorial.
     pub fn sequence(&self, xs: &Tensor, train: bool) -> Tensor {
         // xs: [batch, time, input]
-        let batch = xs.size()[0];
-        let h0 = Tensor::zeros(
-            [self.cfg.layers, batch, self.cfg.hidden],
-            (xs.kind(), xs.device()),
-        ); // [layers, batch, hidden]
+        let h0 = zero_state(xs, 0, self.cfg.layers, self.cfg.hidden); // [layers, batch, hidden]
            // PyTorch's defaults for nn.RNN/GRU/LSTM: biases, no dropout, one
            // direction; batch-first as the tutorial asks.
         let (layers, dropout, bidirectional, batch_first) = (self.cfg.layers, 0.0, false, true);
@@ -184,6 +180,20 @@ impl RecurrentNet {
         )
         .0
     }
+}
+
+/// Zeros `[layers, batch, hidden]` (an initial RNN state) for the batch of
+/// `xs`, whose batch dimension is `batch_dim`, derived from `xs` through an
+/// `expand(.., -1, ..)` rather than from `xs.size()`: a TorchScript trace
+/// (`--export-torchscript`) then keeps the batch size free instead of
+/// recording it as a constant. (libtorch 2.11's `aten::lstm`, given an h0 of
+/// another batch size than its input, corrupts memory instead of failing.)
+pub(crate) fn zero_state(xs: &Tensor, batch_dim: i64, layers: i64, hidden: i64) -> Tensor {
+    xs.select(2, 0)
+        .select(1 - batch_dim, 0) // [batch]
+        .view([1, -1, 1])
+        .expand([layers, -1, hidden], false)
+        .zeros_like()
 }
 
 impl nn::ModuleT for RecurrentNet {

@@ -72,8 +72,10 @@ impl nn::ModuleT for SeqLstm {
     fn forward_t(&self, xs: &Tensor, _train: bool) -> Tensor {
         // xs: [batch, seq, input]
         let seq_first = xs.transpose(0, 1); // [seq, batch, input], the tutorial's layout
-        let batch = seq_first.size()[1]; // the fix: the batch dimension, not size(0)
-        let state = self.encoder.zero_state(batch); // h0, c0: [1, batch, hidden]
+        // The fix: the batch dimension (1 of [seq, batch, input]), not size(0).
+        let hidden = self.decoder.ws.size()[1];
+        let h0 = super::rnn::zero_state(&seq_first, 1, 1, hidden); // [1, batch, hidden]
+        let state = nn::LSTMState((h0.zeros_like(), h0)); // h0, c0
         let (out, _) = self.encoder.seq_init(&seq_first, &state); // [seq, batch, hidden]
         out.apply(&self.decoder).transpose(0, 1) // [batch, seq, 1]
     }

@@ -170,12 +170,13 @@ impl MultiheadAttention {
     /// The heads' queries, keys and values of `xs` `[batch, seq, d_model]`,
     /// each `[batch, heads, seq, head_dim]`: one matmul, then split.
     fn qkv(&self, xs: &Tensor) -> (Tensor, Tensor, Tensor) {
-        let (b, l, d) = xs
+        let (_, l, d) = xs
             .size3()
             .expect("attention input is [batch, seq, d_model]");
         let hd = d / self.heads;
         let qkv = xs.linear(&self.in_proj_weight, Some(&self.in_proj_bias)); // [b, l, 3d]
-        let split = |t: Tensor| t.view([b, l, self.heads, hd]).transpose(1, 2); // [b, h, l, hd]
+        // -1 for the batch: a TorchScript trace keeps it free (--export-torchscript).
+        let split = |t: Tensor| t.view([-1, l, self.heads, hd]).transpose(1, 2); // [b, h, l, hd]
         let mut parts = qkv.chunk(3, -1).into_iter().map(split);
         (
             parts.next().expect("q"),
@@ -186,8 +187,8 @@ impl MultiheadAttention {
 
     /// Merges the heads `[batch, heads, seq, head_dim]` and applies `out_proj`.
     fn merge(&self, attended: Tensor) -> Tensor {
-        let (b, h, l, hd) = attended.size4().expect("[batch, heads, seq, head_dim]");
-        let merged = attended.transpose(1, 2).contiguous().view([b, l, h * hd]); // [b, l, d]
+        let (_, h, l, hd) = attended.size4().expect("[batch, heads, seq, head_dim]");
+        let merged = attended.transpose(1, 2).contiguous().view([-1, l, h * hd]); // [b, l, d]
         merged.apply(&self.out_proj)
     }
 

@@ -129,6 +129,7 @@ use anyhow::Result;
 use serde::Serialize;
 use tch::{nn, Device, Tensor};
 
+use crate::torchscript::{ScriptModule, UseModel};
 use crate::train::{Batch, EpochRecord, FitOutcome, Progress, Sampler};
 
 /// What one example supplies to the shared run path: its data, its model,
@@ -198,6 +199,16 @@ pub trait Task {
     fn cross_validation(&self) -> Option<&dyn CrossValidation<Self>> {
         None
     }
+    /// The input the model is traced at by `--export-torchscript` (batch
+    /// 1, on `device`) and what it means; it is also the probe a TorchScript
+    /// `--load` is checked on. `None`: the task exports nothing.
+    fn trace_input(
+        &self,
+        _cfg: &Self::Config,
+        _device: Device,
+    ) -> Option<crate::torchscript::TraceInput> {
+        None
+    }
 }
 
 /// Cross-validation of a [`Task`] (`--folds K`): the folds and how a fold's
@@ -217,8 +228,9 @@ pub trait CrossValidation<T: Task + ?Sized> {
 pub struct Trained<'a, T: Task + ?Sized> {
     /// The run's configuration.
     pub cfg: &'a T::Config,
-    /// The model (trained, or being trained).
-    pub model: &'a T::Model,
+    /// The model (trained, or being trained; a TorchScript module of
+    /// `--load` with `--eval-only`).
+    pub model: &'a UseModel<T::Model>,
     /// The data.
     pub data: &'a T::Data,
     /// Where the model lives.
@@ -232,6 +244,9 @@ pub struct Trained<'a, T: Task + ?Sized> {
 /// Runs `task` as the flags say (one run, or cross-validation with
 /// `opts.folds`), writes `--metrics-json` and prints the report.
 pub fn execute<T: Task>(task: &T, cfg: &T::Config, opts: &RunOptions) -> Result<()> {
+    if opts.export_only() {
+        return export_loaded(task, cfg, opts);
+    }
     match opts.folds {
         Some(k) => {
             let report = cross_validation::run(task, cfg, opts, k)?;
@@ -300,6 +315,9 @@ pub fn run<T: Task>(
         history: &outcome.history,
     };
     let (test_loss, results) = task.evaluate(&trained)?;
+    if let Some(path) = &opts.export_torchscript {
+        export_torchscript(task, (cfg, vs, model), device, path, progress)?;
+    }
     let report = RunReport {
         config: cfg.clone(),
         summary: RunSummary::new(vs, device, data_seconds, outcome, test_loss)
@@ -315,10 +333,11 @@ pub fn run<T: Task>(
 /// A fresh model of a run, seeded with `--seed`, with `--load`/`--resume`/
 /// `--init-from` applied: what [`run`] and each fold of cross-validation train.
 pub(crate) struct Built<T: Task> {
-    /// The variables.
+    /// The variables (of the example's model, also when `model` is a
+    /// TorchScript module).
     pub vs: nn::VarStore,
     /// The model.
-    pub model: T::Model,
+    pub model: UseModel<T::Model>,
     /// What `--init-from`/`--freeze`/`--reset` did, with the learning-rate groups.
     pub finetune: crate::finetune::FinetuneReport,
     /// Where it lives.
@@ -340,10 +359,22 @@ impl<T: Task> Built<T> {
         tch::manual_seed(cfg.run().train.seed as i64);
         let mut vs = nn::VarStore::new(device);
         let model = task.build_model(&vs.root(), cfg);
+        if let Some(path) = torchscript_load(opts)? {
+            let script = load_torchscript(task, cfg, &model, (path, device))?;
+            progress.line(script.loaded_line());
+            let built = Self {
+                vs,
+                model: UseModel::TorchScript(script),
+                finetune: Default::default(),
+                device,
+                progress,
+            };
+            return Ok((built, Default::default()));
+        }
         let (finetune, state) = prepare_weights(&mut vs, opts, cfg, progress)?;
         let built = Self {
             vs,
-            model,
+            model: UseModel::Native(model),
             finetune,
             device,
             progress,
@@ -366,6 +397,9 @@ impl<T: Task> Built<T> {
         checkpoints: bool,
     ) -> Result<(FitOutcome, crate::optim::Optimizer)> {
         let (vs, device, progress) = (&self.vs, self.device, self.progress);
+        let Some(model) = self.model.native() else {
+            anyhow::bail!("a TorchScript module is run, not trained");
+        };
         let checkpointing = match checkpoints {
             true => Some(checkpointing(vs, opts, T::NAME, cfg)?),
             false => None,
@@ -386,7 +420,7 @@ impl<T: Task> Built<T> {
             let steps = sampler.num_batches();
             state = weights::resume_optimizer(&mut opt, opts, (state, steps), progress)?;
         }
-        let loss = |batch: &Batch| task.loss(&self.model, batch);
+        let loss = |batch: &Batch| task.loss(model, batch);
         let outcome = trainer.fit(&mut opt, sampler.as_ref(), loss, state, |_, _| {
             task.after_epoch(&Trained {
                 cfg,
@@ -407,8 +441,8 @@ pub(crate) struct Loaded<T: Task> {
     pub cfg: T::Config,
     /// The variables (kept alive as long as the model; never read).
     pub _vs: nn::VarStore,
-    /// The model with the checkpoint's weights.
-    pub model: T::Model,
+    /// The model with the checkpoint's weights, or `--load`'s TorchScript module.
+    pub model: UseModel<T::Model>,
     /// Where it lives.
     pub device: Device,
 }
@@ -434,6 +468,17 @@ pub(crate) fn load_for_use<T: Task>(
     let device = opts.device.resolve()?;
     let mut vs = nn::VarStore::new(device);
     let model = task.build_model(&vs.root(), &cfg);
+    if crate::checkpoint::is_torchscript(path)? {
+        let script = load_torchscript(task, &cfg, &model, (path, device))?;
+        progress.line(script.loaded_line());
+        let model = UseModel::TorchScript(script);
+        return Ok(Loaded {
+            cfg,
+            _vs: vs,
+            model,
+            device,
+        });
+    }
     let strip = cfg.run().tune.finetune.strip_prefix.as_deref();
     for note in crate::checkpoint::load_stripping(&mut vs, path, strip)? {
         progress.line(note);
@@ -442,7 +487,88 @@ pub(crate) fn load_for_use<T: Task>(
     Ok(Loaded {
         cfg,
         _vs: vs,
-        model,
+        model: UseModel::Native(model),
         device,
     })
+}
+
+/// `--load M --export-torchscript P` without `--eval-only`: exports the
+/// loaded model; no data is read.
+fn export_loaded<T: Task>(task: &T, cfg: &T::Config, opts: &RunOptions) -> Result<()> {
+    let progress = Progress { quiet: opts.quiet };
+    let loaded = load_for_use(task, cfg, opts, "--export-torchscript")?;
+    let path = opts.export_torchscript.as_deref().unwrap_or("model.pt".as_ref());
+    let parts = (&loaded.cfg, &loaded._vs, &loaded.model);
+    export_torchscript(task, parts, loaded.device, path, progress)
+}
+
+/// Writes `model` (with its configuration and variables) as TorchScript
+/// to `path` ([`crate::torchscript::export()`]) and prints what was written.
+///
+/// # Errors
+/// A task without a trace input, a TorchScript model, the export's errors.
+fn export_torchscript<T: Task>(
+    task: &T,
+    (cfg, vs, model): (&T::Config, &nn::VarStore, &UseModel<T::Model>),
+    device: Device,
+    path: &std::path::Path,
+    progress: Progress,
+) -> Result<()> {
+    let Some(input) = task.trace_input(cfg, device) else {
+        anyhow::bail!("--export-torchscript: {} has no TorchScript export", T::NAME);
+    };
+    let UseModel::Native(model) = model else {
+        anyhow::bail!(
+            "--export-torchscript {}: --load is a TorchScript module already",
+            path.display()
+        );
+    };
+    let forward = |x: &Tensor| nn::ModuleT::forward_t(model, x, false);
+    let report = crate::torchscript::export(vs, &forward, &input, T::NAME, path)?;
+    progress.line(report.to_string());
+    Ok(())
+}
+
+/// `--load`'s file when it is a TorchScript archive and the run only
+/// evaluates (`--eval-only`); with `--save` it is refused, as a module's
+/// weights are not the example's variables. `None` otherwise: a training run
+/// then refuses the file in [`prepare_weights`], naming the conversion.
+fn torchscript_load(opts: &RunOptions) -> Result<Option<&std::path::Path>> {
+    let Some(path) = opts.load.as_deref().filter(|_| opts.eval_only) else {
+        return Ok(None);
+    };
+    if !crate::checkpoint::is_torchscript(path)? {
+        return Ok(None);
+    }
+    if let Some(save) = &opts.save {
+        anyhow::bail!(
+            "--save {}: {} is a TorchScript module, whose weights are not this example's \
+             variables; save its state_dict in Python (torch.jit.load(FILE).state_dict())",
+            save.display(),
+            path.display()
+        );
+    }
+    Ok(Some(path))
+}
+
+/// Loads the TorchScript module at `path`, checked on `task`'s trace input
+/// against the shape `model` (the example's own, fresh) gives.
+///
+/// # Errors
+/// A task without a trace input; [`ScriptModule::load`]'s errors.
+fn load_torchscript<T: Task>(
+    task: &T,
+    cfg: &T::Config,
+    model: &T::Model,
+    (path, device): (&std::path::Path, Device),
+) -> Result<ScriptModule> {
+    let Some(input) = task.trace_input(cfg, device) else {
+        anyhow::bail!(
+            "{}: {} cannot run TorchScript modules",
+            path.display(),
+            T::NAME
+        );
+    };
+    let expected = tch::no_grad(|| nn::ModuleT::forward_t(model, &input.example, false)).size();
+    ScriptModule::load(path, device, input, &expected)
 }

@@ -67,6 +67,9 @@ pub struct RunOptions {
     /// Steps between read-backs of the running loss on a GPU (`--log-every`);
     /// the CPU reads every step.
     pub log_every: usize,
+    /// Write the model as a traced TorchScript module here (`--export-torchscript`):
+    /// after training or `--eval-only`; with `--load` alone, instead of training.
+    pub export_torchscript: Option<PathBuf>,
     /// The flags given on the command line (`--normalize`, `--cell`, ...):
     /// those may not contradict a loaded checkpoint's `config.json`; the
     /// settings whose flags were not given come from it.
@@ -86,6 +89,7 @@ impl Default for RunOptions {
             quiet: false,
             folds: None,
             log_every: crate::train::DEFAULT_LOG_EVERY,
+            export_torchscript: None,
             given: crate::cli::Flags::default(),
         }
     }
@@ -99,5 +103,11 @@ impl RunOptions {
             .clone()
             .or_else(|| self.resume.clone())
             .unwrap_or_else(|| PathBuf::from(format!("runs/{example}/checkpoint.safetensors")))
+    }
+
+    /// Whether the run only exports `--load`'s model (`--export-torchscript`
+    /// with `--load` and without `--eval-only`): no data is read, nothing trains.
+    pub fn export_only(&self) -> bool {
+        self.export_torchscript.is_some() && self.load.is_some() && !self.eval_only
     }
 }

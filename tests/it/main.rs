@@ -27,6 +27,7 @@ mod rnn_series_run;
 mod series_csv;
 mod series_files;
 mod torch_resume;
+mod torchscript;
 mod train_log_every;
 mod train_resume;
 mod transformer_lm_classify;

@@ -30,7 +30,7 @@ pub fn predict(
     predict.class_names = Some(predict.class_names.unwrap_or_else(|| cfg.names()));
     let info = crate::predict::ModelInfo {
         num_classes: cfg.model.num_classes,
-        normalize: loaded.model.normalize,
+        normalize: cfg.normalize.then_some(crate::data::mnist::MNIST_MEAN_STD),
         device: loaded.device,
     };
     let report = PredictionReport {

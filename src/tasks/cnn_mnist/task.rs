@@ -10,6 +10,7 @@ use crate::data::mnist::{self, ImageSet};
 use crate::metrics::{ClassificationReport, ConfusionMatrix};
 use crate::models::{Cnn, MnistModel};
 use crate::session::{CrossValidation, RunReport, Task, Trained};
+use crate::torchscript::TraceInput;
 use crate::split;
 use crate::train::{self, Batch, Loss, Sampler, ShuffledPairs};
 
@@ -97,7 +98,7 @@ pub(crate) fn split_train(cfg: &Config, train: ImageSet) -> Result<(ImageSet, Op
 /// Predictions or labels that are not int64 class indices (a model whose
 /// outputs are not `[n, classes]` logits).
 pub(crate) fn classification_scores(
-    model: &MnistModel,
+    model: &impl nn::ModuleT,
     set: &ImageSet,
     cfg: &Config,
     device: Device,
@@ -187,6 +188,25 @@ impl Task for CnnMnist {
 
     fn cross_validation(&self) -> Option<&dyn CrossValidation<Self>> {
         Some(self)
+    }
+
+    fn trace_input(&self, cfg: &Config, device: Device) -> Option<TraceInput> {
+        let normalize = cfg.normalize.then_some(mnist::MNIST_MEAN_STD);
+        Some(TraceInput {
+            example: crate::torchscript::probe(&[1, 1, 28, 28], device),
+            input: "28x28 grey images [batch, 1, 28, 28], white ink on black as MNIST, pixel / 255 \
+                    in [0, 1], then (x - mean) / std when settings.normalize is set"
+                .into(),
+            output: format!(
+                "[batch, {}] logits of the classes in settings.class_names order (softmax: probabilities)",
+                cfg.model.num_classes
+            ),
+            settings: serde_json::json!({
+                "normalize": normalize.map(|(mean, std)| serde_json::json!({"mean": mean, "std": std})),
+                "class_names": cfg.names(),
+            }),
+            prepare: Some(Box::new(move |xs| MnistModel::prepare(xs, normalize))),
+        })
     }
 
     /// The validation loss and accuracy with `--val-fraction`, else the test

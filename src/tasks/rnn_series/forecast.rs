@@ -8,12 +8,11 @@ use tch::{Device, Tensor};
 use super::task::load_series;
 use super::*;
 use crate::data::series::{Scaler, Series, TimeAxis};
-use crate::models::RecurrentNet;
 
 /// Recursive forecast: from the last `window` values of `values`, predicts
 /// the next value, appends it to the window, drops the oldest, `steps` times.
 pub fn forecast(
-    model: &RecurrentNet,
+    model: &impl ModuleT,
     values: &[f64],
     window: usize,
     scaler: &Scaler,

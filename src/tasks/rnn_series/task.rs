@@ -14,6 +14,7 @@ use crate::data::windows::{prepare_series, PreparedSeries, WindowSet};
 use crate::metrics::RegressionScores;
 use crate::models::RecurrentNet;
 use crate::session::{CrossValidation, RunReport, Task, Trained};
+use crate::torchscript::TraceInput;
 use crate::train::{self, Batch, EpochRecord, Loss, Sampler, ShuffledPairs};
 
 /// Loads or generates the series, splits it chronologically, fits the scaler
@@ -84,7 +85,7 @@ pub struct SeriesResults {
 
 /// Predictions of the model for a window set, in the series' units.
 pub fn predict(
-    model: &RecurrentNet,
+    model: &impl nn::ModuleT,
     set: &WindowSet,
     scaler: &Scaler,
     batch_size: usize,
@@ -204,6 +205,29 @@ impl Task for RnnSeries {
 
     fn cross_validation(&self) -> Option<&dyn CrossValidation<Self>> {
         Some(self)
+    }
+
+    fn trace_input(&self, cfg: &Config, device: Device) -> Option<TraceInput> {
+        let m = &cfg.model;
+        Some(TraceInput {
+            example: crate::torchscript::probe(&[1, cfg.window as i64, m.input_size], device),
+            input: format!(
+                "[batch, {}, {}] windows of the last {} values, standardised: (x - settings.scaler.mean) \
+                 / settings.scaler.std",
+                cfg.window, m.input_size, cfg.window
+            ),
+            output: format!(
+                "[batch, {}] the next value(s), standardised: x * std + mean gives the series' units",
+                m.output_size
+            ),
+            settings: serde_json::json!({
+                "scaler": cfg.scaler,
+                "window": cfg.window,
+                "horizon": cfg.horizon,
+                "cell": m.cell.name(),
+            }),
+            prepare: None,
+        })
     }
 
     fn early_metric(&self) -> &'static str {

@@ -53,6 +53,11 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<ClassifyReport> {
              prints its epochs and writes them with --metrics-json"
         );
     }
+    if opts.export_torchscript.is_some() {
+        anyhow::bail!(
+            "--export-torchscript exports the language model (--task lm); the classifier has no export"
+        );
+    }
     let progress = Progress { quiet: opts.quiet };
     let device = opts.device.resolve()?;
     let c = &cfg.classify;

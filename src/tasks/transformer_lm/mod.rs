@@ -65,6 +65,12 @@ pub struct RunOptions {
     /// the learning rate.
     #[arg(long, value_name = "PATH.svg")]
     pub plot: Option<PathBuf>,
+    /// (--task lm) Write the GPT as TorchScript: a traced module of its forward
+    /// over one block of token ids (generation stays in the host program),
+    /// with NAME.inputs.json beside it holding the vocabulary and block size.
+    /// After training, or from --load.
+    #[arg(long, value_name = "PATH.pt")]
+    pub export_torchscript: Option<PathBuf>,
 }
 
 /// The final report of a run (`--metrics-json`).
@@ -173,6 +179,12 @@ pub fn run(cfg: &Config, gen: &GenerateConfig, opts: &RunOptions) -> Result<Repo
         checkpoint::save_with_config(&vs, path, &cfg)?;
         crate::io::write_json(&vocab_path(path), &text.vocab)?;
     }
+    if let Some(path) = &opts.export_torchscript {
+        let input = trace_input(&cfg.model, &text.vocab, device);
+        let forward = |x: &tch::Tensor| nn::ModuleT::forward_t(&model, x, false);
+        let export = crate::torchscript::export(&vs, &forward, &input, "transformer_lm", path)?;
+        println!("{export}");
+    }
     let report = score(&model, &text, gen, device, (cfg, parameters, training))?;
     if let (Some(path), Some(t), Some(b)) = (&opts.plot, &report.training, &report.baselines) {
         crate::plot::write_svg(path, &learning_curves(t, b))?;
@@ -188,6 +200,35 @@ pub fn run(cfg: &Config, gen: &GenerateConfig, opts: &RunOptions) -> Result<Repo
         crate::io::write_metrics_json(path, &report)?;
     }
     Ok(report)
+}
+
+/// What the GPT is traced at by `--export-torchscript`: one block of token
+/// ids `[1, block_size]` (`i mod vocab_size`), with the vocabulary.
+pub fn trace_input(
+    model: &crate::models::GptConfig,
+    vocab: &CharVocab,
+    device: tch::Device,
+) -> crate::torchscript::TraceInput {
+    let ids = tch::Tensor::arange(model.block_size, (tch::Kind::Int64, device))
+        .remainder(model.vocab_size)
+        .unsqueeze(0); // [1, block]
+    crate::torchscript::TraceInput {
+        example: ids,
+        input: format!(
+            "[1, {}] int64 token ids: the index of each character in settings.vocab \
+             (characters outside it have no id)",
+            model.block_size
+        ),
+        output: format!(
+            "[1, {}, {}] logits of the next character at every position",
+            model.block_size, model.vocab_size
+        ),
+        settings: serde_json::json!({
+            "vocab": vocab.chars.iter().collect::<String>(),
+            "block_size": model.block_size,
+        }),
+        prepare: None,
+    }
 }
 
 /// Reads `--text`, builds (or takes the saved) vocabulary and splits the ids.

@@ -13,6 +13,7 @@ use crate::metrics::RegressionScores;
 use crate::models::seq_model::{Arch, SeqModel};
 use crate::models::SeqTransformer;
 use crate::session::{CrossValidation, RunReport, Task, Trained};
+use crate::torchscript::TraceInput;
 use crate::split;
 use crate::train::{self, Batch, Loss, Sampler, ShuffledPairs};
 
@@ -171,6 +172,28 @@ impl Task for TransformerSeq {
         Some(self)
     }
 
+    fn trace_input(&self, cfg: &Config, device: Device) -> Option<TraceInput> {
+        let input_size = match cfg.arch {
+            Arch::Transformer => cfg.transformer.input_size,
+            Arch::Lstm => cfg.lstm.input_size,
+        };
+        Some(TraceInput {
+            example: crate::torchscript::probe(&[1, cfg.seq_len() as i64, input_size], device),
+            input: "[batch, seq_len, input_size] sequences; a series is standardised by the mean \
+                    and std of its training part (the run prints them), the recall task's tokens \
+                    as the run encodes them"
+                .into(),
+            output: "the model's prediction for each sequence, in the input's units".into(),
+            settings: serde_json::json!({
+                "arch": cfg.arch,
+                "task": cfg.task,
+                "seq_len": cfg.seq_len(),
+                "causal": !cfg.no_causal,
+            }),
+            prepare: None,
+        })
+    }
+
     fn early_metric(&self) -> &'static str {
         "val rmse"
     }
@@ -183,7 +206,10 @@ impl Task for TransformerSeq {
     fn evaluate(&self, t: &Trained<'_, Self>) -> Result<(f64, SequenceResults)> {
         let (cfg, data) = (t.cfg, t.data);
         let (eval, test) = self.scores(t, &data.test);
-        if let (Some(path), SeqModel::Transformer(m)) = (&self.attention, t.model) {
+        if let Some(path) = &self.attention {
+            let Some(SeqModel::Transformer(m)) = t.model.native() else {
+                bail!("--attention draws the example's own Transformer's weights, not a TorchScript module's");
+            };
             write_attention(m, &data.test, t.device, path)?;
             t.progress
                 .line(format!("attention heatmap written to {}", path.display()));
