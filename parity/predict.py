@@ -389,11 +389,28 @@ def load_model(path, args):
 
     cfg = read_config(path, missing_ok=True)
     model_cfg = cfg.get("model", {})
-    model = CNN(logit_relu=model_cfg.get("logit_relu", True), num_classes=model_cfg.get("num_classes", 10))
+    normalize = cfg.get("normalize", False) if args.normalize is None else args.normalize
+    num_classes = model_cfg.get("num_classes", 10)
+    if is_torchscript(path):
+        import torch
+
+        return torch.jit.load(path, map_location="cpu").eval(), num_classes, normalize
+    model = CNN(logit_relu=model_cfg.get("logit_relu", True), num_classes=num_classes)
     load_state_dict(model, path)
     model.eval()
-    normalize = cfg.get("normalize", False) if args.normalize is None else args.normalize
     return model, model.fc.out_features, normalize
+
+
+def is_torchscript(path):
+    """A torch.jit.save archive (a zip with a `code/` folder or `constants.pkl`), as Rust's
+    checkpoint::is_torchscript decides: run with torch.jit.load, as the Rust side runs
+    it through libtorch's TorchScript interpreter."""
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as z:
+        return any("/code/" in n or n.endswith("constants.pkl") for n in z.namelist())
 
 
 def classify(model, inputs, normalize):
@@ -410,7 +427,8 @@ def classify(model, inputs, normalize):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("paths", nargs="+", help="image files or folders")
-    p.add_argument("--load", required=True, help="checkpoint (safetensors; config.json beside it is read)")
+    p.add_argument("--load", required=True,
+                   help="checkpoint (safetensors; config.json beside it is read) or a TorchScript file")
     p.add_argument("--preprocess", choices=["digit", "resize", "none"], default="digit")
     p.add_argument("--class-names", help="comma-separated, in class order (default 0..n-1)")
     p.add_argument("--normalize", action="store_true", default=None, help="override config.json's normalize")

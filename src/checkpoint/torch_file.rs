@@ -349,8 +349,8 @@ fn refuse_what_needs_python(path: &Path, container: &Container) -> Result<()> {
             if holds_torchscript(&names) {
                 bail!(
                     "checkpoint {} is a TorchScript archive (torch.jit.save), not a torch.save state_dict; \
-                     --load runs it as it is with --eval-only, --predict or --forecast; to train from \
-                     or fine-tune it, convert it:{}",
+                     cnn_mnist, rnn_series and transformer_seq run it as it is with --load and \
+                     --eval-only, --predict or --forecast; to train from or fine-tune it, convert it:{}",
                     path.display(),
                     python_lines(path, "torch.jit.load(\"FILE\").state_dict()")
                 );

@@ -175,7 +175,10 @@ impl CausalSelfAttention {
     fn qkv(&self, x: &Tensor) -> (Tensor, Tensor, Tensor) {
         let (_, t, c) = x.size3().expect("attention input is [batch, t, n_embd]");
         // -1 for the batch: a TorchScript trace keeps it free (--export-torchscript).
-        let heads = |h: &Tensor| h.view([-1, t, self.n_head, c / self.n_head]).transpose(1, 2);
+        let heads = |h: &Tensor| {
+            h.view([-1, t, self.n_head, c / self.n_head])
+                .transpose(1, 2)
+        };
         let qkv = x.apply(&self.c_attn).split(c, 2); // 3 × [batch, t, n_embd]
         (heads(&qkv[0]), heads(&qkv[1]), heads(&qkv[2]))
     }

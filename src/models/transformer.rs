@@ -175,7 +175,7 @@ impl MultiheadAttention {
             .expect("attention input is [batch, seq, d_model]");
         let hd = d / self.heads;
         let qkv = xs.linear(&self.in_proj_weight, Some(&self.in_proj_bias)); // [b, l, 3d]
-        // -1 for the batch: a TorchScript trace keeps it free (--export-torchscript).
+                                                                             // -1 for the batch: a TorchScript trace keeps it free (--export-torchscript).
         let split = |t: Tensor| t.view([-1, l, self.heads, hd]).transpose(1, 2); // [b, h, l, hd]
         let mut parts = qkv.chunk(3, -1).into_iter().map(split);
         (

@@ -493,17 +493,27 @@ pub(crate) fn load_for_use<T: Task>(
 }
 
 /// `--load M --export-torchscript P` without `--eval-only`: exports the
-/// loaded model; no data is read.
+/// loaded model; no data is read. `--metrics-json` gets the configuration
+/// and the export's [`crate::torchscript::ExportReport`] (`"torchscript"`).
 fn export_loaded<T: Task>(task: &T, cfg: &T::Config, opts: &RunOptions) -> Result<()> {
     let progress = Progress { quiet: opts.quiet };
     let loaded = load_for_use(task, cfg, opts, "--export-torchscript")?;
-    let path = opts.export_torchscript.as_deref().unwrap_or("model.pt".as_ref());
+    let path = opts
+        .export_torchscript
+        .as_deref()
+        .unwrap_or("model.pt".as_ref());
     let parts = (&loaded.cfg, &loaded._vs, &loaded.model);
-    export_torchscript(task, parts, loaded.device, path, progress)
+    let report = export_torchscript(task, parts, loaded.device, path, progress)?;
+    if let Some(json) = &opts.metrics_json {
+        let report = serde_json::json!({"config": &loaded.cfg, "torchscript": report});
+        crate::io::write_metrics_json(json, &report)?;
+    }
+    Ok(())
 }
 
 /// Writes `model` (with its configuration and variables) as TorchScript
-/// to `path` ([`crate::torchscript::export()`]) and prints what was written.
+/// to `path` ([`crate::torchscript::export()`]), prints what was written and
+/// returns it.
 ///
 /// # Errors
 /// A task without a trace input, a TorchScript model, the export's errors.
@@ -513,9 +523,12 @@ fn export_torchscript<T: Task>(
     device: Device,
     path: &std::path::Path,
     progress: Progress,
-) -> Result<()> {
+) -> Result<crate::torchscript::ExportReport> {
     let Some(input) = task.trace_input(cfg, device) else {
-        anyhow::bail!("--export-torchscript: {} has no TorchScript export", T::NAME);
+        anyhow::bail!(
+            "--export-torchscript: {} has no TorchScript export",
+            T::NAME
+        );
     };
     let UseModel::Native(model) = model else {
         anyhow::bail!(
@@ -526,7 +539,7 @@ fn export_torchscript<T: Task>(
     let forward = |x: &Tensor| nn::ModuleT::forward_t(model, x, false);
     let report = crate::torchscript::export(vs, &forward, &input, T::NAME, path)?;
     progress.line(report.to_string());
-    Ok(())
+    Ok(report)
 }
 
 /// `--load`'s file when it is a TorchScript archive and the run only

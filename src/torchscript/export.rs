@@ -72,7 +72,9 @@ impl std::fmt::Display for ExportReport {
 pub fn probe(shape: &[i64], device: tch::Device) -> Tensor {
     let n: i64 = shape.iter().product();
     let flat = Tensor::arange(n, (Kind::Float, device));
-    ((flat * 0.618).sin() + 1.0).divide_scalar(2.0).reshape(shape)
+    ((flat * 0.618).sin() + 1.0)
+        .divide_scalar(2.0)
+        .reshape(shape)
 }
 
 /// The JSON written beside a TorchScript file `path`: `model.pt` →
@@ -162,9 +164,12 @@ fn trace_and_save(
         let _ = v.set_requires_grad(false);
     }
     let saved = tch::no_grad(|| {
-        CModule::create_by_tracing("tchport", "forward", &[example.shallow_clone()], &mut |xs| {
-            vec![forward(&xs[0])]
-        })
+        CModule::create_by_tracing(
+            "tchport",
+            "forward",
+            &[example.shallow_clone()],
+            &mut |xs| vec![forward(&xs[0])],
+        )
     })
     .with_context(|| format!("--export-torchscript {}: tracing failed", path.display()))
     .and_then(|module| {

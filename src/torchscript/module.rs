@@ -66,6 +66,7 @@ impl ScriptModule {
                 expected
             );
         }
+        check_settings(path, &input.settings)?;
         let two = Tensor::cat(&[probe, probe], 0);
         let any_batch = tch::no_grad(|| module.forward_ts(&[&two]))
             .is_ok_and(|o| o.size().first() == Some(&(2 * probe.size()[0])));
@@ -158,11 +159,49 @@ impl<M: ModuleT> ModuleT for UseModel<M> {
     }
 }
 
+/// Refuses a module whose `<stem>.inputs.json` (written by
+/// `--export-torchscript`) records other input settings (normalisation,
+/// scaler, window, vocabulary...) than this run's, which come from the
+/// `config.json` beside the file or the flags: the module would be fed inputs
+/// prepared for another model. No JSON (a PyTorch user's module): nothing to check.
+///
+/// # Errors
+/// An unreadable JSON, or the first setting that differs, named.
+fn check_settings(path: &Path, settings: &serde_json::Value) -> Result<()> {
+    let json_path = super::inputs_json_path(path);
+    if !json_path.exists() {
+        return Ok(());
+    }
+    let text = std::fs::read_to_string(&json_path)
+        .with_context(|| format!("cannot read {}", json_path.display()))?;
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not JSON", json_path.display()))?;
+    let (Some(saved), Some(ours)) = (json["settings"].as_object(), settings.as_object()) else {
+        return Ok(());
+    };
+    for (key, want) in ours {
+        if let Some(got) = saved.get(key).filter(|got| *got != want) {
+            bail!(
+                "TorchScript {}: {} says its inputs were prepared with {key} = {got}, this run \
+                 has {key} = {want} (from the config.json beside the module, or the flags); give \
+                 the flag for {key}, or put the exporting run's config.json beside the module",
+                path.display(),
+                json_path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 /// The line of a libtorch error that says what went wrong: TorchScript's
 /// interpreter wraps it in a traceback, whose last `...Error:` line is the
 /// cause; otherwise the first line.
 fn last_error_line(message: &str) -> String {
-    let lines: Vec<&str> = message.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&str> = message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     lines
         .iter()
         .rev()

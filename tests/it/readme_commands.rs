@@ -340,6 +340,12 @@ fn check_flag(flag: &str, r: &Ran<'_>) -> bool {
             &Value::from(r.value("--optimizer"))
         ),
         "--no-logit-relu" => assert_eq!(r.config("model.logit_relu"), &Value::Bool(false)),
+        "--export-torchscript" => {
+            let path = PathBuf::from(r.value(flag));
+            assert!(path.is_file(), "{flag} wrote {}", path.display());
+            let inputs = common::read_json(&tchport::torchscript::inputs_json_path(&path));
+            assert_eq!(inputs["example"], Value::from(r.example), "{inputs}");
+        }
         "--save" | "--plot" | "--attention" => {
             let path = PathBuf::from(r.value(flag));
             assert!(path.is_file(), "{flag} wrote {}", path.display());
@@ -653,8 +659,12 @@ fn every_readme_command_runs_and_each_flag_shows_its_effect() {
                 unchecked.push(flag.clone());
             }
         }
-        if let Some(i) = args.iter().position(|a| a == "--save") {
-            saved.insert(args[i + 1].clone(), ran.json.clone());
+        // A --load of what --save or --export-torchscript wrote finds the writer's report.
+        let json = ran.json;
+        for flag in ["--save", "--export-torchscript"] {
+            if let Some(i) = args.iter().position(|a| a == flag) {
+                saved.insert(args[i + 1].clone(), json.clone());
+            }
         }
     }
     assert!(

@@ -10,8 +10,8 @@ use crate::data::mnist::{self, ImageSet};
 use crate::metrics::{ClassificationReport, ConfusionMatrix};
 use crate::models::{Cnn, MnistModel};
 use crate::session::{CrossValidation, RunReport, Task, Trained};
-use crate::torchscript::TraceInput;
 use crate::split;
+use crate::torchscript::TraceInput;
 use crate::train::{self, Batch, Loss, Sampler, ShuffledPairs};
 
 /// The data of a run: training, validation (`--val-fraction`) and test

@@ -13,8 +13,8 @@ use crate::metrics::RegressionScores;
 use crate::models::seq_model::{Arch, SeqModel};
 use crate::models::SeqTransformer;
 use crate::session::{CrossValidation, RunReport, Task, Trained};
-use crate::torchscript::TraceInput;
 use crate::split;
+use crate::torchscript::TraceInput;
 use crate::train::{self, Batch, Loss, Sampler, ShuffledPairs};
 
 /// What transformer_seq reports beyond the shared summary (`test_loss` there
