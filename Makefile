@@ -12,9 +12,16 @@
 #               its own cargo package and lock file, not built by make test or CI)
 #   make finetune-experiment   pre-train on digits 0-4, fine-tune on 5-9 (issue 7)
 #   make optim-compare         SGD vs SGD+momentum vs Adam learning curves (issue 7)
+#   make bundle      dist/tchport-VERSION-x86_64-linux/ and its .tar.gz: the example binaries
+#               with the libtorch libraries they load, running without Python or the .venv
+#               (BUNDLE_CUDA=1: the CUDA libraries too; issue 22)
+#   make bundle-test the bundle, unpacked elsewhere with the .venv hidden, under env -i:
+#               same output as the development build (part of make test)
+#   make bench-memory  peak RSS of cnn_mnist against the test set's size, with and without
+#               src/malloc.rs's allocator setting, beside PyTorch (issue 22)
 #   make pretrain-experiment   transformer_lm: pre-train on unlabelled text, fine-tune on 100 /
 #               1,000 / all labelled sentences against random initialisation, 3 seeds (issue 20)
-.PHONY: setup run test lint parity parity-short bench bench-use bench-peers finetune-experiment optim-compare pretrain-experiment
+.PHONY: setup run test lint bundle bundle-test bench-memory parity parity-short bench bench-use bench-peers finetune-experiment optim-compare pretrain-experiment
 
 setup:
 	@scripts/setup.sh
@@ -25,6 +32,7 @@ run: setup
 test: setup
 	cargo test --release
 	$(MAKE) parity-short
+	$(MAKE) bundle-test
 
 parity: setup
 	.venv/bin/python parity/side_by_side.py $(PARITY_ARGS)
@@ -41,6 +49,17 @@ bench-use: setup
 bench-peers: setup
 	cargo test --release --locked --quiet --manifest-path bench/peers/Cargo.toml
 	.venv/bin/python bench/peers/bench_peers.py --markdown runs/bench/peers.md $(BENCH_ARGS)
+
+bundle: setup
+	cargo build --release --examples
+	scripts/bundle.sh
+
+bundle-test: bundle
+	scripts/bundle_test.sh
+
+bench-memory: setup
+	cargo build --release --examples
+	.venv/bin/python parity/bench_memory.py --markdown runs/bench/memory.md $(BENCH_ARGS)
 
 lint: setup
 	cargo fmt --all -- --check

@@ -18,10 +18,10 @@
 //!   PyTorch reads, and PyTorch's own `torch.save` files read back;
 //! - **atomic writes** ([`io`]): every file written for the user goes to a
 //!   temporary file beside it and is renamed over it, so a crash never leaves
-//!   half a file.
-//!
+//!   half a file;
 //! - **shipping** ([`torchscript`]): TorchScript out (`--export-torchscript`)
-//!   and in (`--load` of a `torch.jit.save` archive).
+//!   and in (`--load` of a `torch.jit.save` archive); the C allocator set so
+//!   that a deployed binary's memory stays flat ([`malloc`]).
 //!
 //! [`tasks`] holds the four examples built on these; [`metrics`], [`plot`],
 //! [`split`], [`schedule`] and [`finetune`] are the pieces they share.
@@ -32,6 +32,7 @@ pub mod data;
 pub mod device;
 pub mod finetune;
 pub mod io;
+pub mod malloc;
 pub mod metrics;
 pub mod models;
 pub mod optim;
