@@ -5,10 +5,10 @@
 
 `cnn_mnist` trains 1 epoch on 100 images, then evaluates 100 / 2,000 / 10,000 test images,
 three ways, run one after another per size and repeat (so machine load hits all alike):
-  Rust              the binary as shipped: src/malloc.rs fixes glibc's mmap threshold
-  Rust, glibc as is the same binary with GLIBC_TUNABLES=glibc.malloc.perturb=0 in its
-                    environment (perturb 0 is glibc's default; any user allocator setting
-                    makes src/malloc.rs leave glibc's defaults, the dynamic mmap threshold)
+  Rust              the binary as shipped: src/malloc.rs returns free memory to the system
+                    (malloc_trim) after each evaluation batch
+  Rust, glibc as is the same binary with TCHPORT_NO_MALLOC_TRIM=1 (no malloc_trim: glibc's
+                    arenas keep what the batches freed)
   PyTorch           parity/cnn_mnist.py with the same flags
 Peak RSS is each process's own (os.wait4); wall seconds include start-up. Medians.
 """
@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from side_by_side import ROOT, run_measured, thread_env  # noqa: E402
 
 PY = os.path.join(ROOT, ".venv", "bin", "python")
-GLIBC_DEFAULTS = {"GLIBC_TUNABLES": "glibc.malloc.perturb=0"}
+GLIBC_DEFAULTS = {"TCHPORT_NO_MALLOC_TRIM": "1"}
 
 
 def commands(n, bin_dir):

@@ -27,12 +27,10 @@ pub(crate) fn reset_sigpipe() {
     }
 }
 
-/// Runs an example's body with the allocator set ([`crate::malloc::configure`])
-/// and Ctrl-C handling installed: on error prints
+/// Runs an example's body with Ctrl-C handling installed: on error prints
 /// `error: <message: causes>` to stderr and exits with status 1, or 130 after
 /// a Ctrl-C (no panic, no backtrace for user errors).
 pub fn run<T>(body: impl FnOnce() -> anyhow::Result<T>) {
-    crate::malloc::configure();
     reset_sigpipe();
     let result = crate::train::install_interrupt_handler().and_then(|()| body());
     if let Err(e) = result {

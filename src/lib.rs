@@ -20,8 +20,8 @@
 //!   temporary file beside it and is renamed over it, so a crash never leaves
 //!   half a file;
 //! - **shipping** ([`torchscript`]): TorchScript out (`--export-torchscript`)
-//!   and in (`--load` of a `torch.jit.save` archive); the C allocator set so
-//!   that a deployed binary's memory stays flat ([`malloc`]).
+//!   and in (`--load` of a `torch.jit.save` archive); the C allocator's free
+//!   memory returned after each evaluation batch ([`malloc`]).
 //!
 //! [`tasks`] holds the four examples built on these; [`metrics`], [`plot`],
 //! [`split`], [`schedule`] and [`finetune`] are the pieces they share.

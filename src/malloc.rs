@@ -1,44 +1,40 @@
-//! The C allocator's settings for every example binary (issue 22, item 5).
+//! Memory a deployed binary can be trusted with (issue 22, item 5).
 //!
-//! libtorch allocates CPU tensors with `malloc`. glibc gives each thread that
-//! allocates under contention an arena of its own (up to eight per core), and
-//! memory freed in an arena stays in the process until the arena's top is free.
-//! A `cnn_mnist` run's peak RSS then grew with the test set rather than the
-//! model: 1 epoch of 100 images, then 100 / 2,000 / 10,000 test images, peaked
-//! at 534 / 638 / 824 MB (measured here; build-notes.md has the table).
+//! libtorch allocates CPU tensors with `malloc`. glibc serves a freed buffer's
+//! size from its arenas after the first one (the dynamic mmap threshold, up to
+//! 32 MiB), and memory freed in an arena stays in the process. Evaluation
+//! batches (256 images for cnn_mnist) are another size than the training
+//! batches, so each evaluated batch left free arena memory behind: a
+//! `cnn_mnist` run of 1 epoch on 100 images, then 100 / 2,000 / 10,000 test
+//! images, peaked at 525 to 535 / 638 / 824 to 919 MB (build-notes.md).
 //!
-//! [`configure`] caps the arenas at [`ARENA_MAX`] (`mallopt(M_ARENA_MAX)`, the
-//! same as `MALLOC_ARENA_MAX=2`; glibc's `mallopt(3)`). Measured on 2 cores
-//! against glibc's other settings (build-notes.md): peak RSS stays at 522 MB
-//! whatever the test set's size, and training ran faster, not slower; one arena
-//! (`MALLOC_ARENA_MAX=1`) kept 837 MB (the main arena only shrinks from its
-//! top); a fixed mmap threshold of 64 KiB (`MALLOC_MMAP_THRESHOLD_=65536`) kept
-//! 503 MB but cost ten times the page faults and more time.
+//! [`release_free_memory`] (glibc's `malloc_trim(0)`) after each evaluation
+//! batch returns that memory, so peak RSS stays at the training footprint
+//! whatever the test set's size, and training runs as before. Measured against
+//! the settings at start that glibc offers (`mallopt`; build-notes.md): a fixed
+//! mmap threshold (`M_MMAP_THRESHOLD` 64 KiB) kept RSS flat too but made
+//! training up to twice as slow (every batch buffer mapped and faulted anew);
+//! capping the arenas (`M_ARENA_MAX` 2) was flat in one build and kept 850 MB in
+//! another; one arena kept 837 MB.
 
-/// The arena cap set by [`configure`].
-pub const ARENA_MAX: i32 = 2;
+use std::sync::OnceLock;
 
-/// glibc's environment variables for the allocator: when the user sets one (or
-/// `GLIBC_TUNABLES`), [`configure`] leaves the allocator as they chose.
-const USER_SETTINGS: [&str; 5] = [
-    "MALLOC_ARENA_MAX",
-    "MALLOC_ARENA_TEST",
-    "MALLOC_MMAP_THRESHOLD_",
-    "MALLOC_TRIM_THRESHOLD_",
-    "GLIBC_TUNABLES",
-];
+/// The environment variable that turns [`release_free_memory`] off (set to any
+/// value): glibc's behaviour as it is, for `parity/bench_memory.py`'s "before".
+pub const OFF: &str = "TCHPORT_NO_MALLOC_TRIM";
 
-/// Caps glibc's arenas at [`ARENA_MAX`] unless the environment sets the
-/// allocator ([`USER_SETTINGS`]); called first by [`crate::cli::run`].
-/// Nothing happens with other C libraries (musl, macOS).
-pub fn configure() {
-    if USER_SETTINGS.iter().any(|v| std::env::var_os(v).is_some()) {
+/// Returns the allocator's free memory to the system: glibc's `malloc_trim(0)`,
+/// which releases every arena's free pages, not only the top of the heap.
+/// Called after each evaluation or prediction batch; a no-op with other C
+/// libraries, or when [`OFF`] is set.
+pub fn release_free_memory() {
+    static ON: OnceLock<bool> = OnceLock::new();
+    if !*ON.get_or_init(|| std::env::var_os(OFF).is_none()) {
         return;
     }
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes glibc's allocator parameters; it is called at
-    // start-up, before libtorch starts its threads, and glibc locks it anyway.
+    // SAFETY: malloc_trim only returns free pages to the system; glibc locks each arena.
     unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, ARENA_MAX);
+        libc::malloc_trim(0);
     }
 }

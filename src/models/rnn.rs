@@ -141,9 +141,10 @@ impl RecurrentNet {
     /// step) from zero initial states, as `self.rnn(x, h0)` in the tutorial.
     pub fn sequence(&self, xs: &Tensor, train: bool) -> Tensor {
         // xs: [batch, time, input]
-        let h0 = zero_state(xs, 0, self.cfg.layers, self.cfg.hidden); // [layers, batch, hidden]
-                                                                      // PyTorch's defaults for nn.RNN/GRU/LSTM: biases, no dropout, one
-                                                                      // direction; batch-first as the tutorial asks.
+        // [layers, batch, hidden]
+        let h0 = zero_state(xs, 0, self.cfg.layers, self.cfg.hidden);
+        // PyTorch's defaults for nn.RNN/GRU/LSTM: biases, no dropout, one
+        // direction; batch-first as the tutorial asks.
         let (layers, dropout, bidirectional, batch_first) = (self.cfg.layers, 0.0, false, true);
         // at::rnn_tanh and at::gru take the same arguments; at::lstm takes (h0, c0).
         type Fused =

@@ -71,8 +71,9 @@ impl SeqLstm {
 impl nn::ModuleT for SeqLstm {
     fn forward_t(&self, xs: &Tensor, _train: bool) -> Tensor {
         // xs: [batch, seq, input]
-        let seq_first = xs.transpose(0, 1); // [seq, batch, input], the tutorial's layout
-                                            // The fix: the batch dimension (1 of [seq, batch, input]), not size(0).
+        // [seq, batch, input], the tutorial's layout
+        let seq_first = xs.transpose(0, 1);
+        // The fix: the batch dimension (1 of [seq, batch, input]), not size(0).
         let hidden = self.decoder.ws.size()[1];
         let h0 = super::rnn::zero_state(&seq_first, 1, 1, hidden); // [1, batch, hidden]
         let state = nn::LSTMState((h0.zeros_like(), h0)); // h0, c0

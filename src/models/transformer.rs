@@ -174,8 +174,9 @@ impl MultiheadAttention {
             .size3()
             .expect("attention input is [batch, seq, d_model]");
         let hd = d / self.heads;
-        let qkv = xs.linear(&self.in_proj_weight, Some(&self.in_proj_bias)); // [b, l, 3d]
-                                                                             // -1 for the batch: a TorchScript trace keeps it free (--export-torchscript).
+        // [b, l, 3d]
+        let qkv = xs.linear(&self.in_proj_weight, Some(&self.in_proj_bias));
+        // -1 for the batch: a TorchScript trace keeps it free (--export-torchscript).
         let split = |t: Tensor| t.view([-1, l, self.heads, hd]).transpose(1, 2); // [b, h, l, hd]
         let mut parts = qkv.chunk(3, -1).into_iter().map(split);
         (

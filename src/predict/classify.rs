@@ -63,6 +63,7 @@ pub fn classify(
         let classes = probs.size()[1];
         let flat = Vec::<f64>::try_from(probs.flatten(0, -1)).expect("double probabilities");
         out.extend(flat.chunks(classes as usize).map(prediction));
+        crate::malloc::release_free_memory(); // the batch's buffers back to the system
         start += len;
     }
     out

@@ -209,6 +209,7 @@ pub fn evaluate<M: nn::ModuleT>(
             bx.size()[0] as f64,
         );
         outputs.push(out.to_device(Device::Cpu));
+        crate::malloc::release_free_memory(); // the batch's buffers back to the system
     }
     let outputs = if outputs.is_empty() {
         Tensor::zeros([0], (Kind::Float, Device::Cpu))
