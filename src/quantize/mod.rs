@@ -240,7 +240,7 @@ pub fn quantize_model<M: Quantize + ?Sized>(
             q: q.shallow_clone(),
             scales: scales.shallow_clone(),
         };
-        layer.set_int8(weight).with_context(|| format!("{name}"))?;
+        layer.set_int8(weight).with_context(|| name.to_string())?;
         let role = Role::Kernel;
         out.weights
             .insert(name.to_string(), Int8Tensor { q, scales, role });
