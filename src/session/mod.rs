@@ -32,7 +32,7 @@
 //! ```no_run
 //! use anyhow::Result;
 //! use serde::{Deserialize, Serialize};
-//! use tch::nn::{self, Module};
+//! use tch::nn::{self, ModuleT};
 //! use tchport::models::{init, Linear};
 //! use tch::{Device, Kind, Tensor};
 //! use tchport::cli::{self, Flags, FromFlags};
@@ -90,7 +90,7 @@
 //!
 //!     fn evaluate(&self, t: &Trained<'_, Self>) -> Result<(f64, ())> {
 //!         let _no_grad = tch::no_grad_guard();
-//!         let mse = Loss::Mse.compute(&t.model.forward(&t.data.xs), &t.data.ys);
+//!         let mse = Loss::Mse.compute(&t.model.forward_t(&t.data.xs, false), &t.data.ys);
 //!         Ok((mse.double_value(&[]), ()))
 //!     }
 //!
