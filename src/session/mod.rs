@@ -374,6 +374,9 @@ impl<T: Task> Built<T> {
         let mut vs = nn::VarStore::new(device);
         let mut model = task.build_model(&vs.root(), cfg);
         if let Some(path) = torchscript_load(opts)? {
+            if opts.quantize.scheme().is_some() {
+                bail_torchscript(&format!("--quantize with --load {}", path.display()))?;
+            }
             let script = load_torchscript(task, cfg, &model, (path, device))?;
             progress.line(script.loaded_line());
             let built = Self {

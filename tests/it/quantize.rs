@@ -435,6 +435,18 @@ fn cnn_mnist_int8_keeps_accuracy_and_its_file_loads_for_eval_and_predict() {
         ),
     );
     assert_has(&e, &["--export-torchscript traces the float32 model"]);
+    let pt = d("m.pt");
+    ok(&cnn(), &format!("--load {m} --export-torchscript {pt}"));
+    for use_it in ["--eval-only", &format!("--predict {csv}")] {
+        let e = refused(
+            &cnn(),
+            &format!("--load {pt} {use_it} --quantize int8 --device cpu"),
+        );
+        assert_has(
+            &e,
+            &["--quantize with --load", "TorchScript module's weights"],
+        );
+    }
 }
 
 fn size(path: &str) -> u64 {
