@@ -7,6 +7,9 @@
 #   make bench  Rust vs PyTorch benchmarks (BENCH_ARGS="--quick" for a fast pass)
 #   make bench-use   only the "use your model" part: cold start of --predict and batch-1
 #               latency, Rust vs PyTorch (BENCH_ARGS as above)
+#   make bench-quantize float32 against int8 weights (--quantize int8), Rust beside PyTorch's
+#               quantize_dynamic: file size, accuracy / RMSE / validation loss, batch-1 latency,
+#               LM tokens/s (issue 22; BENCH_ARGS="--threads 2 --repeats 5")
 #   make bench-peers the same models in candle and burn beside this project (tch): a loss
 #               check from the same weights, then steps/s and samples/s (bench/peers/;
 #               its own cargo package and lock file, not built by make test or CI)
@@ -21,7 +24,7 @@
 #               src/malloc.rs's allocator setting, beside PyTorch (issue 22)
 #   make pretrain-experiment   transformer_lm: pre-train on unlabelled text, fine-tune on 100 /
 #               1,000 / all labelled sentences against random initialisation, 3 seeds (issue 20)
-.PHONY: setup run test lint bundle bundle-test bench-memory parity parity-short bench bench-use bench-peers finetune-experiment optim-compare pretrain-experiment
+.PHONY: setup run test lint bundle bundle-test bench-memory parity parity-short bench bench-use bench-quantize bench-peers finetune-experiment optim-compare pretrain-experiment
 
 setup:
 	@scripts/setup.sh
@@ -45,6 +48,10 @@ bench: setup
 
 bench-use: setup
 	.venv/bin/python parity/bench.py --only use --markdown runs/bench/use.md $(BENCH_ARGS)
+
+bench-quantize: setup
+	cargo build --release --examples
+	.venv/bin/python parity/bench_quantize.py --markdown runs/bench/quantize.md $(BENCH_ARGS)
 
 bench-peers: setup
 	cargo test --release --locked --quiet --manifest-path bench/peers/Cargo.toml

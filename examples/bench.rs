@@ -24,6 +24,9 @@
 //! timed step (`latencies_s`, seconds), for the driver's median and 99th
 //! percentile of batch-1 latency (`parity/bench.py`, "use" section).
 //!
+//! With `"quantize": "int8"` an `infer` case runs the model with int8 Linear
+//! weights (`tchport::quantize::quantize_model`, what `--quantize int8` does).
+//!
 //! A `check` case (`"mode":"check","weights":"w.safetensors"`) loads the model's
 //! weights and a batch (`__xs`, `__ys`) from the file, switches dropout off and
 //! answers the loss before and after one SGD step (`losses`, at the case's `lr`): the reference the
@@ -42,6 +45,7 @@ use tchport::models::{
     CellKind, Cnn, CnnConfig, RecurrentNet, RnnConfig, SeqTransformer, TransformerConfig,
 };
 use tchport::optim::{OptimConfig, Optimizer, OptimizerKind};
+use tchport::quantize::{quantize_model, Quantize};
 use tchport::train::Loss;
 
 /// Time the project's models on synthetic inputs, one JSON case per stdin line.
@@ -97,6 +101,10 @@ struct Case {
     /// Step with libtorch's C++ optimizer (before issue 19) instead of ours.
     #[serde(default)]
     libtorch_step: bool,
+    /// `"int8"`: the model's Linear layers run with int8 weights
+    /// (`--quantize int8`, `tchport::quantize`); `infer` cases only.
+    #[serde(default)]
+    quantize: Option<String>,
 }
 
 fn default_warmup() -> usize {
@@ -174,10 +182,15 @@ impl Opt {
     }
 }
 
+/// A model of the bench: a module whose Linear layers can take int8 weights.
+trait BenchModel: ModuleT + Quantize {}
+
+impl<M: ModuleT + Quantize> BenchModel for M {}
+
 /// A model with its synthetic batch, loss and optimizer.
 struct Bench {
     _vs: nn::VarStore,
-    model: Box<dyn ModuleT>,
+    model: Box<dyn BenchModel>,
     opt: Opt,
     xs: Tensor,
     ys: Tensor,
@@ -188,81 +201,89 @@ fn build(case: &Case, device: Device) -> Result<Bench> {
     tch::manual_seed(0);
     let mut vs = nn::VarStore::new(device);
     let b = case.batch;
-    let (model, optim, xs, ys, loss): (Box<dyn ModuleT>, _, _, _, _) = match case.model.as_str() {
-        // cnn_mnist's model and optimizer: SGD, lr 0.001, logit ReLU on.
-        "cnn" => (
-            Box::new(Cnn::new(&vs.root(), &CnnConfig::default())),
-            OptimConfig {
-                optimizer: OptimizerKind::Sgd,
-                lr: 0.001,
-                ..OptimConfig::default()
-            },
-            Tensor::rand([b, 1, 28, 28], (Kind::Float, device)),
-            Tensor::randint(10, [b], (Kind::Int64, device)),
-            Loss::CrossEntropy,
-        ),
-        // rnn_series's model and optimizer: one recurrent layer on [batch, seq, 1]
-        // windows, fc on the last step, MSE, SGD lr 0.01.
-        "rnn" | "lstm" => {
-            let cell = if case.model == "rnn" {
-                CellKind::Rnn
-            } else {
-                CellKind::Lstm
-            };
-            let cfg = RnnConfig {
-                cell,
-                hidden: case.hidden.unwrap_or(10),
-                ..RnnConfig::default()
-            };
-            let seq = case.seq.unwrap_or(20);
-            (
-                Box::new(RecurrentNet::new(&vs.root(), &cfg)),
+    let (mut model, optim, xs, ys, loss): (Box<dyn BenchModel>, _, _, _, _) =
+        match case.model.as_str() {
+            // cnn_mnist's model and optimizer: SGD, lr 0.001, logit ReLU on.
+            "cnn" => (
+                Box::new(Cnn::new(&vs.root(), &CnnConfig::default())),
                 OptimConfig {
                     optimizer: OptimizerKind::Sgd,
-                    lr: 0.01,
+                    lr: 0.001,
                     ..OptimConfig::default()
                 },
-                Tensor::randn([b, seq, 1], (Kind::Float, device)),
-                Tensor::randn([b, 1], (Kind::Float, device)),
-                Loss::Mse,
-            )
-        }
-        // transformer_seq's model: 10 features per step, 4 heads, 2 post-norm layers,
-        // feed-forward 2 × d_model, dropout 0.1, causal mask, a prediction per step;
-        // MSE, SGD lr 0.01.
-        "transformer" => {
-            let d_model = case.d_model.unwrap_or(64);
-            let cfg = TransformerConfig {
-                d_model,
-                ff_dim: 2 * d_model,
-                causal: true,
-                // A check compares frameworks whose dropout noise differs.
-                dropout: if case.mode == "check" {
-                    0.0
+                Tensor::rand([b, 1, 28, 28], (Kind::Float, device)),
+                Tensor::randint(10, [b], (Kind::Int64, device)),
+                Loss::CrossEntropy,
+            ),
+            // rnn_series's model and optimizer: one recurrent layer on [batch, seq, 1]
+            // windows, fc on the last step, MSE, SGD lr 0.01.
+            "rnn" | "lstm" => {
+                let cell = if case.model == "rnn" {
+                    CellKind::Rnn
                 } else {
-                    case.dropout.unwrap_or(0.1)
-                },
-                ..TransformerConfig::default()
-            };
-            let seq = case.seq.unwrap_or(32);
-            (
-                Box::new(SeqTransformer::new(&vs.root(), &cfg)),
-                OptimConfig {
-                    optimizer: OptimizerKind::Sgd,
-                    lr: 0.01,
-                    ..OptimConfig::default()
-                },
-                Tensor::randn([b, seq, cfg.input_size], (Kind::Float, device)),
-                Tensor::randn([b, seq, 1], (Kind::Float, device)),
-                Loss::Mse,
-            )
-        }
-        other => bail!("model {other:?} is not in this build (known: {MODELS:?})"),
-    };
+                    CellKind::Lstm
+                };
+                let cfg = RnnConfig {
+                    cell,
+                    hidden: case.hidden.unwrap_or(10),
+                    ..RnnConfig::default()
+                };
+                let seq = case.seq.unwrap_or(20);
+                (
+                    Box::new(RecurrentNet::new(&vs.root(), &cfg)),
+                    OptimConfig {
+                        optimizer: OptimizerKind::Sgd,
+                        lr: 0.01,
+                        ..OptimConfig::default()
+                    },
+                    Tensor::randn([b, seq, 1], (Kind::Float, device)),
+                    Tensor::randn([b, 1], (Kind::Float, device)),
+                    Loss::Mse,
+                )
+            }
+            // transformer_seq's model: 10 features per step, 4 heads, 2 post-norm layers,
+            // feed-forward 2 × d_model, dropout 0.1, causal mask, a prediction per step;
+            // MSE, SGD lr 0.01.
+            "transformer" => {
+                let d_model = case.d_model.unwrap_or(64);
+                let cfg = TransformerConfig {
+                    d_model,
+                    ff_dim: 2 * d_model,
+                    causal: true,
+                    // A check compares frameworks whose dropout noise differs.
+                    dropout: if case.mode == "check" {
+                        0.0
+                    } else {
+                        case.dropout.unwrap_or(0.1)
+                    },
+                    ..TransformerConfig::default()
+                };
+                let seq = case.seq.unwrap_or(32);
+                (
+                    Box::new(SeqTransformer::new(&vs.root(), &cfg)),
+                    OptimConfig {
+                        optimizer: OptimizerKind::Sgd,
+                        lr: 0.01,
+                        ..OptimConfig::default()
+                    },
+                    Tensor::randn([b, seq, cfg.input_size], (Kind::Float, device)),
+                    Tensor::randn([b, seq, 1], (Kind::Float, device)),
+                    Loss::Mse,
+                )
+            }
+            other => bail!("model {other:?} is not in this build (known: {MODELS:?})"),
+        };
     let (xs, ys) = match &case.weights {
         Some(path) => load_check(&mut vs, path)?,
         None => (xs, ys),
     };
+    match case.quantize.as_deref() {
+        None => {}
+        Some("int8") if case.mode == "infer" => {
+            quantize_model(&vs, model.as_mut(), None)?;
+        }
+        Some(other) => bail!("quantize {other:?}: expected \"int8\", with mode infer"),
+    }
     let optim = OptimConfig {
         lr: case.lr.unwrap_or(optim.lr),
         optimizer: case.optimizer.unwrap_or(optim.optimizer),

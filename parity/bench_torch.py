@@ -4,7 +4,8 @@ Reads one case per stdin line (JSON), answers one line of JSON, exactly as the R
 worker does, with the same models, losses, optimizers and synthetic inputs (shapes),
 so that parity/bench.py can alternate cases between the two. PyTorch eager mode.
 With "latencies": true in a case the answer also holds every timed step's wall time
-(latencies_s, seconds), as the Rust worker's. "optimizer": "adam"/"adamw" replaces the SGD
+(latencies_s, seconds), as the Rust worker's. "quantize": "int8" in an infer case runs
+torch.ao.quantization.quantize_dynamic (qint8) of the model's Linear layers. "optimizer": "adam"/"adamw" replaces the SGD
 (torch.optim's defaults: the single-tensor loop on the CPU). Training answers hold
 "phases": mean seconds per step of forward (with the loss), backward (with zero_grad) and
 the optimizer step (with reading the loss), split where the Rust worker splits.
@@ -20,6 +21,7 @@ import torch
 import torch.nn as nn
 
 import models
+from common import quantize_dynamic
 
 # name -> (build(case) -> (model, optimizer, xs, ys, criterion)); the Rust worker's MODELS.
 
@@ -56,6 +58,8 @@ def measure(case, dev):
     if case["model"] not in BUILDERS:
         return {"error": f"model {case['model']!r} is not in this build (known: {sorted(BUILDERS)})"}
     model, opt, xs, ys, criterion = BUILDERS[case["model"]](case, dev)
+    if case.get("quantize") == "int8" and case["mode"] == "infer":
+        model = quantize_dynamic(model)
     kind = case.get("optimizer") or "sgd"
     if kind != "sgd":
         lr = opt.param_groups[0]["lr"] if case.get("lr") is None else case["lr"]

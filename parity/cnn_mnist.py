@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader, Sampler, TensorDataset
 
-from common import (add_optim_args, warmup_scheduler, clip_gradients, make_optimizer, Timer, add_device_flags, epoch_order, load_mnist, load_state_dict, parse_digits,
+from common import (quantize_dynamic, add_optim_args, warmup_scheduler, clip_gradients, make_optimizer, Timer, add_device_flags, epoch_order, load_mnist, load_state_dict, parse_digits,
                     peak_rss_mb, save_state_dict, step_seed, use_device, write_json)
 from models import CNN
 
@@ -58,6 +58,8 @@ def main():
     p.add_argument("--init", help="start from these weights (safetensors) instead of the seeded init")
     p.add_argument("--load", help="evaluate/continue from these weights (safetensors)")
     p.add_argument("--eval-only", action="store_true")
+    p.add_argument("--quantize-dynamic", action="store_true",
+                   help="with --eval-only: torch.ao.quantization.quantize_dynamic (qint8) of the Linear layers")
     p.add_argument("--save", help="write the final state_dict as safetensors")
     p.add_argument("--save-training", help="torch.save a training checkpoint: {'epoch': finished epochs, "
                    "'model_state_dict', 'optimizer_state_dict'} (pytorch/examples' convention)")
@@ -81,6 +83,10 @@ def main():
             load_state_dict(model, path)
     criterion = nn.CrossEntropyLoss()
     opt = make_optimizer(model.parameters(), a)
+    if a.quantize_dynamic:
+        if not a.eval_only:
+            raise SystemExit("--quantize-dynamic evaluates a loaded model: add --load M --eval-only")
+        model = quantize_dynamic(model)
     start = 0
     if a.resume_training:
         ckpt = torch.load(a.resume_training, weights_only=True)

@@ -249,3 +249,14 @@ if __name__ == "__main__":
         raise SystemExit("usage: common.py step-seeds SEED EPOCH STEPS")
     seed, epoch, steps = (int(v) for v in sys.argv[2:])
     print("\n".join(str(step_seed(seed, epoch, s)) for s in range(steps)))
+
+
+def quantize_dynamic(model):
+    """PyTorch's own int8 (issue 22, item 3): `torch.ao.quantization.quantize_dynamic` of every
+    `nn.Linear` with qint8 weights (per-tensor symmetric scales; activations quantized per
+    batch at run time, fbgemm/x86 int8 GEMM), in eval mode. Its deprecation notice (torchao
+    is the successor) is silenced."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.ao.quantization.quantize_dynamic(model.eval(), {torch.nn.Linear}, dtype=torch.qint8)

@@ -25,7 +25,7 @@ import time
 
 import torch
 
-from common import SplitMix64, add_device_flags, add_optim_args, clip_gradients, make_optimizer, epoch_order, step_seed, use_device, write_json
+from common import load_state_dict, quantize_dynamic, SplitMix64, add_device_flags, add_optim_args, clip_gradients, make_optimizer, epoch_order, step_seed, use_device, write_json
 from models import RNN
 
 
@@ -211,6 +211,9 @@ def main():
     add_optim_args(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json")
+    p.add_argument("--load", help="evaluate these weights (safetensors, the Rust --save) instead of training")
+    p.add_argument("--quantize-dynamic", action="store_true",
+                   help="with --load: torch.ao.quantization.quantize_dynamic (qint8) of the Linear layer")
     p.add_argument("--quiet", action="store_true")
     add_device_flags(p)
     a = p.parse_args()
@@ -236,8 +239,15 @@ def main():
 
     # Built on the CPU right after the seed (the Rust init), then moved.
     model = RNN(input_size=1, hidden_size=a.hidden, output_size=1, cell=a.cell, num_layers=a.layers).to(device)
+    if a.load:
+        load_state_dict(model, a.load)
+        a.epochs = 0
     criterion = torch.nn.MSELoss()
     optimizer = make_optimizer(model.parameters(), a)
+    if a.quantize_dynamic:
+        if not a.load:
+            raise SystemExit("--quantize-dynamic evaluates a loaded model: add --load M")
+        model = quantize_dynamic(model)
     eval_bs = max(a.batch_size, 256)
     mean, std = scaler
 

@@ -26,7 +26,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from common import ROOT, step_seed
+from common import ROOT, quantize_dynamic, step_seed
 from models import GPT
 
 EVAL_SEED_TAG = 0x5EED0E7A
@@ -218,6 +218,8 @@ def main():
     p.add_argument("--seed", type=int, default=1337)
     p.add_argument("--generate", type=int, default=500)
     p.add_argument("--load", help="a model saved by the Rust --save (safetensors + config.json + vocab.json)")
+    p.add_argument("--quantize-dynamic", action="store_true",
+                   help="with --load: torch.ao.quantization.quantize_dynamic (qint8) of every nn.Linear")
     p.add_argument("--top-p", type=float, default=1.0)
     p.add_argument("--num-samples", type=int, default=1)
     p.add_argument("--prompt", default="\n")
@@ -260,6 +262,10 @@ def main():
         state["lm_head.weight"] = state["transformer.wte.weight"]  # the tied head
         model.load_state_dict(state)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, a.beta2), weight_decay=a.weight_decay)
+    if a.quantize_dynamic:
+        if not a.load:
+            raise SystemExit("--quantize-dynamic runs a loaded model: add --load M")
+        model = quantize_dynamic(model)
     evals = []
 
     def evaluate(step, lr):

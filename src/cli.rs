@@ -98,6 +98,9 @@ pub struct RunArgs {
     /// alone, the loaded model is exported and nothing trains.
     #[arg(long, value_name = "PATH.pt", conflicts_with_all = ["folds", "resume"])]
     pub export_torchscript: Option<std::path::PathBuf>,
+    /// `--quantize`, `--save-quantized`.
+    #[command(flatten)]
+    pub quantize: crate::quantize::QuantizeOptions,
 }
 
 impl RunArgs {
@@ -119,6 +122,7 @@ impl RunArgs {
             folds: self.folds,
             log_every: self.log_every as usize,
             export_torchscript: self.export_torchscript,
+            quantize: self.quantize,
             given: flags,
         }
     }

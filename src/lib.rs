@@ -20,8 +20,9 @@
 //!   temporary file beside it and is renamed over it, so a crash never leaves
 //!   half a file;
 //! - **shipping** ([`torchscript`]): TorchScript out (`--export-torchscript`)
-//!   and in (`--load` of a `torch.jit.save` archive); the C allocator's free
-//!   memory returned after each evaluation batch ([`malloc`]).
+//!   and in (`--load` of a `torch.jit.save` archive); int8 weights
+//!   ([`quantize`]: `--quantize int8`, `--save-quantized`); the C allocator's
+//!   free memory returned after each evaluation batch ([`malloc`]).
 //!
 //! [`tasks`] holds the four examples built on these; [`metrics`], [`plot`],
 //! [`split`], [`schedule`] and [`finetune`] are the pieces they share.
@@ -38,6 +39,7 @@ pub mod models;
 pub mod optim;
 pub mod plot;
 pub mod predict;
+pub mod quantize;
 pub mod schedule;
 pub mod session;
 pub mod split;

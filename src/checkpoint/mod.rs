@@ -276,13 +276,32 @@ pub fn load_with_notes(vs: &mut nn::VarStore, path: &Path) -> Result<Vec<String>
 /// `--strip-prefix` flag), a note saying so.
 ///
 /// # Errors
-/// Those of [`read_checkpoint`]; `strip` starts no key.
+/// Those of [`read_checkpoint`]; `strip` starts no key; an int8 checkpoint of
+/// `--save-quantized` (run, not trained: [`crate::quantize::load`] reads it).
 pub fn read_for_model(
     path: &Path,
     model: &BTreeSet<String>,
     strip: Option<&str>,
 ) -> Result<LoadedCheckpoint> {
-    let mut read = read_checkpoint(path)?;
+    let read = read_checkpoint(path)?;
+    if crate::quantize::file::is_int8(&read.tensors) {
+        bail!(
+            "checkpoint {} holds int8 weights (--save-quantized), for inference only: use it with \
+             --eval-only, --predict, --forecast or --generate, or train from its float checkpoint",
+            path.display()
+        );
+    }
+    fit_to_model(path, read, model, strip)
+}
+
+/// `read` with the prefix of the module that held the model removed (see
+/// [`read_for_model`]).
+fn fit_to_model(
+    path: &Path,
+    mut read: LoadedCheckpoint,
+    model: &BTreeSet<String>,
+    strip: Option<&str>,
+) -> Result<LoadedCheckpoint> {
     let note = prefix::fit_to_model(&mut read.tensors, model, strip)
         .with_context(|| format!("checkpoint {}", path.display()))?;
     read.notes.extend(note);
@@ -298,9 +317,31 @@ pub(crate) fn load_stripping(
     path: &Path,
     strip: Option<&str>,
 ) -> Result<Vec<String>> {
+    let names: BTreeSet<String> = vs.variables().into_keys().collect();
+    let read = read_for_model(path, &names, strip)?;
+    fill(vs, path, read)
+}
+
+/// Loads the tensors `read` of checkpoint `path` (already read, any kind;
+/// an int8 checkpoint's dequantized, see [`crate::quantize::load`]) into `vs`
+/// as [`load_stripping`] does; returns the notes.
+pub(crate) fn load_read(
+    vs: &mut nn::VarStore,
+    path: &Path,
+    read: LoadedCheckpoint,
+    strip: Option<&str>,
+) -> Result<Vec<String>> {
+    let names: BTreeSet<String> = vs.variables().into_keys().collect();
+    let read = fit_to_model(path, read, &names, strip)?;
+    fill(vs, path, read)
+}
+
+/// Copies `read`'s tensors into `vs`'s variables, every one present with its
+/// shape and nothing else in the file; returns the notes.
+fn fill(vs: &mut nn::VarStore, path: &Path, read: LoadedCheckpoint) -> Result<Vec<String>> {
     let vars: BTreeMap<String, Tensor> = vs.variables().into_iter().collect();
     let names: BTreeSet<String> = vars.keys().cloned().collect();
-    let LoadedCheckpoint { tensors, notes, .. } = read_for_model(path, &names, strip)?;
+    let LoadedCheckpoint { tensors, notes, .. } = read;
     let file: BTreeMap<String, Tensor> = tensors.into_iter().collect();
     let mismatches = mismatches(&file, &vars);
     if !mismatches.is_empty() {

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use tch::{nn, Tensor};
 
-use super::init;
+use super::{init, Linear};
 
 /// Shape options of [`Cnn`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
@@ -37,7 +37,7 @@ impl Default for CnnConfig {
 pub struct Cnn {
     conv1: nn::Conv2D,
     conv2: nn::Conv2D,
-    fc: nn::Linear,
+    fc: Linear,
     logit_relu: bool,
 }
 
@@ -53,6 +53,13 @@ impl Cnn {
             fc: init::linear(p / "fc", 64 * 7 * 7, cfg.num_classes, true),
             logit_relu: cfg.logit_relu,
         }
+    }
+}
+
+impl crate::quantize::Quantize for Cnn {
+    /// `fc` (the convolutions are rounded to int8 and run in float32).
+    fn linear_layers(&mut self) -> Vec<&mut Linear> {
+        vec![&mut self.fc]
     }
 }
 

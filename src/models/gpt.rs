@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 use tch::nn::{self, Init};
 use tch::{Kind, Tensor};
 
-use super::init;
+use super::{init, Linear};
 
 /// nanoGPT's `_init_weights` standard deviation.
 const INIT_STD: f64 = 0.02;
@@ -154,8 +154,8 @@ fn dropout(x: Tensor, p: f64, train: bool) -> Tensor {
 /// `scaled_dot_product_attention`, an output projection.
 #[derive(Debug)]
 struct CausalSelfAttention {
-    c_attn: nn::Linear,
-    c_proj: nn::Linear,
+    c_attn: Linear,
+    c_proj: Linear,
     n_head: i64,
     dropout: f64,
 }
@@ -235,8 +235,8 @@ impl CausalSelfAttention {
 /// nanoGPT's `MLP`: Linear(n, 4n), exact GELU, Linear(4n, n), dropout.
 #[derive(Debug)]
 struct Mlp {
-    c_fc: nn::Linear,
-    c_proj: nn::Linear,
+    c_fc: Linear,
+    c_proj: Linear,
     dropout: f64,
 }
 
@@ -349,7 +349,7 @@ impl Gpt {
 
     /// nanoGPT's `self.apply(self._init_weights)` and the scaled `c_proj` draws.
     fn init_weights(&mut self) {
-        let linear = |l: &mut nn::Linear| {
+        let linear = |l: &mut Linear| {
             let _ = l.ws.normal_(0.0, INIT_STD);
             if let Some(b) = l.bs.as_mut() {
                 let _ = b.zero_();
@@ -444,6 +444,21 @@ impl Gpt {
             x = block.forward_t(&x, train);
         }
         self.ln_f.forward(&x)
+    }
+}
+
+impl crate::quantize::Quantize for Gpt {
+    /// Each block's `attn.c_attn`, `attn.c_proj`, `mlp.c_fc`, `mlp.c_proj`
+    /// (the embeddings, the head tied to `wte` and the LayerNorms stay float32).
+    fn linear_layers(&mut self) -> Vec<&mut Linear> {
+        let mut out = Vec::with_capacity(4 * self.h.len());
+        for block in &mut self.h {
+            out.push(&mut block.attn.c_attn);
+            out.push(&mut block.attn.c_proj);
+            out.push(&mut block.mlp.c_fc);
+            out.push(&mut block.mlp.c_proj);
+        }
+        out
     }
 }
 

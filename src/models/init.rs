@@ -19,12 +19,13 @@ pub(crate) fn fan_in_uniform(fan_in: i64) -> Init {
 }
 
 /// `nn.Linear(in_dim, out_dim, bias)` with PyTorch's initialisation, weight
-/// drawn before bias as PyTorch does (tch's `nn::linear` draws the bias first).
-pub fn linear(p: nn::Path, in_dim: i64, out_dim: i64, bias: bool) -> nn::Linear {
+/// drawn before bias as PyTorch does (tch's `nn::linear` draws the bias first);
+/// the layer is [`super::Linear`] (tch's `nn::Linear`, able to hold int8 weights).
+pub fn linear(p: nn::Path, in_dim: i64, out_dim: i64, bias: bool) -> super::Linear {
     let init = fan_in_uniform(in_dim);
     let ws = p.var("weight", &[out_dim, in_dim], init);
     let bs = bias.then(|| p.var("bias", &[out_dim], init));
-    nn::Linear { ws, bs }
+    super::Linear::new(ws, bs)
 }
 
 /// `nn.Conv2d(in_ch, out_ch, kernel, padding=padding)` with PyTorch's

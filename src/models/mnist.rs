@@ -41,6 +41,12 @@ impl MnistModel {
     }
 }
 
+impl crate::quantize::Quantize for MnistModel {
+    fn linear_layers(&mut self) -> Vec<&mut crate::models::Linear> {
+        self.cnn.linear_layers()
+    }
+}
+
 impl nn::ModuleT for MnistModel {
     fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
         self.cnn

@@ -4,6 +4,7 @@
 pub mod cnn;
 pub mod gpt;
 pub mod init;
+pub mod linear;
 pub mod mnist;
 pub mod rnn;
 pub mod seq_lstm;
@@ -12,6 +13,7 @@ pub mod transformer;
 
 pub use cnn::{Cnn, CnnConfig};
 pub use gpt::{Gpt, GptConfig};
+pub use linear::Linear;
 pub use mnist::MnistModel;
 pub use rnn::{CellKind, RecurrentNet, RnnConfig};
 pub use seq_lstm::{SeqLstm, SeqLstmConfig};

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use tch::nn::{self, Init};
 use tch::Tensor;
 
-use super::init;
+use super::{init, Linear};
 
 /// The recurrent cell (`--cell`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Serialize, Deserialize)]
@@ -104,7 +104,7 @@ pub struct RecurrentNet {
     cfg: RnnConfig,
     /// `[w_ih, w_hh, b_ih, b_hh]` per layer, PyTorch's `_flat_weights` order.
     params: Vec<Tensor>,
-    fc: nn::Linear,
+    fc: Linear,
 }
 
 impl RecurrentNet {
@@ -195,6 +195,14 @@ pub(crate) fn zero_state(xs: &Tensor, batch_dim: i64, layers: i64, hidden: i64) 
         .view([1, -1, 1])
         .expand([layers, -1, hidden], false)
         .zeros_like()
+}
+
+impl crate::quantize::Quantize for RecurrentNet {
+    /// `fc` (the recurrent cell's weights go to `aten::rnn_tanh`/`lstm`/`gru`
+    /// as float32).
+    fn linear_layers(&mut self) -> Vec<&mut Linear> {
+        vec![&mut self.fc]
+    }
 }
 
 impl nn::ModuleT for RecurrentNet {

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use tch::nn::{self, RNN};
 use tch::Tensor;
 
-use super::init;
+use super::{init, Linear};
 
 /// Shape options of [`SeqLstm`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
@@ -46,7 +46,7 @@ impl Default for SeqLstmConfig {
 #[derive(Debug)]
 pub struct SeqLstm {
     encoder: nn::LSTM,
-    decoder: nn::Linear,
+    decoder: Linear,
 }
 
 impl SeqLstm {
@@ -65,6 +65,13 @@ impl SeqLstm {
         let encoder = nn::lstm(p / "encoder", cfg.input_size, cfg.hidden_size, rnn_cfg);
         let decoder = init::linear(p / "decoder", cfg.hidden_size, 1, true);
         Self { encoder, decoder }
+    }
+}
+
+impl crate::quantize::Quantize for SeqLstm {
+    /// `decoder` (the LSTM's weights stay float32).
+    fn linear_layers(&mut self) -> Vec<&mut Linear> {
+        vec![&mut self.decoder]
     }
 }
 

@@ -43,6 +43,15 @@ impl SeqModel {
     }
 }
 
+impl crate::quantize::Quantize for SeqModel {
+    fn linear_layers(&mut self) -> Vec<&mut super::Linear> {
+        match self {
+            SeqModel::Transformer(m) => m.linear_layers(),
+            SeqModel::Lstm(m) => m.linear_layers(),
+        }
+    }
+}
+
 impl ModuleT for SeqModel {
     fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
         match self {

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use tch::nn::{self, Init};
 use tch::{Kind, Tensor};
 
-use super::init;
+use super::{init, Linear};
 
 /// Shape options of [`SeqTransformer`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
@@ -132,7 +132,7 @@ pub fn causal_mask(seq_len: i64, device: tch::Device) -> Tensor {
 pub struct MultiheadAttention {
     in_proj_weight: Tensor, // [3·d_model, d_model]: rows of W_q, then W_k, then W_v
     in_proj_bias: Tensor,   // [3·d_model]
-    out_proj: nn::Linear,   // d_model -> d_model
+    out_proj: Linear,       // d_model -> d_model
     heads: i64,
     dropout: f64,
 }
@@ -236,8 +236,8 @@ impl MultiheadAttention {
 #[derive(Debug)]
 pub struct EncoderLayer {
     self_attn: MultiheadAttention,
-    linear1: nn::Linear, // d_model -> ff_dim
-    linear2: nn::Linear, // ff_dim -> d_model
+    linear1: Linear, // d_model -> ff_dim
+    linear2: Linear, // ff_dim -> d_model
     norm1: nn::LayerNorm,
     norm2: nn::LayerNorm,
     dropout: f64,
@@ -320,9 +320,9 @@ impl EncoderLayer {
 /// The whole model: input projection, position encoding, encoder stack, head.
 #[derive(Debug)]
 pub struct SeqTransformer {
-    input_proj: nn::Linear,
+    input_proj: Linear,
     layers: Vec<EncoderLayer>,
-    head: nn::Linear,
+    head: Linear,
     cfg: TransformerConfig,
 }
 
@@ -395,6 +395,21 @@ impl SeqTransformer {
     }
 }
 
+impl crate::quantize::Quantize for SeqTransformer {
+    /// `input_proj`, each layer's `self_attn.out_proj`, `linear1`, `linear2`,
+    /// and `head` (the packed `in_proj_weight` stays float32).
+    fn linear_layers(&mut self) -> Vec<&mut Linear> {
+        let mut out = vec![&mut self.input_proj];
+        for layer in &mut self.layers {
+            out.push(&mut layer.self_attn.out_proj);
+            out.push(&mut layer.linear1);
+            out.push(&mut layer.linear2);
+        }
+        out.push(&mut self.head);
+        out
+    }
+}
+
 impl nn::ModuleT for SeqTransformer {
     /// `xs` `[batch, seq, input]` → predictions `[batch, seq, 1]`, with the fused attention.
     fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
@@ -414,13 +429,13 @@ pub(crate) fn xavier_uniform(fan_in: i64, fan_out: i64) -> Init {
     Init::Uniform { lo: -a, up: a }
 }
 
-fn zeros_linear(p: nn::Path, in_dim: i64, out_dim: i64) -> nn::Linear {
+fn zeros_linear(p: nn::Path, in_dim: i64, out_dim: i64) -> Linear {
     let ws = p.var("weight", &[out_dim, in_dim], Init::Const(0.0));
     let bs = Some(p.var("bias", &[out_dim], Init::Const(0.0)));
-    nn::Linear { ws, bs }
+    Linear::new(ws, bs)
 }
 
-fn linear_params(l: &nn::Linear) -> Vec<&Tensor> {
+fn linear_params(l: &Linear) -> Vec<&Tensor> {
     std::iter::once(&l.ws).chain(l.bs.iter()).collect()
 }
 

@@ -32,7 +32,8 @@
 //! ```no_run
 //! use anyhow::Result;
 //! use serde::{Deserialize, Serialize};
-//! use tch::nn::{self, Module};
+//! use tch::nn::{self, ModuleT};
+//! use tchport::models::{init, Linear};
 //! use tch::{Device, Kind, Tensor};
 //! use tchport::cli::{self, Flags, FromFlags};
 //! use tchport::session::{self, RunConfig, RunReport, Sections, Task, TaskConfig, Trained};
@@ -66,7 +67,7 @@
 //!     const NAME: &'static str = "line";
 //!     type Config = LineConfig;
 //!     type Data = Points;
-//!     type Model = nn::Linear;
+//!     type Model = Linear; // nn.Linear (able to hold int8 weights: --quantize int8)
 //!     type Results = ();
 //!
 //!     fn load_data(&self, _cfg: &LineConfig, device: Device, _training: bool) -> Result<Points> {
@@ -75,21 +76,21 @@
 //!         Ok(Points { xs, ys })
 //!     }
 //!
-//!     fn build_model(&self, p: &nn::Path, _cfg: &LineConfig) -> nn::Linear {
-//!         nn::linear(p / "fc", 1, 1, Default::default())
+//!     fn build_model(&self, p: &nn::Path, _cfg: &LineConfig) -> Linear {
+//!         init::linear(p / "fc", 1, 1, true)
 //!     }
 //!
 //!     fn batches<'d>(&self, cfg: &'d LineConfig, data: &'d Points, device: Device) -> Box<dyn Sampler + 'd> {
 //!         ShuffledPairs::boxed(&data.xs, &data.ys, &cfg.run.train, device)
 //!     }
 //!
-//!     fn loss(&self, model: &nn::Linear, batch: &Batch) -> Tensor {
+//!     fn loss(&self, model: &Linear, batch: &Batch) -> Tensor {
 //!         Loss::Mse.on_batch(model, batch)
 //!     }
 //!
 //!     fn evaluate(&self, t: &Trained<'_, Self>) -> Result<(f64, ())> {
 //!         let _no_grad = tch::no_grad_guard();
-//!         let mse = Loss::Mse.compute(&t.model.forward(&t.data.xs), &t.data.ys);
+//!         let mse = Loss::Mse.compute(&t.model.forward_t(&t.data.xs, false), &t.data.ys);
 //!         Ok((mse.double_value(&[]), ()))
 //!     }
 //!
@@ -143,8 +144,8 @@ pub trait Task {
     type Config: TaskConfig;
     /// The prepared data (training set, validation and test parts).
     type Data;
-    /// The model.
-    type Model: nn::ModuleT;
+    /// The model; its Linear layers can take int8 weights ([`crate::quantize`]).
+    type Model: nn::ModuleT + crate::quantize::Quantize;
     /// What the example reports beyond [`RunSummary`], flattened into the same JSON object.
     type Results: Serialize;
 
@@ -244,6 +245,7 @@ pub struct Trained<'a, T: Task + ?Sized> {
 /// Runs `task` as the flags say (one run, or cross-validation with
 /// `opts.folds`), writes `--metrics-json` and prints the report.
 pub fn execute<T: Task>(task: &T, cfg: &T::Config, opts: &RunOptions) -> Result<()> {
+    opts.check_quantize()?;
     if opts.export_only() {
         return export_loaded(task, cfg, opts);
     }
@@ -268,6 +270,7 @@ pub fn run<T: Task>(
     cfg: &T::Config,
     opts: &RunOptions,
 ) -> Result<RunReport<T::Config, T::Results>> {
+    opts.check_quantize()?;
     let progress = Progress { quiet: opts.quiet };
     let mut cfg = saved::resolve(cfg, opts, progress)?;
     cfg.validate()?;
@@ -282,8 +285,7 @@ pub fn run<T: Task>(
         progress.line(note);
     }
 
-    let (built, state) = Built::new(task, cfg, opts, device)?;
-    let (vs, model, ft) = (&built.vs, &built.model, built.finetune.clone());
+    let (mut built, state) = Built::new(task, cfg, opts, device)?;
     progress.line(format!(
         "{}: {}{} parameters, {} on {}",
         T::NAME,
@@ -291,7 +293,7 @@ pub fn run<T: Task>(
             d if d.is_empty() => d,
             d => d + ", ",
         },
-        parameter_count(vs),
+        parameter_count(&built.vs),
         if opts.eval_only {
             "evaluating"
         } else {
@@ -305,7 +307,17 @@ pub fn run<T: Task>(
         let (outcome, opt) = built.fit(task, cfg, &data, state, opts, true)?;
         (outcome, Some(opt))
     };
-    save_final((vs, opt.as_ref()), opts, cfg, &outcome.history, progress)?;
+    save_final(
+        (&built.vs, opt.as_ref()),
+        opts,
+        cfg,
+        &outcome.history,
+        progress,
+    )?;
+    if let Some(path) = &opts.quantize.save_quantized {
+        built.save_quantized(cfg, path)?;
+    }
+    let (vs, model, ft) = (&built.vs, &built.model, built.finetune.clone());
     let trained = Trained {
         cfg,
         model,
@@ -340,6 +352,8 @@ pub(crate) struct Built<T: Task> {
     pub model: UseModel<T::Model>,
     /// What `--init-from`/`--freeze`/`--reset` did, with the learning-rate groups.
     pub finetune: crate::finetune::FinetuneReport,
+    /// The int8 weights of an int8 `--load` or of `--quantize` (`None`: float32).
+    pub int8: Option<crate::quantize::Int8Model>,
     /// Where it lives.
     pub device: Device,
     /// Bars and lines.
@@ -358,28 +372,80 @@ impl<T: Task> Built<T> {
         let progress = Progress { quiet: opts.quiet };
         tch::manual_seed(cfg.run().train.seed as i64);
         let mut vs = nn::VarStore::new(device);
-        let model = task.build_model(&vs.root(), cfg);
+        let mut model = task.build_model(&vs.root(), cfg);
         if let Some(path) = torchscript_load(opts)? {
+            if opts.quantize.scheme().is_some() {
+                bail_torchscript(&format!("--quantize with --load {}", path.display()))?;
+            }
             let script = load_torchscript(task, cfg, &model, (path, device))?;
             progress.line(script.loaded_line());
             let built = Self {
                 vs,
                 model: UseModel::TorchScript(script),
                 finetune: Default::default(),
+                int8: None,
                 device,
                 progress,
             };
             return Ok((built, Default::default()));
         }
-        let (finetune, state) = prepare_weights(&mut vs, opts, cfg, progress)?;
+        let (finetune, state, int8) = match opts.load.as_deref().filter(|_| opts.eval_only) {
+            // --eval-only of --load: a float checkpoint (quantized with
+            // --quantize) or an int8 one, through the use paths' loading.
+            Some(path) if opts.quantize.scheme().is_some() || is_int8_file(path)? => {
+                if let Some(save) = &opts.save {
+                    anyhow::bail!(
+                        "--save {} writes float32 weights; {} holds int8 weights: write them \
+                         with --save-quantized PATH",
+                        save.display(),
+                        path.display()
+                    );
+                }
+                let strip = cfg.run().tune.finetune.strip_prefix.as_deref();
+                let scheme = opts.quantize.scheme();
+                let loaded = crate::quantize::load(&mut vs, &mut model, path, strip, scheme)?;
+                for note in loaded.notes {
+                    progress.line(note);
+                }
+                progress.line(loaded.line);
+                (Default::default(), Default::default(), loaded.int8)
+            }
+            _ => {
+                let (finetune, state) = prepare_weights(&mut vs, opts, cfg, progress)?;
+                (finetune, state, None)
+            }
+        };
         let built = Self {
             vs,
             model: UseModel::Native(model),
             finetune,
+            int8,
             device,
             progress,
         };
         Ok((built, state))
+    }
+
+    /// `--save-quantized PATH`: the model's int8 weights (quantizing the
+    /// model in place first when it is float32: after training) written to
+    /// `path` with `cfg` as `config.json`.
+    ///
+    /// # Errors
+    /// A TorchScript model; [`crate::quantize::quantize_model`]'s and
+    /// [`crate::quantize::save`]'s.
+    pub fn save_quantized(&mut self, cfg: &T::Config, path: &std::path::Path) -> Result<()> {
+        let UseModel::Native(model) = &mut self.model else {
+            bail_torchscript("--save-quantized")?
+        };
+        if self.int8.is_none() {
+            let int8 = crate::quantize::quantize_model(&self.vs, model, None)?;
+            self.progress.line(format!("quantized: {}", int8.summary()));
+            self.int8 = Some(int8);
+        }
+        let int8 = self.int8.as_ref().expect("quantized above");
+        let line = crate::quantize::save(&self.vs, int8, path, cfg)?;
+        self.progress.line(line);
+        Ok(())
     }
 
     /// Trains on `data`'s training set from `state`, calling
@@ -462,13 +528,22 @@ pub(crate) fn load_for_use<T: Task>(
     let Some(path) = &opts.load else {
         anyhow::bail!("{what} uses a trained model: add --load CHECKPOINT");
     };
+    opts.quantize.check(crate::quantize::RunShape {
+        load: Some(path),
+        trains: false,
+        save: opts.save.as_deref(),
+        export_torchscript: opts.export_torchscript.is_some(),
+    })?;
     let progress = Progress { quiet: opts.quiet };
     let cfg = saved::resolve(cfg, opts, progress)?;
     cfg.validate()?;
     let device = opts.device.resolve()?;
     let mut vs = nn::VarStore::new(device);
-    let model = task.build_model(&vs.root(), &cfg);
+    let mut model = task.build_model(&vs.root(), &cfg);
     if crate::checkpoint::is_torchscript(path)? {
+        if opts.quantize.scheme().is_some() {
+            bail_torchscript(&format!("--quantize with --load {}", path.display()))?;
+        }
         let script = load_torchscript(task, &cfg, &model, (path, device))?;
         progress.line(script.loaded_line());
         let model = UseModel::TorchScript(script);
@@ -480,10 +555,15 @@ pub(crate) fn load_for_use<T: Task>(
         });
     }
     let strip = cfg.run().tune.finetune.strip_prefix.as_deref();
-    for note in crate::checkpoint::load_stripping(&mut vs, path, strip)? {
+    let scheme = opts.quantize.scheme();
+    let loaded = crate::quantize::load(&mut vs, &mut model, path, strip, scheme)?;
+    for note in loaded.notes {
         progress.line(note);
     }
-    progress.line(format!("loaded {}", path.display()));
+    progress.line(loaded.line);
+    if let (Some(out), Some(int8)) = (&opts.quantize.save_quantized, &loaded.int8) {
+        progress.line(crate::quantize::save(&vs, int8, out, &cfg)?);
+    }
     Ok(Loaded {
         cfg,
         _vs: vs,
@@ -492,16 +572,41 @@ pub(crate) fn load_for_use<T: Task>(
     })
 }
 
+/// Whether `path` is an int8 checkpoint of `--save-quantized` (read by its
+/// content; a TorchScript or PyTorch file is not).
+fn is_int8_file(path: &std::path::Path) -> Result<bool> {
+    if crate::checkpoint::is_torchscript(path)? {
+        return Ok(false);
+    }
+    let read = crate::checkpoint::read_checkpoint(path)?;
+    Ok(crate::quantize::file::is_int8(&read.tensors))
+}
+
+/// Refuses `what` for a TorchScript module, whose weights are not this
+/// example's variables.
+fn bail_torchscript<V>(what: &str) -> Result<V> {
+    anyhow::bail!(
+        "{what}: a TorchScript module's weights are not this example's variables; quantize \
+         its state_dict's model instead (torch.jit.load(FILE).state_dict(), saved as safetensors)"
+    )
+}
+
 /// `--load M --export-torchscript P` without `--eval-only`: exports the
 /// loaded model; no data is read. `--metrics-json` gets the configuration
 /// and the export's [`crate::torchscript::ExportReport`] (`"torchscript"`).
 fn export_loaded<T: Task>(task: &T, cfg: &T::Config, opts: &RunOptions) -> Result<()> {
     let progress = Progress { quiet: opts.quiet };
+    // --save-quantized is written by load_for_use.
     let loaded = load_for_use(task, cfg, opts, "--export-torchscript")?;
-    let path = opts
-        .export_torchscript
-        .as_deref()
-        .unwrap_or("model.pt".as_ref());
+    let Some(path) = opts.export_torchscript.as_deref() else {
+        // --save-quantized alone.
+        if let Some(json) = &opts.metrics_json {
+            let written = &opts.quantize.save_quantized;
+            let report = serde_json::json!({"config": &loaded.cfg, "save_quantized": written});
+            crate::io::write_metrics_json(json, &report)?;
+        }
+        return Ok(());
+    };
     let parts = (&loaded.cfg, &loaded._vs, &loaded.model);
     let report = export_torchscript(task, parts, loaded.device, path, progress)?;
     if let Some(json) = &opts.metrics_json {

@@ -70,6 +70,9 @@ pub struct RunOptions {
     /// Write the model as a traced TorchScript module here (`--export-torchscript`):
     /// after training or `--eval-only`; with `--load` alone, instead of training.
     pub export_torchscript: Option<PathBuf>,
+    /// `--quantize int8` (run the loaded model with int8 weights) and
+    /// `--save-quantized PATH` (write them).
+    pub quantize: crate::quantize::QuantizeOptions,
     /// The flags given on the command line (`--normalize`, `--cell`, ...):
     /// those may not contradict a loaded checkpoint's `config.json`; the
     /// settings whose flags were not given come from it.
@@ -90,6 +93,7 @@ impl Default for RunOptions {
             folds: None,
             log_every: crate::train::DEFAULT_LOG_EVERY,
             export_torchscript: None,
+            quantize: Default::default(),
             given: crate::cli::Flags::default(),
         }
     }
@@ -106,8 +110,32 @@ impl RunOptions {
     }
 
     /// Whether the run only exports `--load`'s model (`--export-torchscript`
-    /// with `--load` and without `--eval-only`): no data is read, nothing trains.
+    /// or `--save-quantized` with `--load` and without `--eval-only`): no data
+    /// is read, nothing trains.
     pub fn export_only(&self) -> bool {
-        self.export_torchscript.is_some() && self.load.is_some() && !self.eval_only
+        let export = self.export_torchscript.is_some() || self.quantize.save_quantized.is_some();
+        export && self.load.is_some() && !self.eval_only
+    }
+
+    /// Whether the run trains a model (not `--eval-only`, not only exporting).
+    pub fn trains(&self) -> bool {
+        !self.eval_only && !self.export_only()
+    }
+
+    /// Refuses the int8 flags where they make no sense
+    /// ([`crate::quantize::QuantizeOptions::check`]), in one line.
+    pub fn check_quantize(&self) -> anyhow::Result<()> {
+        if let (Some(_), Some(path)) = (self.folds, &self.quantize.save_quantized) {
+            anyhow::bail!(
+                "--save-quantized {} writes one model: leave out --folds",
+                path.display()
+            );
+        }
+        self.quantize.check(crate::quantize::RunShape {
+            load: self.load.as_deref(),
+            trains: self.trains() || self.resume.is_some(),
+            save: self.save.as_deref(),
+            export_torchscript: self.export_torchscript.is_some(),
+        })
     }
 }

@@ -21,6 +21,7 @@ mod cuda_parity;
 mod fuzz_parsers;
 mod optim_parity;
 mod plot_pictures;
+mod quantize;
 mod readme_commands;
 mod rnn_series_parity;
 mod rnn_series_run;

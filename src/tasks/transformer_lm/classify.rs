@@ -18,7 +18,7 @@ use super::config::Pooling;
 use crate::data::labelled_text::LabelledText;
 use crate::data::text::CharVocab;
 use crate::models::init;
-use crate::models::Gpt;
+use crate::models::{Gpt, Linear};
 
 /// A GPT backbone (`transformer.*`, as the language model names it) and a
 /// linear classifier on the last character's hidden state.
@@ -26,7 +26,7 @@ use crate::models::Gpt;
 pub struct GptClassifier {
     /// The backbone.
     pub gpt: Gpt,
-    classifier: nn::Linear,
+    classifier: Linear,
     pooling: Pooling,
 }
 
@@ -68,6 +68,15 @@ impl GptClassifier {
             }
         };
         pooled.apply(&self.classifier) // [batch, classes]
+    }
+}
+
+impl crate::quantize::Quantize for GptClassifier {
+    /// The backbone's Linear layers and `classifier`.
+    fn linear_layers(&mut self) -> Vec<&mut Linear> {
+        let mut out = self.gpt.linear_layers();
+        out.push(&mut self.classifier);
+        out
     }
 }
 

@@ -58,6 +58,12 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<ClassifyReport> {
             "--export-torchscript exports the language model (--task lm); the classifier has no export"
         );
     }
+    if opts.quantize.scheme().is_some() {
+        anyhow::bail!(
+            "--quantize/--save-quantized: --task classify trains; quantize the saved classifier \
+             with --load CLASSIFIER --predict SENTENCE --quantize int8 (or --save-quantized PATH)"
+        );
+    }
     let progress = Progress { quiet: opts.quiet };
     let device = opts.device.resolve()?;
     let c = &cfg.classify;

@@ -26,7 +26,7 @@ pub mod train;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use tch::nn;
 
@@ -71,6 +71,9 @@ pub struct RunOptions {
     /// After training, or from --load.
     #[arg(long, value_name = "PATH.pt")]
     pub export_torchscript: Option<PathBuf>,
+    /// `--quantize`, `--save-quantized` (int8 weights).
+    #[command(flatten)]
+    pub quantize: crate::quantize::QuantizeOptions,
 }
 
 /// The final report of a run (`--metrics-json`).
@@ -120,6 +123,12 @@ struct Text {
 /// Runs `transformer_lm`: trains (or loads), scores, generates, saves.
 pub fn run(cfg: &Config, gen: &GenerateConfig, opts: &RunOptions) -> Result<Report> {
     gen.validate()?;
+    opts.quantize.check(crate::quantize::RunShape {
+        load: opts.load.as_deref(),
+        trains: opts.load.is_none(),
+        save: opts.save.as_deref(),
+        export_torchscript: opts.export_torchscript.is_some(),
+    })?;
     if let Some(path) = &opts.plot {
         crate::plot::svg::check_path(path)?; // refused before training, not after
         if opts.load.is_some() {
@@ -153,7 +162,7 @@ pub fn run(cfg: &Config, gen: &GenerateConfig, opts: &RunOptions) -> Result<Repo
 
     tch::manual_seed(cfg.train.seed as i64);
     let mut vs = nn::VarStore::new(tch::Device::Cpu);
-    let model = Gpt::new(&vs.root(), &cfg.model)?;
+    let mut model = Gpt::new(&vs.root(), &cfg.model)?;
     vs.set_device(device);
     let parameters: i64 = vs
         .trainable_variables()
@@ -161,22 +170,44 @@ pub fn run(cfg: &Config, gen: &GenerateConfig, opts: &RunOptions) -> Result<Repo
         .map(|t| t.numel() as i64)
         .sum();
     progress.line(model_line(&cfg.model, parameters, device));
-    let training = match &opts.load {
+    let (training, mut int8) = match &opts.load {
         Some(path) => {
-            checkpoint::load(&mut vs, path)?;
-            progress.line(format!("loaded {}", path.display()));
-            None
+            let scheme = opts.quantize.scheme();
+            let loaded = crate::quantize::load(&mut vs, &mut model, path, None, scheme)?;
+            if let (Some(save), Some(_)) = (&opts.save, &loaded.int8) {
+                bail!(
+                    "--save {} writes float32 weights; the model runs with int8 weights: write \
+                     them with --save-quantized PATH",
+                    save.display()
+                );
+            }
+            for note in loaded.notes {
+                progress.line(note);
+            }
+            progress.line(loaded.line);
+            (None, loaded.int8)
         }
         None => {
             let split = text
                 .split
                 .as_ref()
                 .context("a training run reads its text")?;
-            Some(train::train(&model, &vs, split, &cfg.train, progress)?)
+            let record = train::train(&model, &vs, split, &cfg.train, progress)?;
+            (Some(record), None)
         }
     };
     if let Some(path) = &opts.save {
         checkpoint::save_with_config(&vs, path, &cfg)?;
+        crate::io::write_json(&vocab_path(path), &text.vocab)?;
+    }
+    if let Some(path) = &opts.quantize.save_quantized {
+        if int8.is_none() {
+            let q = crate::quantize::quantize_model(&vs, &mut model, None)?;
+            progress.line(format!("quantized: {}", q.summary()));
+            int8 = Some(q);
+        }
+        let int8 = int8.as_ref().context("quantized above")?;
+        println!("{}", crate::quantize::save(&vs, int8, path, &cfg)?);
         crate::io::write_json(&vocab_path(path), &text.vocab)?;
     }
     if let Some(path) = &opts.export_torchscript {

@@ -62,9 +62,24 @@ pub fn predict(opts: &RunOptions, inputs: &PredictInputs) -> Result<Vec<Sentence
     let device = opts.device.resolve()?;
     let mut vs = nn::VarStore::new(device);
     let gpt = Gpt::new(&vs.root(), &cfg.model)?;
-    let model = GptClassifier::new(&vs.root(), gpt, names.len() as i64, cfg.classify.pooling);
-    for note in crate::checkpoint::load_stripping(&mut vs, path, None)? {
-        note_to_stderr(progress, &note);
+    let mut model = GptClassifier::new(&vs.root(), gpt, names.len() as i64, cfg.classify.pooling);
+    opts.quantize.check(crate::quantize::RunShape {
+        load: Some(path),
+        trains: false,
+        save: opts.save.as_deref(),
+        export_torchscript: opts.export_torchscript.is_some(),
+    })?;
+    let scheme = opts.quantize.scheme();
+    let loaded = crate::quantize::load(&mut vs, &mut model, path, None, scheme)?;
+    for note in &loaded.notes {
+        note_to_stderr(progress, note);
+    }
+    if loaded.int8.is_some() {
+        note_to_stderr(progress, &loaded.line);
+    }
+    if let (Some(out), Some(int8)) = (&opts.quantize.save_quantized, &loaded.int8) {
+        note_to_stderr(progress, &crate::quantize::save(&vs, int8, out, &cfg)?);
+        crate::io::write_json(&super::vocab_path(out), &vocab)?;
     }
     let data = LabelledText {
         labels: vec![0; sentences.len()],
