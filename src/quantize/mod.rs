@@ -69,6 +69,19 @@ pub struct RunShape<'a> {
     pub export_torchscript: bool,
 }
 
+impl<'a> RunShape<'a> {
+    /// A run that uses the model of `--load` (`load`) and trains nothing:
+    /// `--eval-only`, `--predict`, `--forecast`, `--generate`.
+    pub fn use_of(load: &'a Path, save: Option<&'a Path>, export_torchscript: bool) -> Self {
+        Self {
+            load: Some(load),
+            trains: false,
+            save,
+            export_torchscript,
+        }
+    }
+}
+
 impl QuantizeOptions {
     /// The scheme of the run: `--quantize`'s, int8 for `--save-quantized` alone.
     pub fn scheme(&self) -> Option<Scheme> {

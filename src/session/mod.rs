@@ -401,13 +401,8 @@ impl<T: Task> Built<T> {
                         path.display()
                     );
                 }
-                let strip = cfg.run().tune.finetune.strip_prefix.as_deref();
-                let scheme = opts.quantize.scheme();
-                let loaded = crate::quantize::load(&mut vs, &mut model, path, strip, scheme)?;
-                for note in loaded.notes {
-                    progress.line(note);
-                }
-                progress.line(loaded.line);
+                let loaded =
+                    load_checkpoint::<T>(cfg, opts, (&mut vs, &mut model, path), progress)?;
                 (Default::default(), Default::default(), loaded.int8)
             }
             _ => {
@@ -528,12 +523,9 @@ pub(crate) fn load_for_use<T: Task>(
     let Some(path) = &opts.load else {
         anyhow::bail!("{what} uses a trained model: add --load CHECKPOINT");
     };
-    opts.quantize.check(crate::quantize::RunShape {
-        load: Some(path),
-        trains: false,
-        save: opts.save.as_deref(),
-        export_torchscript: opts.export_torchscript.is_some(),
-    })?;
+    let export = opts.export_torchscript.is_some();
+    let shape = crate::quantize::RunShape::use_of(path, opts.save.as_deref(), export);
+    opts.quantize.check(shape)?;
     let progress = Progress { quiet: opts.quiet };
     let cfg = saved::resolve(cfg, opts, progress)?;
     cfg.validate()?;
@@ -554,13 +546,7 @@ pub(crate) fn load_for_use<T: Task>(
             device,
         });
     }
-    let strip = cfg.run().tune.finetune.strip_prefix.as_deref();
-    let scheme = opts.quantize.scheme();
-    let loaded = crate::quantize::load(&mut vs, &mut model, path, strip, scheme)?;
-    for note in loaded.notes {
-        progress.line(note);
-    }
-    progress.line(loaded.line);
+    let loaded = load_checkpoint::<T>(&cfg, opts, (&mut vs, &mut model, path), progress)?;
     if let (Some(out), Some(int8)) = (&opts.quantize.save_quantized, &loaded.int8) {
         progress.line(crate::quantize::save(&vs, int8, out, &cfg)?);
     }
@@ -589,6 +575,27 @@ fn bail_torchscript<V>(what: &str) -> Result<V> {
         "{what}: a TorchScript module's weights are not this example's variables; quantize \
          its state_dict's model instead (torch.jit.load(FILE).state_dict(), saved as safetensors)"
     )
+}
+
+/// Loads `--load`'s checkpoint `path` into `vs` and `model` (int8 weights
+/// when the file holds them or `--quantize` asks; `--strip-prefix` applied)
+/// and prints its notes and the line that says what was loaded.
+///
+/// # Errors
+/// [`crate::quantize::load`]'s: an unreadable file, weights that do not fit.
+fn load_checkpoint<T: Task>(
+    cfg: &T::Config,
+    opts: &RunOptions,
+    (vs, model, path): (&mut nn::VarStore, &mut T::Model, &std::path::Path),
+    progress: Progress,
+) -> Result<crate::quantize::Loaded> {
+    let strip = cfg.run().tune.finetune.strip_prefix.as_deref();
+    let loaded = crate::quantize::load(vs, model, path, strip, opts.quantize.scheme())?;
+    for note in &loaded.notes {
+        progress.line(note);
+    }
+    progress.line(&loaded.line);
+    Ok(loaded)
 }
 
 /// `--load M --export-torchscript P` without `--eval-only`: exports the

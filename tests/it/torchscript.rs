@@ -473,16 +473,13 @@ fn torchscript_misuse_is_refused_in_one_line() {
     for f in ["cnn.pt", "cnn.inputs.json"] {
         std::fs::copy(dir.join(f), alone.join(f)).expect("copied");
     }
-    let out = run_err(
-        "cnn_mnist",
-        &[
-            "--load",
-            arg(&alone.join("cnn.pt")),
-            "--eval-only",
-            "--test-limit",
-            "10",
-        ],
-    );
+    let module = alone.join("cnn.pt");
+    let eval = [
+        &["--load", arg(&module)][..],
+        &["--eval-only", "--test-limit", "10"],
+    ]
+    .concat();
+    let out = run_err("cnn_mnist", &eval);
     common::assert_has(
         &out,
         &[
@@ -491,15 +488,5 @@ fn torchscript_misuse_is_refused_in_one_line() {
             "this run has normalize = null",
         ],
     );
-    run_ok(
-        "cnn_mnist",
-        &[
-            "--load",
-            arg(&alone.join("cnn.pt")),
-            "--eval-only",
-            "--test-limit",
-            "10",
-            "--normalize",
-        ],
-    );
+    run_ok("cnn_mnist", &[&eval[..], &["--normalize"]].concat());
 }

@@ -63,12 +63,9 @@ pub fn predict(opts: &RunOptions, inputs: &PredictInputs) -> Result<Vec<Sentence
     let mut vs = nn::VarStore::new(device);
     let gpt = Gpt::new(&vs.root(), &cfg.model)?;
     let mut model = GptClassifier::new(&vs.root(), gpt, names.len() as i64, cfg.classify.pooling);
-    opts.quantize.check(crate::quantize::RunShape {
-        load: Some(path),
-        trains: false,
-        save: opts.save.as_deref(),
-        export_torchscript: opts.export_torchscript.is_some(),
-    })?;
+    let export = opts.export_torchscript.is_some();
+    let shape = crate::quantize::RunShape::use_of(path, opts.save.as_deref(), export);
+    opts.quantize.check(shape)?;
     let scheme = opts.quantize.scheme();
     let loaded = crate::quantize::load(&mut vs, &mut model, path, None, scheme)?;
     for note in &loaded.notes {
