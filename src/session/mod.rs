@@ -374,11 +374,7 @@ impl<T: Task> Built<T> {
         let mut vs = nn::VarStore::new(device);
         let mut model = task.build_model(&vs.root(), cfg);
         if let Some(path) = torchscript_load(opts)? {
-            if opts.quantize.scheme().is_some() {
-                bail_torchscript(&format!("--quantize with --load {}", path.display()))?;
-            }
-            let script = load_torchscript(task, cfg, &model, (path, device))?;
-            progress.line(script.loaded_line());
+            let script = load_torchscript(task, (cfg, opts), &model, (path, device), progress)?;
             let built = Self {
                 vs,
                 model: UseModel::TorchScript(script),
@@ -533,11 +529,7 @@ pub(crate) fn load_for_use<T: Task>(
     let mut vs = nn::VarStore::new(device);
     let mut model = task.build_model(&vs.root(), &cfg);
     if crate::checkpoint::is_torchscript(path)? {
-        if opts.quantize.scheme().is_some() {
-            bail_torchscript(&format!("--quantize with --load {}", path.display()))?;
-        }
-        let script = load_torchscript(task, &cfg, &model, (path, device))?;
-        progress.line(script.loaded_line());
+        let script = load_torchscript(task, (&cfg, opts), &model, (path, device), progress)?;
         let model = UseModel::TorchScript(script);
         return Ok(Loaded {
             cfg,
@@ -559,11 +551,9 @@ pub(crate) fn load_for_use<T: Task>(
 }
 
 /// Whether `path` is an int8 checkpoint of `--save-quantized` (read by its
-/// content; a TorchScript or PyTorch file is not).
+/// content; a PyTorch file is not). Not for TorchScript archives, which
+/// [`torchscript_load`] has taken before.
 fn is_int8_file(path: &std::path::Path) -> Result<bool> {
-    if crate::checkpoint::is_torchscript(path)? {
-        return Ok(false);
-    }
     let read = crate::checkpoint::read_checkpoint(path)?;
     Ok(crate::quantize::file::is_int8(&read.tensors))
 }
@@ -605,19 +595,19 @@ fn export_loaded<T: Task>(task: &T, cfg: &T::Config, opts: &RunOptions) -> Resul
     let progress = Progress { quiet: opts.quiet };
     // --save-quantized is written by load_for_use.
     let loaded = load_for_use(task, cfg, opts, "--export-torchscript")?;
-    let Some(path) = opts.export_torchscript.as_deref() else {
-        // --save-quantized alone.
-        if let Some(json) = &opts.metrics_json {
-            let written = &opts.quantize.save_quantized;
-            let report = serde_json::json!({"config": &loaded.cfg, "save_quantized": written});
-            crate::io::write_metrics_json(json, &report)?;
+    let report = match opts.export_torchscript.as_deref() {
+        Some(path) => {
+            let parts = (&loaded.cfg, &loaded._vs, &loaded.model);
+            let export = export_torchscript(task, parts, loaded.device, path, progress)?;
+            serde_json::json!({"config": &loaded.cfg, "torchscript": export})
         }
-        return Ok(());
+        // --save-quantized alone.
+        None => serde_json::json!({
+            "config": &loaded.cfg,
+            "save_quantized": &opts.quantize.save_quantized,
+        }),
     };
-    let parts = (&loaded.cfg, &loaded._vs, &loaded.model);
-    let report = export_torchscript(task, parts, loaded.device, path, progress)?;
     if let Some(json) = &opts.metrics_json {
-        let report = serde_json::json!({"config": &loaded.cfg, "torchscript": report});
         crate::io::write_metrics_json(json, &report)?;
     }
     Ok(())
@@ -677,16 +667,22 @@ fn torchscript_load(opts: &RunOptions) -> Result<Option<&std::path::Path>> {
 }
 
 /// Loads the TorchScript module at `path`, checked on `task`'s trace input
-/// against the shape `model` (the example's own, fresh) gives.
+/// against the shape `model` (the example's own, fresh) gives, and prints the
+/// line that says what was loaded.
 ///
 /// # Errors
-/// A task without a trace input; [`ScriptModule::load`]'s errors.
+/// `--quantize` (a module's weights are not the example's variables); a task
+/// without a trace input; [`ScriptModule::load`]'s errors.
 fn load_torchscript<T: Task>(
     task: &T,
-    cfg: &T::Config,
+    (cfg, opts): (&T::Config, &RunOptions),
     model: &T::Model,
     (path, device): (&std::path::Path, Device),
+    progress: Progress,
 ) -> Result<ScriptModule> {
+    if opts.quantize.scheme().is_some() {
+        bail_torchscript(&format!("--quantize with --load {}", path.display()))?;
+    }
     let Some(input) = task.trace_input(cfg, device) else {
         anyhow::bail!(
             "{}: {} cannot run TorchScript modules",
@@ -695,5 +691,7 @@ fn load_torchscript<T: Task>(
         );
     };
     let expected = tch::no_grad(|| nn::ModuleT::forward_t(model, &input.example, false)).size();
-    ScriptModule::load(path, device, input, &expected)
+    let script = ScriptModule::load(path, device, input, &expected)?;
+    progress.line(script.loaded_line());
+    Ok(script)
 }
